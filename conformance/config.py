@@ -1,0 +1,142 @@
+"""``[tool.conformance]`` in the project's pyproject.toml → a validated :class:`Config`.
+
+Raw settings (a dict from TOML, then command-line overrides) are kept apart from the validated,
+resolved ``Config`` the rest of the tool uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import ConformanceError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_ENTITY_TYPES = ("company", "person", "target_client")
+DEFAULT_REGISTRY_FILE = "workflow_registry.yaml"
+DEFAULT_TABLE = "reference.enrichment_workflow_registry"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings, with every path absolute."""
+
+    project_dir: Path
+    source_root: Path
+    ingest: tuple[str, ...] = ("ingest",)
+    entrypoint: str | None = "app.py"
+    registry: str | None = None
+    workspace: str | None = None
+    app_name: str | None = None
+    exclude: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=dict)
+    entity_types: tuple[str, ...] = DEFAULT_ENTITY_TYPES
+    table: str = DEFAULT_TABLE
+
+    @property
+    def registry_source(self) -> str:
+        """Returns the registry DSN, or the registry file's absolute path."""
+        reg = self.registry or DEFAULT_REGISTRY_FILE
+        if reg.startswith(("postgresql://", "postgres://")):
+            return reg
+        return str(self.project_dir / reg)
+
+    def analysis_key(self) -> str:
+        """Returns a string of every setting that changes per-file analysis (for the cache)."""
+        return json.dumps([self.ingest, self.entrypoint, sorted(self.exclude)])
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """Returns one of the bundled JSON Schemas by file name."""
+    with open(SCHEMA_DIR / name, encoding="utf-8") as fh:
+        return json.load(fh)  # type: ignore[no-any-return]
+
+
+def read_raw_settings(project_dir: Path) -> dict[str, Any]:
+    """Returns ``[tool.conformance]`` from ``project_dir/pyproject.toml`` ({} when absent).
+
+    Raises ConformanceError for unreadable TOML.
+    """
+    path = project_dir / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConformanceError(f"cannot read: {exc}", f"{path}:1") from None
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None) or _line_from_toml_error(str(exc))
+        raise ConformanceError(f"invalid TOML: {exc}", f"{path}:{line}") from None
+    tool = data.get("tool", {})
+    settings = tool.get("conformance", {}) if isinstance(tool, dict) else {}
+    if not isinstance(settings, dict):
+        raise ConformanceError("[tool.conformance] must be a table", f"{path}:1")
+    return settings
+
+
+def _line_from_toml_error(text: str) -> int:
+    marker = "(at line "
+    if marker in text:
+        digits = text.split(marker, 1)[1].split(",", 1)[0]
+        if digits.isdigit():
+            return int(digits)
+    return 1
+
+
+def validate_settings(settings: dict[str, Any], where: str) -> None:
+    """Raises ConformanceError naming the first setting that breaks the config schema."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema("config.schema.json"))
+    errors = sorted(validator.iter_errors(settings), key=lambda e: list(e.path))
+    if errors:
+        err = errors[0]
+        key = ".".join(str(p) for p in err.path) or "(top level)"
+        raise ConformanceError(f"[tool.conformance] {key}: {err.message}", where)
+
+
+def load_config(project_dir: Path | str = ".", **overrides: Any) -> Config:
+    """Returns the validated Config for ``project_dir``; ``overrides`` (not None) win.
+
+    Without settings, ``PROJECT/modal-functions/src`` is the source root when it exists.
+    Raises ConformanceError for invalid settings or a missing source root.
+    """
+    project = Path(project_dir).resolve()
+    if not project.is_dir():
+        raise ConformanceError(f"project directory not found: {project_dir}")
+    settings = read_raw_settings(project)
+    settings.update({k: v for k, v in overrides.items() if v is not None and v != ()})
+    for key in ("ingest", "exclude", "entity_types"):
+        if isinstance(settings.get(key), tuple):
+            settings[key] = list(settings[key])
+    validate_settings(settings, f"{project / 'pyproject.toml'}:1")
+    if "source_root" in settings:
+        source_root = (project / settings["source_root"]).resolve()
+    elif (project / "modal-functions" / "src").is_dir():
+        source_root = (project / "modal-functions" / "src").resolve()
+    else:
+        source_root = project
+    if not source_root.is_dir():
+        raise ConformanceError(f"source root not found: {source_root}")
+    cfg = Config(project_dir=project, source_root=source_root)
+    simple = {
+        k: settings[k]
+        for k in ("entrypoint", "registry", "workspace", "app_name", "table")
+        if k in settings
+    }
+    tuples = {
+        k: tuple(settings[k]) for k in ("ingest", "exclude", "entity_types") if k in settings
+    }
+    cfg = replace(cfg, **simple, **tuples, severity=dict(settings.get("severity", {})))
+    if cfg.registry is None and os.environ.get("CONFORMANCE_REGISTRY"):
+        cfg = replace(cfg, registry=os.environ["CONFORMANCE_REGISTRY"])
+    return cfg
