@@ -1,0 +1,691 @@
+"""One file's source → :class:`ModuleSummary`: one libcst parse, one pruned walk, no imports run.
+
+The walk visits statements and the expressions that can call something; it never enters string
+bodies and treats payload literals as data. Each function body is read in order with a small
+environment of local names, so split chains (``tbl = client.table("x")`` … ``tbl.upsert(row)``),
+literal loops and branch-dependent names become symbolic values for the resolver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import libcst as cst
+
+from conformance.analysis import values as v
+from conformance.analysis.lines import start_lines
+
+WRITE_METHODS = {"insert": "insert", "upsert": "upsert", "update": "update", "delete": "delete"}
+INVOKE_METHODS = frozenset({"spawn", "remote", "map", "starmap", "spawn_map", "for_each",
+                            "remote_gen", "remote.aio", "spawn.aio"})
+SQL_METHODS = frozenset({"execute", "executemany", "copy", "copy_expert", "mogrify_execute"})
+SQL_FUNCTIONS = frozenset({"execute_values", "execute_batch"})
+CLIENT_FACTORIES = frozenset({"create_client", "acreate_client", "create_async_client"})
+_OPAQUE_BASES = (v.Str, v.Seq, v.Mapping, v.Concat, v.Client, v.Options, v.SqlTemplate,
+                 v.SqlIdentifier, v.Unknown, v.SchemaScope, v.TableRef)
+_QUERY = v.Unknown("a supabase query result")
+_LOOP_UNROLL_LIMIT = 32
+
+
+class _Frame:
+    """The state of one function body (or of the module body) being read."""
+
+    def __init__(self, qualname: str, env: dict[str, v.Value], module_level: bool = False):
+        self.qualname = qualname
+        self.env = env
+        self.module_level = module_level
+        self.effects: list[v.Effect] = []
+        self.returns: list[v.Value] = []
+        self.slugs: list[tuple[str, int]] = []
+        self.self_attrs: list[tuple[str, v.Value]] = []
+
+    def fork(self) -> _Frame:
+        child = _Frame(self.qualname, dict(self.env), self.module_level)
+        child.effects, child.returns = self.effects, self.returns
+        child.slugs, child.self_attrs = self.slugs, self.self_attrs
+        return child
+
+
+class Extractor:
+    """Reads one parsed module. Lines are placeholders (-n) until :meth:`summary` fills them."""
+
+    def __init__(self, module_name: str, is_package: bool) -> None:
+        self.module_name = module_name
+        self.package = module_name if is_package else module_name.rpartition(".")[0]
+        self.is_package = is_package
+        self._nodes: list[cst.CSTNode] = []
+        self._marks: dict[int, int] = {}
+        self._last_self_attrs: list[tuple[str, v.Value]] = []
+        self.functions: list[v.FunctionSummary] = []
+        self.classes: list[v.ClassSummary] = []
+        self.bindings: dict[str, v.Value] = {}
+        self.imports: set[str] = set()
+
+    # -- entry ------------------------------------------------------------------------------------
+
+    def run(self, module: cst.Module) -> None:
+        frame = _Frame("<module>", self.bindings, module_level=True)
+        self._block(module.body, frame, top=True)
+
+    def lines_needed(self) -> list[cst.CSTNode]:
+        return self._nodes
+
+    def _mark(self, node: cst.CSTNode) -> int:
+        """Returns a placeholder line for ``node``; the same node always gets the same one."""
+        mark = self._marks.get(id(node))
+        if mark is None:
+            self._nodes.append(node)
+            mark = self._marks[id(node)] = -len(self._nodes)
+        return mark
+
+    # -- statements -------------------------------------------------------------------------------
+
+    def _block(self, body: Sequence[cst.CSTNode], frame: _Frame, top: bool = False) -> None:
+        for stmt in body:
+            self._statement(stmt, frame, top)
+
+    def _suite(self, suite: cst.BaseSuite, frame: _Frame, top: bool = False) -> None:
+        self._block(suite.body, frame, top)
+
+    def _statement(self, stmt: cst.CSTNode, frame: _Frame, top: bool) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self._small(small, frame)
+        elif isinstance(stmt, (cst.FunctionDef)):
+            self._function(stmt, frame, top)
+        elif isinstance(stmt, cst.ClassDef):
+            if top:
+                self._class(stmt)
+        elif isinstance(stmt, cst.If):
+            self._ev(stmt.test, frame)
+            self._branches(frame, [stmt.body, stmt.orelse], top)
+        elif isinstance(stmt, (cst.For)):
+            self._for(stmt, frame, top)
+        elif isinstance(stmt, cst.While):
+            self._ev(stmt.test, frame)
+            self._branches(frame, [stmt.body, stmt.orelse], top, keep_base=True)
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            self._suite(stmt.body, frame, top)
+            parts: list[Any] = [h.body for h in stmt.handlers] + [stmt.orelse]
+            self._branches(frame, parts, top, keep_base=True)
+            if stmt.finalbody is not None:
+                self._suite(stmt.finalbody.body, frame, top)
+        elif isinstance(stmt, cst.With):
+            for item in stmt.items:
+                value = self._ev(item.item, frame)
+                if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                    frame.env[item.asname.name.value] = value
+            self._suite(stmt.body, frame, top)
+        elif isinstance(stmt, cst.Match):
+            self._ev(stmt.subject, frame)
+            self._branches(frame, [case.body for case in stmt.cases], top, keep_base=True)
+
+    def _branches(self, frame: _Frame, suites: Iterable[Any], top: bool,
+                  keep_base: bool = False) -> None:
+        """Reads alternative suites on copies of the environment, then merges the copies."""
+        base = dict(frame.env)
+        results: list[dict[str, v.Value]] = [base] if keep_base else []
+        saw_else = False
+        for suite in suites:
+            if suite is None:
+                continue
+            if isinstance(suite, cst.Else):
+                suite, saw_else = suite.body, True
+            elif isinstance(suite, cst.If):  # elif
+                child = frame.fork()
+                self._statement(suite, child, top)
+                results.append(child.env)
+                saw_else = True
+                continue
+            child = frame.fork()
+            self._suite(suite, child, top)
+            results.append(child.env)
+        if not saw_else and not keep_base:
+            results.append(base)
+        frame.env.clear()
+        frame.env.update(_merge_envs(results))
+
+    def _for(self, stmt: cst.For, frame: _Frame, top: bool) -> None:
+        seq = self._ev(stmt.iter, frame)
+        target = stmt.target
+        if isinstance(seq, v.Seq) and 0 < len(seq.items) <= _LOOP_UNROLL_LIMIT:
+            # A literal loop: read the body once per element so related names stay together.
+            envs = []
+            for item in seq.items:
+                child = frame.fork()
+                self._bind_target(target, _as_loop(item), child)
+                self._suite(stmt.body, child, top)
+                envs.append(child.env)
+            envs.append(dict(frame.env))
+            frame.env.clear()
+            frame.env.update(_merge_envs(envs))
+        else:
+            child = frame.fork()
+            self._bind_target(target, v.Elem(seq), child)
+            self._suite(stmt.body, child, top)
+            frame.env.clear()
+            frame.env.update(_merge_envs([child.env, dict(frame.env)]))
+        if stmt.orelse is not None:
+            self._suite(stmt.orelse.body, frame, top)
+
+    def _bind_target(self, target: cst.BaseExpression, value: v.Value, frame: _Frame) -> None:
+        if isinstance(target, cst.Name):
+            frame.env[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for i, element in enumerate(target.elements):
+                if isinstance(value, v.Seq) and i < len(value.items):
+                    item: v.Value = value.items[i]
+                elif isinstance(value, v.Elem):
+                    item = v.Elem(value.seq, i) if value.index is None else v.Unknown(
+                        "a nested unpacking")
+                else:
+                    item = v.Unknown("an unpacked value")
+                self._bind_target(element.value, item, frame)
+        elif isinstance(target, cst.Attribute):
+            if isinstance(target.value, cst.Name) and target.value.value == "self":
+                frame.self_attrs.append((target.attr.value, value))
+
+    def _small(self, small: cst.CSTNode, frame: _Frame) -> None:
+        if isinstance(small, cst.Expr):
+            self._ev(small.value, frame)
+        elif isinstance(small, cst.Assign):
+            value = self._ev(small.value, frame)
+            for target in small.targets:
+                self._bind_target(target.target, value, frame)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self._bind_target(small.target, self._ev(small.value, frame), frame)
+        elif isinstance(small, cst.AugAssign):
+            value = self._ev(small.value, frame)
+            if isinstance(small.target, cst.Name):
+                name = small.target.value
+                old = frame.env.get(name, v.Global(name) if frame.module_level else None)
+                frame.env[name] = (
+                    v.Concat((old, value)) if old is not None
+                    and isinstance(small.operator, cst.AddAssign)
+                    else v.Unknown(f"'{name}' is changed in place")
+                )
+        elif isinstance(small, cst.Return):
+            if small.value is not None:
+                frame.returns.append(self._ev(small.value, frame))
+        elif isinstance(small, cst.Import):
+            for alias in small.names:
+                dotted = _dotted(alias.name)
+                self.imports.add(dotted)
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    frame.env[alias.asname.name.value] = v.ImportRef(dotted)
+                else:
+                    head = dotted.split(".", 1)[0]
+                    frame.env[head] = v.ImportRef(head)
+                    if "." in dotted:  # ``import a.b`` binds ``a`` but loads ``a.b``
+                        frame.env.setdefault(f"<import {dotted}>", v.ImportRef(dotted))
+        elif isinstance(small, cst.ImportFrom):
+            self._import_from(small, frame)
+        elif isinstance(small, cst.Raise):
+            if small.exc is not None:
+                self._ev(small.exc, frame)
+
+    def _import_from(self, node: cst.ImportFrom, frame: _Frame) -> None:
+        level = len(node.relative)
+        name = _dotted(node.module) if node.module is not None else ""
+        if level:
+            base = self.package
+            for _ in range(level - 1):
+                base = base.rpartition(".")[0]
+            module = f"{base}.{name}".strip(".") if name else base
+        else:
+            module = name
+        self.imports.add(module)
+        if isinstance(node.names, cst.ImportStar):
+            frame.env[f"<star {module}>"] = v.ImportRef(module)
+            return
+        for alias in node.names:
+            imported = _dotted(alias.name)
+            local = imported
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            frame.env[local] = v.ImportRef(module, imported)
+            self.imports.add(f"{module}.{imported}")
+
+    # -- definitions ------------------------------------------------------------------------------
+
+    def _function(self, node: cst.FunctionDef, outer: _Frame, top: bool,
+                  class_name: str | None = None) -> v.FunctionSummary:
+        name = node.name.value
+        if class_name is not None:
+            qualname = f"{class_name}.{name}"
+        elif outer.module_level:
+            qualname = name
+        else:
+            qualname = f"{outer.qualname}.<locals>.{name}"
+        module_frame = _Frame("<module>", self.bindings, module_level=True)
+        decorators = tuple(self._ev(d.decorator, module_frame) for d in node.decorators)
+        params: list[str] = []
+        defaults: list[tuple[str, v.Value]] = []
+        annotations: list[tuple[str, v.Value]] = []
+        p = node.params
+        for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+            pname = param.name.value
+            params.append(pname)
+            if param.default is not None:
+                defaults.append((pname, self._ev(param.default, module_frame)))
+            if param.annotation is not None:
+                annotations.append((pname, self._ev(param.annotation.annotation, module_frame)))
+        env: dict[str, v.Value] = {} if outer.module_level else dict(outer.env)
+        env.update({pname: v.Param(pname) for pname in params})
+        for star in (p.star_arg, p.star_kwarg):
+            if isinstance(star, cst.Param):
+                env[star.name.value] = v.Unknown(f"'{star.name.value}' collects arguments")
+        frame = _Frame(qualname, env)
+        self._suite(node.body, frame)
+        summary = v.FunctionSummary(
+            qualname=qualname,
+            name=name,
+            line=self._mark(node.name),
+            params=tuple(params),
+            defaults=tuple(defaults),
+            decorators=decorators,
+            effects=tuple(frame.effects),
+            returns=tuple(frame.returns),
+            annotations=tuple(annotations),
+            class_name=class_name,
+            slugs=tuple(frame.slugs),
+        )
+        self.functions.append(summary)
+        if class_name is None:
+            outer.env[name] = v.LocalFunction(qualname)
+        self._last_self_attrs = frame.self_attrs
+        return summary
+
+    def _class(self, node: cst.ClassDef) -> None:
+        name = node.name.value
+        module_frame = _Frame("<module>", self.bindings, module_level=True)
+        decorators = tuple(self._ev(d.decorator, module_frame) for d in node.decorators)
+        bases = tuple(self._ev(arg.value, module_frame) for arg in node.bases)
+        methods: list[str] = []
+        self_attrs: list[tuple[str, str, v.Value]] = []
+        fields: list[tuple[str, v.Value]] = []
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        for stmt in body:
+            if isinstance(stmt, cst.FunctionDef):
+                summary = self._function(stmt, module_frame, True, class_name=name)
+                methods.append(summary.name)
+                self_attrs.extend((a, summary.qualname, val) for a, val in self._last_self_attrs)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    target = None
+                    if isinstance(small, cst.AnnAssign) and small.value is not None:
+                        target, value_node = small.target, small.value
+                    elif isinstance(small, cst.Assign) and len(small.targets) == 1:
+                        target, value_node = small.targets[0].target, small.value
+                    if isinstance(target, cst.Name):
+                        value = self._ev(value_node, module_frame)
+                        fields.append((target.value, value))
+        self.classes.append(v.ClassSummary(
+            name=name, line=self._mark(node.name), decorators=decorators, bases=bases,
+            methods=tuple(methods), self_attrs=tuple(self_attrs), fields=tuple(fields),
+        ))
+        self.bindings[name] = v.LocalClass(name)
+
+    # -- expressions ------------------------------------------------------------------------------
+
+    def _ev(self, node: cst.BaseExpression, frame: _Frame) -> v.Value:  # noqa: C901
+        """Returns the symbolic value of ``node``; records the effects of calls inside it."""
+        if isinstance(node, cst.Name):
+            name = node.value
+            if frame.module_level:
+                return v.Global(name)
+            return frame.env.get(name) or v.Global(name)
+        if isinstance(node, cst.SimpleString):
+            literal = node.evaluated_value
+            return v.Str(literal) if isinstance(literal, str) else v.Unknown("a bytes literal")
+        if isinstance(node, cst.Call):
+            return self._call(node, frame)
+        if isinstance(node, cst.Attribute):
+            return v.Attr(self._ev(node.value, frame), node.attr.value)
+        if isinstance(node, cst.ConcatenatedString):
+            return v.Concat((self._ev(node.left, frame), self._ev(node.right, frame)))
+        if isinstance(node, cst.FormattedString):
+            return self._fstring(node, frame)
+        if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+            items = []
+            for element in node.elements:
+                value = self._ev(element.value, frame)
+                if isinstance(element, cst.StarredElement):
+                    value = v.Unknown("a starred element")
+                items.append(value)
+            return v.Seq(tuple(items))
+        if isinstance(node, cst.Dict):
+            return self._dict(node, frame)
+        if isinstance(node, cst.Subscript):
+            base = self._ev(node.value, frame)
+            if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+                return v.Sub(base, self._ev(node.slice[0].slice.value, frame))
+            return v.Unknown("a slice")
+        if isinstance(node, cst.BinaryOperation):
+            left, right = self._ev(node.left, frame), self._ev(node.right, frame)
+            if isinstance(node.operator, cst.Add):
+                return v.Concat((left, right))
+            return v.Unknown("the result of an operator")
+        if isinstance(node, cst.IfExp):
+            self._ev(node.test, frame)
+            return v.Choice((self._ev(node.body, frame), self._ev(node.orelse, frame)))
+        if isinstance(node, cst.Await):
+            return self._ev(node.expression, frame)
+        if isinstance(node, (cst.BooleanOperation, cst.Comparison, cst.UnaryOperation)):
+            for child in node.children:
+                if isinstance(child, cst.BaseExpression):
+                    self._ev(child, frame)
+            return v.Unknown("the result of an operator")
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            return self._comprehension(node, frame)
+        if isinstance(node, cst.NamedExpr):
+            value = self._ev(node.value, frame)
+            self._bind_target(node.target, value, frame)
+            return value
+        if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)):
+            return v.Unknown("a number")
+        if isinstance(node, cst.Lambda):
+            return v.Unknown("a lambda")
+        return v.Unknown(f"a {type(node).__name__} expression")
+
+    def _fstring(self, node: cst.FormattedString, frame: _Frame) -> v.Value:
+        parts: list[v.Value] = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                parts.append(v.Str(part.value.replace("{{", "{").replace("}}", "}")))
+            elif isinstance(part, cst.FormattedStringExpression):
+                value = self._ev(part.expression, frame)
+                if part.conversion is not None or part.format_spec is not None:
+                    value = v.Unknown("a formatted value")
+                parts.append(value)
+        return v.Concat(tuple(parts))
+
+    def _dict(self, node: cst.Dict, frame: _Frame) -> v.Value:
+        items: list[tuple[str, v.Value]] = []
+        for element in node.elements:
+            if not isinstance(element, cst.DictElement):
+                self._ev(element.value, frame)
+                continue
+            key = element.key
+            value = self._ev(element.value, frame)
+            if isinstance(key, cst.SimpleString):
+                text = key.evaluated_value
+                if isinstance(text, str):
+                    items.append((text, value))
+                    if text == "workflow_slug" and isinstance(value, v.Str):
+                        frame.slugs.append((value.value, self._mark(element.value)))
+            else:
+                self._ev(key, frame)
+        return v.Mapping(tuple(items))
+
+    def _comprehension(self, node: cst.CSTNode, frame: _Frame) -> v.Value:
+        child = frame.fork()
+        comp = getattr(node, "for_in", None)
+        while isinstance(comp, cst.CompFor):
+            seq = self._ev(comp.iter, child)
+            self._bind_target(comp.target, v.Elem(seq), child)
+            for cond in comp.ifs:
+                self._ev(cond.test, child)
+            comp = comp.inner_for_in
+        if isinstance(node, cst.DictComp):
+            self._ev(node.key, child)
+            self._ev(node.value, child)
+        else:
+            self._ev(node.elt, child)  # type: ignore[attr-defined]
+        return v.Unknown("a comprehension")
+
+    def _call(self, node: cst.Call, frame: _Frame) -> v.Value:  # noqa: C901
+        func = node.func
+        args = [a for a in node.args if a.keyword is None and not a.star]
+        kwargs = {a.keyword.value: a for a in node.args if a.keyword is not None}
+        arg_values = tuple(self._ev(a.value, frame) for a in args)
+        kwarg_values = tuple((k, self._ev(a.value, frame)) for k, a in kwargs.items())
+        for a in node.args:
+            if a.star:
+                self._ev(a.value, frame)
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            base = self._ev(func.value, frame)
+            if method in ("table", "from_") and len(arg_values) == 1:
+                return v.TableRef(base, arg_values[0])
+            if method == "schema" and len(arg_values) == 1:
+                return v.SchemaScope(base, arg_values[0])
+            if method in WRITE_METHODS and not isinstance(base, _OPAQUE_BASES[:-2]):
+                operation = WRITE_METHODS[method]
+                upsert = kwargs.get("upsert")
+                if (operation == "insert" and upsert is not None
+                        and isinstance(upsert.value, cst.Name) and upsert.value.value == "True"):
+                    operation = "upsert"
+                frame.effects.append(v.WriteSite(base, operation, self._mark(func.attr)))
+                return _QUERY
+            if method == "rpc" and arg_values:
+                frame.effects.append(v.RpcSite(arg_values[0], self._mark(func.attr)))
+                return _QUERY
+            if method in SQL_METHODS and arg_values:
+                frame.effects.append(_sql_site(arg_values[0], self._mark(func.attr)))
+                return _QUERY
+            if method == "copy_from" and len(arg_values) >= 2:
+                sql = v.Concat((v.Str("COPY "), arg_values[1], v.Str(" FROM STDIN")))
+                frame.effects.append(_sql_site(sql, self._mark(func.attr)))
+                return _QUERY
+            if method in SQL_FUNCTIONS and len(arg_values) >= 2:
+                frame.effects.append(_sql_site(arg_values[1], self._mark(func.attr)))
+                return _QUERY
+            if method in INVOKE_METHODS and not isinstance(base, _OPAQUE_BASES):
+                frame.effects.append(v.InvokeSite(base, method, self._mark(func.attr)))
+                return v.Unknown(f"the result of .{method}()")
+            if method == "local":
+                frame.effects.append(v.CallSite(base, arg_values, kwarg_values,
+                                                self._mark(func.attr)))
+                return v.CallResult(base, arg_values, kwarg_values)
+            if method == "SQL" and arg_values:
+                return v.SqlTemplate(arg_values[0])
+            if method == "Identifier":
+                return v.SqlIdentifier(arg_values)
+            if method == "format" and isinstance(base, v.SqlTemplate):
+                return v.SqlTemplate(base.text, arg_values, kwarg_values)
+            if method == "as_string" and isinstance(base, (v.SqlTemplate, v.Str, v.Concat)):
+                return base
+            if method in CLIENT_FACTORIES:
+                return _client(arg_values, kwarg_values)
+            if method.endswith("ClientOptions"):
+                return v.Options(dict(kwarg_values).get("schema"))
+            if isinstance(base, _OPAQUE_BASES):
+                return v.Unknown(f"the result of .{method}()")
+            callee: v.Value = v.Attr(base, method)
+            line_node: cst.CSTNode = func.attr
+        else:
+            name = func.value if isinstance(func, cst.Name) else None
+            if name in SQL_FUNCTIONS and len(arg_values) >= 2:
+                frame.effects.append(_sql_site(arg_values[1], self._mark(func)))
+                return _QUERY
+            if name in CLIENT_FACTORIES:
+                return _client(arg_values, kwarg_values)
+            if name is not None and name.endswith("ClientOptions"):
+                return v.Options(dict(kwarg_values).get("schema"))
+            if name == "SQL" and arg_values:
+                return v.SqlTemplate(arg_values[0])
+            if name == "Identifier":
+                return v.SqlIdentifier(arg_values)
+            callee = self._ev(func, frame)
+            line_node = func
+            if isinstance(callee, _OPAQUE_BASES):
+                return v.Unknown("the result of a call")
+        if not frame.module_level:
+            frame.effects.append(v.CallSite(callee, arg_values, kwarg_values,
+                                            self._mark(line_node)))
+        return v.CallResult(callee, arg_values, kwarg_values)
+
+    # -- output -----------------------------------------------------------------------------------
+
+    def summary(self, file: str, lines: list[int],
+                suppressions: tuple[tuple[int, tuple[str, ...], str], ...] = (),
+                secrets: tuple[tuple[int, str, str], ...] = ()) -> v.ModuleSummary:
+        fix = _LineFixer(lines)
+        return v.ModuleSummary(
+            module=self.module_name,
+            file=file,
+            is_package=self.is_package,
+            bindings=tuple(sorted(self.bindings.items())),
+            functions=tuple(fix(f) for f in self.functions),
+            classes=tuple(fix(c) for c in self.classes),
+            imports=tuple(sorted(self.imports)),
+            suppressions=suppressions,
+            secrets=secrets,
+        )
+
+
+class _LineFixer:
+    """Replaces placeholder lines (-n) with the n-th computed line, deep in frozen records."""
+
+    def __init__(self, lines: list[int]) -> None:
+        self.lines = lines
+
+    def __call__(self, obj: Any) -> Any:
+        if isinstance(obj, int) and not isinstance(obj, bool) and obj < 0:
+            return self.lines[-obj - 1]
+        if isinstance(obj, tuple):
+            return tuple(self(x) for x in obj)
+        if isinstance(obj, (v.FunctionSummary, v.ClassSummary)):
+            return dataclasses.replace(obj, line=self(obj.line), effects=tuple(
+                dataclasses.replace(e, line=self(e.line)) for e in obj.effects
+            ), slugs=self(obj.slugs)) if isinstance(obj, v.FunctionSummary) else \
+                dataclasses.replace(obj, line=self(obj.line))
+        return obj
+
+
+def _sql_site(sql: v.Value, line: int) -> v.SqlSite:
+    """Parses SQL text now when the file alone states it (the parse is then cached)."""
+    text = sql
+    if isinstance(sql, v.SqlTemplate) and all(
+        isinstance(a, v.SqlIdentifier) and all(isinstance(p, v.Str) for p in a.parts)
+        for a in (*sql.args, *(val for _, val in sql.kwargs))
+    ):
+        from conformance.analysis.resolve import Frame, Resolver
+
+        text = Resolver({}).resolve(sql, Frame(""))
+    if isinstance(text, v.Str):
+        from conformance.analysis.sqltext import analyze_sql
+
+        return v.SqlSite(sql, line, analyze_sql(text.value))
+    return v.SqlSite(sql, line)
+
+
+def _client(args: tuple[v.Value, ...], kwargs: tuple[tuple[str, v.Value], ...]) -> v.Value:
+    options = dict(kwargs).get("options")
+    if options is None and len(args) >= 3:
+        options = args[2]
+    if isinstance(options, v.Options):
+        return v.Client(options.schema)
+    if options is None:
+        return v.Client(None)
+    return v.Client(v.Attr(options, "schema"))
+
+
+def _as_loop(value: v.Value) -> v.Value:
+    if isinstance(value, v.Str):
+        return v.Str(value.value, "loop")
+    if isinstance(value, v.Seq):
+        return v.Seq(tuple(_as_loop(item) for item in value.items))
+    return value
+
+
+def _merge_envs(envs: list[dict[str, v.Value]]) -> dict[str, v.Value]:
+    merged: dict[str, v.Value] = {}
+    names: dict[str, None] = {}
+    for env in envs:
+        names.update(dict.fromkeys(env))
+    for name in names:
+        options: list[v.Value] = []
+        for env in envs:
+            value = env.get(name)
+            if value is not None and value not in options:
+                options.append(value)
+        merged[name] = options[0] if len(options) == 1 else v.Choice(tuple(options))
+    return merged
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+# -- comments and secrets (text level) ------------------------------------------------------------
+
+_SUPPRESSION = re.compile(r"#\s*conformance:\s*ignore\[([^\]]*)\][ \t]*([^\r\n]*)")
+_SECRET_DSN = re.compile(
+    r"""(?P<scheme>postgres(?:ql)?(?:\+\w+)?://)(?P<user>[^:/@\s'"]+):(?P<pw>[^@/\s'"{}]+)@"""
+)
+_SECRET_JWT = re.compile(r"""["'](eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{10,})["']""")
+_SECRET_KEY = re.compile(r"""["']((?:sb_secret|sbp)_[A-Za-z0-9_-]{16,})["']""")
+
+
+def find_suppressions(text: str) -> tuple[tuple[int, tuple[str, ...], str], ...]:
+    """Returns ``(line, codes, reason)`` for every ``# conformance: ignore[...]`` comment."""
+    if "conformance:" not in text:
+        return ()
+    out = []
+    for match in _SUPPRESSION.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        codes = tuple(c.strip().upper() for c in match.group(1).split(",") if c.strip())
+        out.append((line, codes, match.group(2).strip()))
+    return tuple(out)
+
+
+def find_secrets(text: str) -> tuple[tuple[int, str, str], ...]:
+    """Returns ``(line, masked, kind)`` for literal DSN passwords and service keys in ``text``."""
+    out = []
+    if "://" in text:
+        for match in _SECRET_DSN.finditer(text):
+            if match.group("pw").startswith("$"):
+                continue
+            line = text.count("\n", 0, match.start()) + 1
+            masked = f"{match.group('scheme')}{match.group('user')}:****@"
+            out.append((line, masked, "connection string with a password"))
+    if "eyJ" in text or "sb_secret_" in text or "sbp_" in text:
+        for pattern, kind in ((_SECRET_JWT, "service key (JWT)"), (_SECRET_KEY, "service key")):
+            for match in pattern.finditer(text):
+                line = text.count("\n", 0, match.start()) + 1
+                out.append((line, match.group(1)[:6] + "****", kind))
+    return tuple(sorted(out))
+
+
+def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v.ModuleSummary:
+    """Returns the summary of one file's ``source``. Never raises: a file that cannot be read as
+    Python becomes a summary whose ``error`` is ``(line, reason)``."""
+    text = source.decode("utf-8", errors="replace")
+    suppressions, secrets = find_suppressions(text), find_secrets(text)
+
+    def failed(line: int, reason: str) -> v.ModuleSummary:
+        return v.ModuleSummary(module_name, file, is_package, (), (), (),
+                               suppressions=suppressions, secrets=secrets, error=(line, reason))
+
+    if b"\x00" in source:
+        return failed(text.count("\n", 0, text.index("\x00")) + 1, "file contains a NUL byte")
+    try:
+        source.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not source.startswith(b"# -*- coding") and b"coding" not in source[:200]:
+            return failed(source.count(b"\n", 0, exc.start) + 1, "file is not valid UTF-8")
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        return failed(exc.raw_line, f"syntax error: {exc.message}")
+    except RecursionError:
+        return failed(1, "nesting too deep to parse")
+    except Exception as exc:  # libcst raises a few other types on odd input
+        return failed(1, f"cannot parse: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    extractor = Extractor(module_name, is_package)
+    try:
+        extractor.run(module)
+        lines = start_lines(module, extractor.lines_needed())
+    except RecursionError:
+        return failed(1, "nesting too deep to analyse")
+    return extractor.summary(file, lines, suppressions, secrets)

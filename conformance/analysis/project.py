@@ -1,0 +1,273 @@
+"""A project directory → :class:`Analysis`: discover, summarise (cached, parallel), resolve.
+
+Only the ingest modules, the entry point and the modules they import (transitively) are read;
+everything else under the source root is left alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from conformance.analysis import values as v
+from conformance.analysis.resolve import (
+    METHOD_DECORATORS,
+    WEB_DECORATORS,
+    AppMethod,
+    AppRef,
+    ClassRef,
+    External,
+    Frame,
+    FuncRef,
+    ModuleRef,
+    Resolved,
+    Resolver,
+)
+from conformance.analysis.summaries import summarize_files
+from conformance.config import Config
+from conformance.discovery import SourceFile, discover, is_ingest
+from conformance.model import (
+    Analysis,
+    AnalysisError,
+    IngestFunction,
+    Location,
+    SecretLiteral,
+    SlugHint,
+    Suppression,
+)
+
+
+@dataclass
+class Timings:
+    phases: dict[str, float] = field(default_factory=dict)
+    _last: float = field(default_factory=time.perf_counter)
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - self._last
+        self._last = now
+
+
+def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = None) -> Analysis:
+    """Returns the analysis of the project ``config`` describes. Never raises for bad source
+    files: each becomes an :class:`AnalysisError` and the rest is still analysed."""
+    timings = Timings()
+    files = discover(config)
+    timings.lap("discover")
+    wanted = [f for f in files.values() if is_ingest(f.rel, config)]
+    entry = _entry_module(config, files)
+    if entry is not None:
+        wanted.append(files[entry])
+    summaries: dict[str, v.ModuleSummary] = {}
+    queue = sorted(set(wanted))
+    while queue:
+        for summary in summarize_files(queue, config, use_cache, jobs, timings.phases):
+            summaries[summary.module] = summary
+        queue = sorted({
+            files[name] for s in summaries.values() for name in _reached(s.imports)
+            if name in files and name not in summaries
+        })
+    timings.lap("parse")
+    result = _resolve(summaries, files, config, entry)
+    timings.lap("resolve")
+    errors = tuple(sorted(
+        AnalysisError(s.file, s.error[0], s.error[1]) for s in summaries.values() if s.error
+    ))
+    suppressions = tuple(sorted(
+        Suppression(Location(s.file, line), codes, reason)
+        for s in summaries.values() for line, codes, reason in s.suppressions
+    ))
+    secrets = tuple(sorted(
+        SecretLiteral(Location(s.file, line), masked, kind)
+        for s in summaries.values() for line, masked, kind in s.secrets
+    ))
+    phases = dict(timings.phases)
+    return Analysis(result, errors, suppressions, secrets, phases)
+
+
+def _entry_module(config: Config, files: dict[str, SourceFile]) -> str | None:
+    if not config.entrypoint:
+        return None
+    rel = config.entrypoint.replace("\\", "/")
+    for source in files.values():
+        if source.rel == rel:
+            return source.module
+    return None
+
+
+def _reached(imports: Iterable[str]) -> Iterable[str]:
+    """Every module an import statement loads: ``a.b.c`` loads ``a``, ``a.b`` and ``a.b.c``."""
+    for dotted in imports:
+        parts = dotted.split(".")
+        for i in range(1, len(parts) + 1):
+            yield ".".join(parts[:i])
+
+
+# -- from summaries to ingest functions -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ModalInfo:
+    modal_name: str
+    kind: str
+    app_name: str | None
+
+
+def _resolve(summaries: dict[str, v.ModuleSummary], files: dict[str, SourceFile],
+             config: Config, entry: str | None) -> tuple[IngestFunction, ...]:
+    resolver = Resolver({k: s for k, s in summaries.items() if s.error is None})
+    candidates: list[tuple[FuncRef, v.FunctionSummary, _ModalInfo]] = []
+    for name, summary in sorted(resolver.modules.items()):
+        if not is_ingest(summary.file, config):
+            continue
+        candidates.extend(_modal_functions(resolver, name, summary))
+    modal_refs = frozenset(ref for ref, _, _ in candidates)
+    deployed = _deployed(resolver, entry, {ref.module for ref in modal_refs})
+    out: list[IngestFunction] = []
+    for ref, func, info in candidates:
+        reach = resolver.reach(ref, _self_binding(ref, func), modal_refs)
+        module = summaries[ref.module]
+        out.append(IngestFunction(
+            name=func.qualname,
+            module=ref.module,
+            file=module.file,
+            line=func.line,
+            kind=info.kind,
+            deployed=deployed is None or ref in deployed[0] or ref.module in deployed[1],
+            modal_name=info.modal_name,
+            app_name=info.app_name or config.app_name,
+            writes=_unique(reach.writes, key=lambda w: (w.schema, w.table, w.operation,
+                                                        w.location)),
+            unresolved=_unique(reach.unresolved, key=lambda u: (u.location, u.reason)),
+            rpc=_unique(reach.rpc, key=lambda r: (r.name, r.location)),
+            invokes=_unique(reach.invokes, key=lambda i: (i.target, i.method, i.location)),
+            slug_hints=_slug_hints(resolver, ref, func, module, reach.slugs),
+        ))
+    return tuple(sorted(out, key=lambda f: (f.file, f.line, f.name)))
+
+
+def _self_binding(ref: FuncRef, func: v.FunctionSummary) -> tuple[tuple[str, Resolved], ...]:
+    if func.class_name is not None and func.params and func.params[0] == "self":
+        from conformance.analysis.resolve import Instance
+
+        return (("self", Instance(ClassRef(ref.module, func.class_name))),)
+    return ()
+
+
+def _decorator_parts(resolver: Resolver, module: str, decorator: v.Value
+                     ) -> tuple[Resolved, dict[str, Resolved]]:
+    frame = Frame(module)
+    if isinstance(decorator, v.CallResult):
+        kwargs = {k: resolver.resolve(val, frame) for k, val in decorator.kwargs}
+        return resolver.resolve(decorator.func, frame), kwargs
+    return resolver.resolve(decorator, frame), {}
+
+
+def _is_web(target: Resolved) -> bool:
+    if isinstance(target, External):
+        head, _, last = target.dotted.rpartition(".")
+        return last in WEB_DECORATORS and head.split(".")[0] == "modal"
+    return isinstance(target, AppMethod) and target.attr in WEB_DECORATORS
+
+
+def _modal_functions(resolver: Resolver, module: str, summary: v.ModuleSummary
+                     ) -> list[tuple[FuncRef, v.FunctionSummary, _ModalInfo]]:
+    out = []
+    classes = {c.name: c for c in summary.classes}
+    cls_apps: dict[str, AppRef] = {}
+    for cls in summary.classes:
+        for decorator in cls.decorators:
+            target, _ = _decorator_parts(resolver, module, decorator)
+            if isinstance(target, AppMethod) and target.attr == "cls":
+                cls_apps[cls.name] = target.app
+    for func in summary.functions:
+        if "<locals>" in func.qualname:
+            continue
+        if func.class_name is not None and func.class_name not in cls_apps:
+            continue
+        app: AppRef | None = cls_apps.get(func.class_name) if func.class_name else None
+        is_function = is_method = web = scheduled = False
+        modal_name: str | None = None
+        for decorator in func.decorators:
+            target, kwargs = _decorator_parts(resolver, module, decorator)
+            if isinstance(target, AppMethod) and target.attr == "function":
+                is_function, app = True, target.app
+                name = kwargs.get("name")
+                if isinstance(name, v.Str):
+                    modal_name = name.value
+                scheduled = scheduled or "schedule" in kwargs
+            elif _is_web(target):
+                web = True
+                if isinstance(target, AppMethod):
+                    is_function, app = True, target.app
+            elif isinstance(target, External) and target.dotted.rpartition(".")[2] in \
+                    METHOD_DECORATORS and target.dotted.startswith("modal"):
+                is_method = True
+        if func.class_name is not None:
+            if not (is_method or web) or func.class_name not in classes:
+                continue
+        elif not is_function:
+            continue
+        kind = "web" if web else "scheduled" if scheduled else "worker"
+        out.append((FuncRef(module, func.qualname), func, _ModalInfo(
+            modal_name or func.qualname, kind, app.name if app is not None else None)))
+    return out
+
+
+def _deployed(resolver: Resolver, entry: str | None, modal_modules: set[str]
+              ) -> tuple[set[FuncRef], set[str]] | None:
+    """Returns the functions and whole modules the entry point imports (None: no entry point)."""
+    if entry is None or entry not in resolver.modules:
+        return None
+    functions: set[FuncRef] = set()
+    modules: set[str] = {entry}
+    for _name, value in resolver.modules[entry].bindings:
+        if not isinstance(value, v.ImportRef):
+            continue
+        target = resolver.resolve(value, Frame(entry))
+        if isinstance(target, FuncRef):
+            functions.add(target)
+        elif isinstance(target, ModuleRef):
+            if value.name is None and target.module != value.module:
+                continue
+            modules.add(target.module)
+        if value.name is None and value.module in modal_modules:
+            modules.add(value.module)
+    return functions, modules
+
+
+def _slug_hints(resolver: Resolver, ref: FuncRef, func: v.FunctionSummary,
+                module: v.ModuleSummary, inserted: list[tuple[str, Location]]
+                ) -> tuple[SlugHint, ...]:
+    hints: dict[tuple[str, str], SlugHint] = {}
+    here = Location(module.file, func.line)
+    for _param, annotation in func.annotations:
+        cls = resolver.resolve(annotation, Frame(ref.module))
+        if isinstance(cls, ClassRef):
+            summary = resolver.classes.get((cls.module, cls.name))
+            for name, value in summary.fields if summary else ():
+                if name == "workflow_slug":
+                    resolved = resolver.resolve(value, Frame(cls.module))
+                    if isinstance(resolved, v.Str):
+                        loc = Location(resolver.modules[cls.module].file, summary.line)
+                        hints.setdefault((resolved.value, "request-model default"),
+                                         SlugHint(resolved.value, "request-model default", loc))
+    for name, value in module.bindings:
+        if "SLUG" in name.upper() and isinstance(value, (v.Str, v.Global, v.ImportRef)):
+            resolved = resolver.resolve(value, Frame(ref.module))
+            if isinstance(resolved, v.Str):
+                hints.setdefault((resolved.value, "module constant"),
+                                 SlugHint(resolved.value, "module constant", here))
+    for slug, loc in inserted:
+        hints.setdefault((slug, "inserted literal"), SlugHint(slug, "inserted literal", loc))
+    return tuple(hints.values())
+
+
+def _unique(items, key):  # type: ignore[no-untyped-def]
+    seen: dict[object, object] = {}
+    for item in items:
+        k = key(item)
+        if k not in seen:
+            seen[k] = item
+    return tuple(sorted(seen.values()))

@@ -1,0 +1,622 @@
+"""Module summaries → ingest functions with everything they can reach.
+
+A cheap pass over cached summaries: names are resolved across modules (imports, re-exports,
+aliases, cycles), helpers are followed with each call site's arguments bound to their parameters
+(so ``_upsert(client, "core", "company_tags", row)`` resolves inside ``_upsert``), and every write
+keeps the call path that reaches it. Nothing here touches a syntax tree.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Union
+
+from conformance.analysis import values as v
+from conformance.model import VIA, CallStep, Invocation, Location, RpcCall, TableWrite, UnresolvedWrite
+
+WEB_DECORATORS = frozenset({"fastapi_endpoint", "web_endpoint", "asgi_app", "wsgi_app",
+                            "web_server", "webhook", "asgi", "wsgi"})
+APP_FACTORIES = frozenset({"modal.App", "modal.Stub", "modal.app.App", "modal.stub.Stub"})
+METHOD_DECORATORS = frozenset({"method"})
+_MAX_DEPTH = 48
+_MAX_CHOICES = 64
+
+# -- resolved values (never cached, never leave this module) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class FuncRef:
+    module: str
+    qualname: str
+    closure: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    module: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    module: str
+
+
+@dataclass(frozen=True)
+class External:
+    dotted: str
+
+
+@dataclass(frozen=True)
+class AppRef:
+    module: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class AppMethod:
+    """``app.function`` / ``app.cls`` / ... of a Modal App."""
+
+    app: AppRef
+    attr: str
+
+
+@dataclass(frozen=True)
+class Instance:
+    cls: ClassRef
+    init: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class BoundMethod:
+    instance: Instance
+    func: FuncRef
+
+
+@dataclass(frozen=True)
+class RemoteFunction:
+    name: str
+
+
+Resolved = Union[v.Value, FuncRef, ClassRef, ModuleRef, External, AppRef, AppMethod, Instance,
+                 BoundMethod, RemoteFunction]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Where a value is evaluated: a module, the bound parameters, and an enclosing frame."""
+
+    module: str
+    bindings: tuple[tuple[str, Resolved], ...] = ()
+    parent: Frame | None = None
+
+    def lookup(self, name: str) -> Resolved | None:
+        for key, value in self.bindings:
+            if key == name:
+                return value
+        return self.parent.lookup(name) if self.parent is not None else None
+
+
+@dataclass
+class Reach:
+    """What one function reaches; call paths relative to that function."""
+
+    writes: list[TableWrite] = field(default_factory=list)
+    unresolved: list[UnresolvedWrite] = field(default_factory=list)
+    rpc: list[RpcCall] = field(default_factory=list)
+    invokes: list[Invocation] = field(default_factory=list)
+    slugs: list[tuple[str, Location]] = field(default_factory=list)
+
+
+class Resolver:
+    """Resolves names and follows calls over a set of module summaries."""
+
+    def __init__(self, modules: dict[str, v.ModuleSummary]) -> None:
+        self.modules = modules
+        self.bindings = {name: dict(m.bindings) for name, m in modules.items()}
+        self.functions = {
+            (name, f.qualname): f for name, m in modules.items() for f in m.functions
+        }
+        self.classes = {(name, c.name): c for name, m in modules.items() for c in m.classes}
+        self.packages = {name.rsplit(".", i)[0] for name in modules for i in range(name.count(".") + 1)}
+        self._globals: dict[tuple[str, str], Resolved] = {}
+        self._resolving: set[tuple[str, str]] = set()
+        self._reach: dict[tuple[FuncRef, tuple[tuple[str, Resolved], ...], Instance | None], Reach] = {}
+        self._stack: set[object] = set()
+        self._returns_stack: set[object] = set()
+        self.analyze_sql = _lazy_sql()
+        self.known = _FuncIndex(self.functions)
+
+    # -- names ------------------------------------------------------------------------------------
+
+    def global_value(self, module: str, name: str) -> Resolved:
+        """Returns what ``name`` means at the top level of ``module``."""
+        key = (module, name)
+        if key in self._globals:
+            return self._globals[key]
+        if key in self._resolving:
+            return v.Unknown(f"'{name}' is defined through an import cycle")
+        self._resolving.add(key)
+        try:
+            result = self._global_value(module, name)
+        finally:
+            self._resolving.discard(key)
+        self._globals[key] = result
+        return result
+
+    def _global_value(self, module: str, name: str) -> Resolved:
+        bindings = self.bindings.get(module)
+        if bindings is None:
+            return External(f"{module}.{name}")
+        value = bindings.get(name)
+        if value is not None:
+            return self.resolve(value, Frame(module))
+        if f"{module}.{name}" in self.packages:
+            return ModuleRef(f"{module}.{name}")
+        for key, star in bindings.items():
+            if key.startswith("<star ") and isinstance(star, v.ImportRef):
+                found = self.global_value(star.module, name)
+                if not isinstance(found, External):
+                    return found
+        return External(name)
+
+    def _import(self, ref: v.ImportRef) -> Resolved:
+        if ref.name is None:
+            return ModuleRef(ref.module) if ref.module in self.packages else External(ref.module)
+        dotted = f"{ref.module}.{ref.name}"
+        if dotted in self.packages and dotted not in self.bindings.get(ref.module, {}):
+            return ModuleRef(dotted)
+        if ref.module in self.modules:
+            return self.global_value(ref.module, ref.name)
+        if ref.module in self.packages:
+            return ModuleRef(dotted) if dotted in self.packages else External(dotted)
+        return External(dotted)
+
+    # -- values -----------------------------------------------------------------------------------
+
+    def resolve(self, value: Resolved, frame: Frame, depth: int = 0) -> Resolved:  # noqa: C901
+        """Returns ``value`` with every name it mentions resolved in ``frame``."""
+        if depth > _MAX_DEPTH:
+            return v.Unknown("too many levels of indirection")
+        r = self.resolve
+        d = depth + 1
+        if isinstance(value, (v.Str, v.Unknown)):
+            return value
+        if isinstance(value, v.Param):
+            bound = frame.lookup(value.name)
+            if bound is not None:
+                return bound
+            return v.Unknown(f"depends on the runtime value of parameter '{value.name}'")
+        if isinstance(value, v.Global):
+            bound = frame.lookup(value.name) if frame.parent is not None else None
+            return bound if bound is not None else self.global_value(frame.module, value.name)
+        if isinstance(value, v.ImportRef):
+            return self._import(value)
+        if isinstance(value, v.LocalFunction):
+            if "<locals>" in value.qualname:
+                return FuncRef(frame.module, value.qualname, frame.bindings)
+            return FuncRef(frame.module, value.qualname)
+        if isinstance(value, v.LocalClass):
+            return ClassRef(frame.module, value.name)
+        if isinstance(value, v.Attr):
+            return self._attr(r(value.base, frame, d), value.attr, value)
+        if isinstance(value, v.Concat):
+            return _concat([r(p, frame, d) for p in value.parts])
+        if isinstance(value, v.Choice):
+            options: list[Resolved] = []
+            for option in value.options:
+                resolved = r(option, frame, d)
+                flat = resolved.options if isinstance(resolved, v.Choice) else (resolved,)
+                options.extend(o for o in flat if o not in options)
+            if value.via is not None:
+                options = [_with_via(o, value.via) for o in options]
+            return options[0] if len(options) == 1 else v.Choice(tuple(options[:_MAX_CHOICES]))
+        if isinstance(value, v.Seq):
+            return v.Seq(tuple(r(i, frame, d) for i in value.items))
+        if isinstance(value, v.Mapping):
+            return v.Mapping(tuple((k, r(i, frame, d)) for k, i in value.items))
+        if isinstance(value, v.Elem):
+            return self._element(r(value.seq, frame, d), value.index)
+        if isinstance(value, v.Sub):
+            return _subscript(r(value.base, frame, d), r(value.index, frame, d))
+        if isinstance(value, v.CallResult):
+            return self._call_result(value, frame, d)
+        if isinstance(value, v.Client):
+            return v.Client(r(value.schema, frame, d) if value.schema is not None else None)
+        if isinstance(value, v.Options):
+            return v.Options(r(value.schema, frame, d) if value.schema is not None else None)
+        if isinstance(value, v.SchemaScope):
+            return v.SchemaScope(r(value.base, frame, d), r(value.schema, frame, d))
+        if isinstance(value, v.TableRef):
+            return v.TableRef(r(value.base, frame, d), r(value.table, frame, d))
+        if isinstance(value, v.SqlTemplate):
+            return _render_sql(r(value.text, frame, d), [r(a, frame, d) for a in value.args],
+                               {k: r(a, frame, d) for k, a in value.kwargs})
+        if isinstance(value, v.SqlIdentifier):
+            return v.SqlIdentifier(tuple(r(p, frame, d) for p in value.parts))
+        return value
+
+    def _attr(self, base: Resolved, attr: str, original: v.Attr) -> Resolved:
+        if isinstance(base, ModuleRef):
+            if base.module in self.modules:
+                return self.global_value(base.module, attr)
+            dotted = f"{base.module}.{attr}"
+            return ModuleRef(dotted) if dotted in self.packages else External(dotted)
+        if isinstance(base, External):
+            return External(f"{base.dotted}.{attr}")
+        if isinstance(base, ClassRef):
+            return self._class_attr(base, attr, None)
+        if isinstance(base, Instance):
+            return self._class_attr(base.cls, attr, base)
+        if isinstance(base, v.Client) and attr == "schema":
+            return base.schema or v.Unknown("client options without a schema")
+        if isinstance(base, v.Options) and attr == "schema":
+            return base.schema or v.Unknown("client options without a schema")
+        if isinstance(base, AppRef):
+            return AppMethod(base, attr)
+        if isinstance(base, v.Unknown):
+            return v.Unknown(f"{base.reason} (.{attr})" if "runtime value" in base.reason
+                             else f"runtime value {_describe(original)}")
+        return v.Unknown(f"runtime value {_describe(original)}")
+
+    def _class_attr(self, cls: ClassRef, attr: str, instance: Instance | None) -> Resolved:
+        summary = self.classes.get((cls.module, cls.name))
+        if summary is None:
+            return v.Unknown(f"attribute {attr} of an unknown class")
+        if attr in summary.methods:
+            func = FuncRef(cls.module, f"{cls.name}.{attr}")
+            return BoundMethod(instance, func) if instance is not None else func
+        if instance is not None:
+            sets = [(q, val) for a, q, val in summary.self_attrs if a == attr]
+            if sets:
+                init = dict(instance.init)
+                values = []
+                for qualname, val in sets:
+                    bindings = tuple(init.items()) if qualname.endswith(".__init__") else ()
+                    bindings += (("self", instance),)
+                    values.append(self.resolve(val, Frame(cls.module, bindings, None)))
+                return values[0] if len(values) == 1 else v.Choice(tuple(values))
+        for name, val in summary.fields:
+            if name == attr:
+                return self.resolve(val, Frame(cls.module))
+        for base in summary.bases:
+            base_ref = self.resolve(base, Frame(cls.module))
+            if isinstance(base_ref, ClassRef) and base_ref != cls:
+                found = self._class_attr(base_ref, attr, instance)
+                if not isinstance(found, v.Unknown):
+                    return found
+        return v.Unknown(f"attribute {attr} of {cls.name} set at runtime")
+
+    def _element(self, seq: Resolved, index: int | None) -> Resolved:
+        if isinstance(seq, v.Seq) and seq.items:
+            items = [
+                (item.items[index] if isinstance(item, v.Seq) and index < len(item.items)
+                 else v.Unknown("a nested unpacking")) if index is not None else item
+                for item in seq.items
+            ]
+            return self.resolve(v.Choice(tuple(items), via="loop"), Frame(""))
+        if isinstance(seq, v.Mapping) and seq.items and index is None:
+            return v.Choice(tuple(v.Str(k, "loop") for k, _ in seq.items))
+        if isinstance(seq, v.Choice):
+            return self._element(v.Seq(seq.options), index) if index is None else v.Unknown(
+                "a loop over a value chosen at runtime")
+        return v.Unknown("a loop over a runtime value")
+
+    def _call_result(self, call: v.CallResult, frame: Frame, depth: int) -> Resolved:
+        func = self.resolve(call.func, frame, depth)
+        if isinstance(func, External):
+            if func.dotted in APP_FACTORIES:
+                name = self.resolve(call.args[0], frame, depth) if call.args else None
+                if name is None:
+                    name = self.resolve(dict(call.kwargs).get("name", v.Unknown("")), frame)
+                return AppRef(frame.module, name.value if isinstance(name, v.Str) else None)
+            if func.dotted.endswith(("Function.from_name", "Function.lookup")):
+                args = [self.resolve(a, frame, depth) for a in call.args]
+                if len(args) >= 2 and isinstance(args[1], v.Str):
+                    return RemoteFunction(args[1].value)
+            return v.Unknown(f"the result of {func.dotted.rsplit('.', 1)[-1]}()")
+        if isinstance(func, ClassRef):
+            init = FuncRef(func.module, f"{func.name}.__init__")
+            bindings: tuple[tuple[str, Resolved], ...] = ()
+            if init in self.known:
+                bindings = self.bind(init, call, frame, depth)
+            return Instance(func, tuple((k, b) for k, b in bindings if k != "self"))
+        target: FuncRef | None = None
+        instance: Instance | None = None
+        if isinstance(func, FuncRef):
+            target = func
+        elif isinstance(func, BoundMethod):
+            target, instance = func.func, func.instance
+        if target is None or target not in self.known:
+            if isinstance(call.func, v.Attr) and call.func.attr == "format":
+                return _str_format(self.resolve(call.func.base, frame, depth),
+                                   [self.resolve(a, frame, depth) for a in call.args])
+            return v.Unknown(f"the result of {_describe(call.func)}()")
+        key = (target, call)
+        if key in self._returns_stack:
+            return v.Unknown("a recursive call")
+        self._returns_stack.add(key)
+        try:
+            summary = self.functions[(target.module, target.qualname)]
+            if not summary.returns:
+                return v.Unknown(f"the result of {_describe(call.func)}()")
+            bindings = self.bind(target, call, frame, depth, instance)
+            inner = Frame(target.module, bindings, _closure(target))
+            results = [self.resolve(ret, inner, depth + 1) for ret in summary.returns]
+        finally:
+            self._returns_stack.discard(key)
+        return results[0] if len(results) == 1 else self.resolve(v.Choice(tuple(results)), inner)
+
+    def bind(self, target: FuncRef, call: v.CallResult | v.CallSite, frame: Frame, depth: int,
+             instance: Instance | None = None) -> tuple[tuple[str, Resolved], ...]:
+        """Returns the callee's parameters bound to the call site's resolved arguments."""
+        summary = self.functions[(target.module, target.qualname)]
+        params = list(summary.params)
+        bound: dict[str, Resolved] = {}
+        if summary.class_name is not None and params and params[0] in ("self", "cls"):
+            if instance is not None:
+                bound[params[0]] = instance
+            params = params[1:]
+        for name, arg in zip(params, call.args):
+            bound[name] = _as_argument(self.resolve(arg, frame, depth + 1))
+        for name, arg in call.kwargs:
+            if name in summary.params:
+                bound[name] = _as_argument(self.resolve(arg, frame, depth + 1))
+        for name, default in summary.defaults:
+            if name not in bound:
+                bound[name] = self.resolve(default, Frame(target.module), depth + 1)
+        return tuple(sorted(bound.items(), key=lambda kv: kv[0]))
+
+    # -- reach ------------------------------------------------------------------------------------
+
+    def reach(self, func: FuncRef, bindings: tuple[tuple[str, Resolved], ...] = (),
+              modal_functions: frozenset[FuncRef] = frozenset()) -> Reach:
+        """Returns everything ``func`` reaches with ``bindings``; cycle-safe and memoised."""
+        key = (func, bindings, None)
+        cached = self._reach.get(key)
+        if cached is not None:
+            return cached
+        if key in self._stack or len(self._stack) > _MAX_DEPTH:
+            return Reach()
+        self._stack.add(key)
+        try:
+            result = self._reach_uncached(func, bindings, modal_functions)
+        finally:
+            self._stack.discard(key)
+        self._reach[key] = result
+        return result
+
+    def _reach_uncached(self, func: FuncRef, bindings: tuple[tuple[str, Resolved], ...],
+                        modal_functions: frozenset[FuncRef]) -> Reach:
+        summary = self.functions[(func.module, func.qualname)]
+        module = self.modules[func.module]
+        frame = Frame(func.module, bindings, _closure(func))
+        out = Reach()
+        here = f"{func.module}.{func.qualname}"
+        for slug, line in summary.slugs:
+            out.slugs.append((slug, Location(module.file, line)))
+        for effect in summary.effects:
+            loc = Location(module.file, effect.line)
+            if isinstance(effect, v.WriteSite):
+                self._write(self.resolve(effect.target, frame), effect.operation, loc, out)
+            elif isinstance(effect, v.SqlSite):
+                self._sql(self.resolve(effect.sql, frame), loc, out, effect.parsed)
+            elif isinstance(effect, v.RpcSite):
+                name = self.resolve(effect.name, frame)
+                out.rpc.append(RpcCall(name.value if isinstance(name, v.Str) else None, loc))
+            elif isinstance(effect, v.InvokeSite):
+                target = self.resolve(effect.func, frame)
+                if isinstance(target, RemoteFunction):
+                    out.invokes.append(Invocation(target.name, effect.method, loc))
+                elif isinstance(target, FuncRef) and target in modal_functions:
+                    out.invokes.append(Invocation(target.qualname, effect.method, loc))
+            elif isinstance(effect, v.CallSite):
+                self._follow(effect, frame, loc, here, out, modal_functions)
+        return out
+
+    def _follow(self, call: v.CallSite, frame: Frame, loc: Location, here: str, out: Reach,
+                modal_functions: frozenset[FuncRef]) -> None:
+        callee = self.resolve(call.func, frame)
+        instance: Instance | None = None
+        if isinstance(callee, ClassRef):
+            init = FuncRef(callee.module, f"{callee.name}.__init__")
+            if init not in self.known:
+                return
+            callee = init
+        elif isinstance(callee, BoundMethod):
+            callee, instance = callee.func, callee.instance
+        if not isinstance(callee, FuncRef) or callee not in self.known:
+            return
+        bindings = self.bind(callee, call, frame, 0, instance)
+        inner = self.reach(callee, bindings, modal_functions)
+        step = CallStep(here, loc)
+        out.writes.extend(_prefixed(w, step) for w in inner.writes)
+        out.unresolved.extend(_prefixed(u, step) for u in inner.unresolved)
+        out.rpc.extend(_prefixed(r, step) for r in inner.rpc)
+        out.invokes.extend(_prefixed(i, step) for i in inner.invokes)
+        out.slugs.extend(inner.slugs)
+
+    def _write(self, target: Resolved, operation: str, loc: Location, out: Reach) -> None:
+        if not isinstance(target, v.TableRef):
+            if isinstance(target, v.Choice):
+                for option in target.options:
+                    self._write(option, operation, loc, out)
+            return
+        base = target.base
+        if isinstance(base, v.SchemaScope):
+            schema: Resolved = base.schema
+        elif isinstance(base, v.Client) and base.schema is not None:
+            schema = _with_via(base.schema, "default-schema")
+        else:
+            schema = v.Str("public", "default-schema")
+        for s, t in itertools.product(_options(schema), _options(target.table)):
+            if isinstance(s, v.Str) and isinstance(t, v.Str):
+                out.writes.append(TableWrite(s.value, t.value, operation, loc, _via(s, t)))
+            else:
+                what = "table" if not isinstance(t, v.Str) else "schema"
+                reason = _reason(t if what == "table" else s)
+                known = f" (table {t.value})" if isinstance(t, v.Str) else ""
+                out.unresolved.append(UnresolvedWrite(
+                    loc, f"{operation} into a {what} not known statically{known}: {reason}"))
+
+    def _sql(self, sql: Resolved, loc: Location, out: Reach, parsed: object = None) -> None:
+        for text in _options(sql):
+            if not isinstance(text, v.Str):
+                out.unresolved.append(UnresolvedWrite(
+                    loc, f"SQL text not known statically: {_reason(text)}"))
+                continue
+            result = parsed if parsed is not None else self.analyze_sql(text.value)
+            if result.error is not None:
+                out.unresolved.append(UnresolvedWrite(loc, f"SQL not parseable: {result.error}"))
+                continue
+            for w in result.writes:
+                line = Location(loc.file, loc.line + w.line_offset) if w.line_offset else loc
+                via = text.via if text.via != "literal" else "sql"
+                schema = w.schema
+                if schema is None:
+                    schema, via = "public", "default-schema"
+                out.writes.append(TableWrite(schema, w.table, w.operation, line, via))
+            for name in result.functions:
+                out.rpc.append(RpcCall(name, loc))
+
+
+class _FuncIndex:
+    def __init__(self, functions: dict[tuple[str, str], v.FunctionSummary]) -> None:
+        self.functions = functions
+
+    def __contains__(self, ref: object) -> bool:
+        return isinstance(ref, FuncRef) and (ref.module, ref.qualname) in self.functions
+
+
+def _lazy_sql():  # type: ignore[no-untyped-def]
+    def analyze(text: str):  # type: ignore[no-untyped-def]
+        from conformance.analysis.sqltext import analyze_sql
+
+        return analyze_sql(text)
+
+    return analyze
+
+
+def _closure(func: FuncRef) -> Frame | None:
+    if func.closure:
+        return Frame(func.module, func.closure)  # type: ignore[arg-type]
+    return None
+
+
+def _prefixed(record, step: CallStep):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    return replace(record, call_path=(step, *record.call_path))
+
+
+def _options(value: Resolved) -> Iterator[Resolved]:
+    if isinstance(value, v.Choice):
+        yield from value.options
+    else:
+        yield value
+
+
+def _with_via(value: Resolved, via: str) -> Resolved:
+    if isinstance(value, v.Str):
+        return v.Str(value.value, via)
+    if isinstance(value, v.Choice):
+        return v.Choice(tuple(_with_via(o, via) for o in value.options))
+    if isinstance(value, v.Seq):
+        return v.Seq(tuple(_with_via(o, via) for o in value.items))
+    return value
+
+
+def _as_argument(value: Resolved) -> Resolved:
+    """A literal crossing a call boundary is known 'via argument'."""
+    if isinstance(value, v.Str) and value.via in ("literal", "constant"):
+        return v.Str(value.value, "argument")
+    if isinstance(value, (v.Choice, v.Seq)):
+        items = value.options if isinstance(value, v.Choice) else value.items
+        mapped = tuple(_as_argument(i) for i in items)
+        return v.Choice(mapped) if isinstance(value, v.Choice) else v.Seq(mapped)
+    return value
+
+
+def _via(*values: v.Str) -> str:
+    return max((val.via for val in values), key=lambda x: VIA.index(x) if x in VIA else 0)
+
+
+def _reason(value: Resolved) -> str:
+    if isinstance(value, v.Unknown):
+        return value.reason
+    return f"a {type(value).__name__} value"
+
+
+def _concat(parts: list[Resolved]) -> Resolved:
+    if all(isinstance(p, v.Str) for p in parts):
+        strs = [p for p in parts if isinstance(p, v.Str)]
+        return v.Str("".join(s.value for s in strs), _via(*strs) if strs else "literal")
+    if any(isinstance(p, v.Choice) for p in parts):
+        combos = list(itertools.islice(itertools.product(*(list(_options(p)) for p in parts)),
+                                       _MAX_CHOICES))
+        results = [_concat(list(c)) for c in combos]
+        return results[0] if len(results) == 1 else v.Choice(tuple(results))
+    unknown = next((p for p in parts if isinstance(p, v.Unknown)), None)
+    return unknown or v.Unknown("a string built at runtime")
+
+
+def _subscript(base: Resolved, index: Resolved) -> Resolved:
+    if isinstance(base, v.Mapping):
+        if isinstance(index, v.Str):
+            for key, item in base.items:
+                if key == index.value:
+                    return _with_via(item, "constant")
+        keys = ", ".join(k for k, _ in base.items[:8])
+        return v.Unknown(f"chosen at runtime from a mapping ({keys})")
+    return v.Unknown(f"a subscript of {type(base).__name__}")
+
+
+def _str_format(base: Resolved, args: list[Resolved]) -> Resolved:
+    if isinstance(base, v.Str) and all(isinstance(a, v.Str) for a in args):
+        try:
+            return v.Str(base.value.format(*(a.value for a in args if isinstance(a, v.Str))),
+                         base.via)
+        except (IndexError, KeyError, ValueError):
+            return v.Unknown("a str.format() that does not fit its arguments")
+    return v.Unknown("a string formatted at runtime")
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _render_sql(text: Resolved, args: list[Resolved], kwargs: dict[str, Resolved]) -> Resolved:
+    """Renders ``sql.SQL(text).format(...)`` to plain SQL when every piece is known."""
+    if not isinstance(text, v.Str):
+        return v.Unknown(f"sql.SQL() of {_reason(text)}")
+
+    def piece(value: Resolved) -> str | None:
+        if isinstance(value, v.SqlIdentifier):
+            parts = [p.value for p in value.parts if isinstance(p, v.Str)]
+            return ".".join(_quote_ident(p) for p in parts) if len(parts) == len(value.parts) else None
+        if isinstance(value, v.Str):
+            return value.value
+        return None
+
+    rendered_args = [piece(a) for a in args]
+    rendered_kwargs = {k: piece(a) for k, a in kwargs.items()}
+    if None in rendered_args or None in rendered_kwargs.values():
+        return v.Unknown("sql.SQL().format() with a value known only at runtime")
+    try:
+        return v.Str(text.value.format(*rendered_args, **rendered_kwargs), text.via)
+    except (IndexError, KeyError, ValueError):
+        return v.Unknown("sql.SQL().format() that does not fit its arguments")
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, v.Attr):
+        return f"{_describe(value.base)}.{value.attr}"
+    if isinstance(value, (v.Global, v.Param)):
+        return value.name
+    if isinstance(value, v.CallResult):
+        return f"{_describe(value.func)}()"
+    if isinstance(value, v.Sub):
+        return f"{_describe(value.base)}[...]"
+    return "an expression"

@@ -1,0 +1,276 @@
+"""Symbolic values and effects: what one file says, before names are resolved across modules.
+
+The extractor (``extract.py``) turns each file into a :class:`ModuleSummary` built from these
+frozen, picklable records; the resolver (``resolve.py``) evaluates them across modules. A value
+names what an expression *is* as far as the file alone can tell: a string literal, a parameter,
+a module-level name still to be resolved, a supabase table builder, a call's result, ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+# -- values ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Str:
+    """A known string; ``via`` says how it was known (see ``model.VIA``)."""
+
+    value: str
+    via: str = "literal"
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A value code cannot show; ``reason`` says why, in words for the user."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of the enclosing function, bound by each call site."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Global:
+    """A module-level name (definition, constant or import) of the enclosing module."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ImportRef:
+    """``import module`` (``name`` None) or ``from module import name``, module made absolute."""
+
+    module: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Attr:
+    base: Value
+    attr: str
+
+
+@dataclass(frozen=True)
+class Sub:
+    """``base[index]``."""
+
+    base: Value
+    index: Value
+
+
+@dataclass(frozen=True)
+class Concat:
+    """String concatenation, f-strings included."""
+
+    parts: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of several values (branches, a literal loop); ``via`` overrides the options' own."""
+
+    options: tuple[Value, ...]
+    via: str | None = None
+
+
+@dataclass(frozen=True)
+class Seq:
+    """A tuple, list or set display."""
+
+    items: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A dict display with string keys."""
+
+    items: tuple[tuple[str, Value], ...]
+
+
+@dataclass(frozen=True)
+class Elem:
+    """An element of ``seq`` (a loop variable over a sequence not known in this file)."""
+
+    seq: Value
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What ``func(*args, **kwargs)`` returns; the resolver follows ``func`` when it can."""
+
+    func: Value
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+
+@dataclass(frozen=True)
+class Client:
+    """A supabase client from ``create_client``; ``schema`` is ``ClientOptions(schema=...)``."""
+
+    schema: Value | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """``ClientOptions(schema=...)``."""
+
+    schema: Value | None = None
+
+
+@dataclass(frozen=True)
+class SchemaScope:
+    """``base.schema(name)``: a client bound to one schema."""
+
+    base: Value
+    schema: Value
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """``base.table(name)`` / ``base.from_(name)``: a table builder (not yet a write)."""
+
+    base: Value
+    table: Value
+
+
+@dataclass(frozen=True)
+class SqlTemplate:
+    """``sql.SQL(text)``, possibly ``.format(...)``-ed with identifiers."""
+
+    text: Value
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+
+@dataclass(frozen=True)
+class SqlIdentifier:
+    """``sql.Identifier(*parts)``."""
+
+    parts: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    """A function defined inside another one, called by name there."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
+class LocalClass:
+    """A class defined at module level of the enclosing module."""
+
+    name: str
+
+
+Value = Union[
+    Str, Unknown, Param, Global, ImportRef, Attr, Sub, Concat, Choice, Seq, Mapping, Elem,
+    CallResult, Client, Options, SchemaScope, TableRef, SqlTemplate, SqlIdentifier, LocalFunction,
+    LocalClass,
+]
+
+# -- effects --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteSite:
+    """``target.insert/upsert/update/delete(...)``; a write only if ``target`` is a table."""
+
+    target: Value
+    operation: str
+    line: int
+
+
+@dataclass(frozen=True)
+class SqlSite:
+    """SQL text handed to ``execute``/``executemany``/``execute_values``/``copy``.
+
+    ``parsed`` holds the SQL analysis when the text was known in the file itself, so a cached
+    summary never needs the SQL parser again.
+    """
+
+    sql: Value
+    line: int
+    parsed: object | None = None
+
+
+@dataclass(frozen=True)
+class CallSite:
+    func: Value
+    args: tuple[Value, ...]
+    kwargs: tuple[tuple[str, Value], ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class RpcSite:
+    name: Value
+    line: int
+
+
+@dataclass(frozen=True)
+class InvokeSite:
+    """``func.spawn/remote/map(...)``: an invocation if ``func`` is a Modal function."""
+
+    func: Value
+    method: str
+    line: int
+
+
+Effect = Union[WriteSite, SqlSite, CallSite, RpcSite, InvokeSite]
+
+# -- summaries ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionSummary:
+    """One function (or method) as its file alone shows it."""
+
+    qualname: str
+    name: str
+    line: int
+    params: tuple[str, ...]
+    defaults: tuple[tuple[str, Value], ...]
+    decorators: tuple[Value, ...]
+    effects: tuple[Effect, ...]
+    returns: tuple[Value, ...]
+    annotations: tuple[tuple[str, Value], ...] = ()
+    closure: tuple[tuple[str, Value], ...] = ()
+    class_name: str | None = None
+    slugs: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    name: str
+    line: int
+    decorators: tuple[Value, ...]
+    bases: tuple[Value, ...]
+    methods: tuple[str, ...]
+    # ``self.attr = value`` assignments: (attr, method qualname, value in that method's terms)
+    self_attrs: tuple[tuple[str, str, Value], ...]
+    fields: tuple[tuple[str, Value], ...]
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    """Everything the resolver needs from one file; cached by the file's content hash."""
+
+    module: str
+    file: str
+    is_package: bool
+    bindings: tuple[tuple[str, Value], ...]
+    functions: tuple[FunctionSummary, ...]
+    classes: tuple[ClassSummary, ...]
+    imports: tuple[str, ...] = ()
+    suppressions: tuple[tuple[int, tuple[str, ...], str], ...] = ()
+    secrets: tuple[tuple[int, str, str], ...] = ()
+    error: tuple[int, str] | None = None

@@ -1,0 +1,64 @@
+"""Paths → the Python files of a project, keyed by their module name under the source root."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance.config import Config
+
+_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", ".venv",
+                        "build", "dist"})
+
+
+@dataclass(frozen=True, order=True)
+class SourceFile:
+    """A Python file: ``rel`` is POSIX and relative to the source root."""
+
+    module: str
+    rel: str
+    path: Path
+    is_package: bool
+
+
+def module_name(rel: str) -> tuple[str, bool]:
+    """Returns the dotted module name of a source-root-relative path, and whether it is a package."""
+    parts = rel[:-3].split("/")
+    if parts[-1] == "__init__":
+        return ".".join(parts[:-1]), True
+    return ".".join(parts), False
+
+
+def discover(config: Config) -> dict[str, SourceFile]:
+    """Returns every ``.py`` file under the source root by module name; never follows symlinked
+    directories (no loops), skips hidden and tool directories and ``config.exclude`` globs."""
+    root = config.source_root
+    found: dict[str, SourceFile] = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS
+            and not d.endswith(".egg-info")
+        )
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        for filename in sorted(filenames):
+            if not filename.endswith(".py"):
+                continue
+            rel = filename if rel_dir == "." else f"{rel_dir}/{filename}"
+            if _excluded(rel, config.exclude):
+                continue
+            name, is_package = module_name(rel)
+            if not name or not all(part.isidentifier() for part in name.split(".")):
+                continue
+            found[name] = SourceFile(name, rel, Path(dirpath) / filename, is_package)
+    return found
+
+
+def is_ingest(rel: str, config: Config) -> bool:
+    """Returns whether a source-root-relative path lies under one of the ingest directories."""
+    return any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in config.ingest)
+
+
+def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(rel, p) for p in patterns)
