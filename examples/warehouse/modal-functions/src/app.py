@@ -1,0 +1,62 @@
+"""Deploy entry point: ``modal deploy app.py`` from ``modal-functions/src``.
+
+Modal deploys the functions this module imports. A function must be imported here (by name, or
+through its module) to be deployed; ingest/legacy_crunchbase.py is deliberately absent.
+"""
+
+import ingest.funding_rounds
+import ingest.web_traffic as web_traffic
+from config import app  # noqa: F401  (the App that `modal deploy` picks up)
+from ingest import case_studies  # ingest_case_studies and reconcile_case_studies
+from ingest import champions, tech_stack
+from ingest import hiring_signals as hiring
+from ingest.company_merge import merge_companies
+from ingest.company_queue import enqueue_companies
+from ingest.company_signals import ingest_company_signals
+from ingest.company_tags import tag_companies
+from ingest.domain_verification import verify_domains
+from ingest.enrichment import enrich_company, enrich_person
+from ingest.enrichment_worker import CompanyEnricher
+from ingest.generic_loader import load_rows
+from ingest.job_listings import backfill_job_listings, ingest_job_listings
+from ingest.legacy_forms import legacy_form_intake
+from ingest.news_mentions import ingest_news_mentions
+from ingest.people import (
+    ingest_person_profiles,
+    refresh_person_profiles as refresh_people,
+)
+from ingest.replay import replay_failed_payloads
+from ingest.reviews import ingest_reviews, score_review_batch
+from ingest.staging_cleanup import cleanup_staging
+from ingest.status_server import status_server
+from ingest.webhooks import crm_webhooks
+
+__all__ = [
+    "CompanyEnricher",
+    "backfill_job_listings",
+    "case_studies",
+    "champions",
+    "cleanup_staging",
+    "crm_webhooks",
+    "enqueue_companies",
+    "enrich_company",
+    "enrich_person",
+    "hiring",
+    "ingest",
+    "ingest_company_signals",
+    "ingest_job_listings",
+    "ingest_news_mentions",
+    "ingest_person_profiles",
+    "ingest_reviews",
+    "legacy_form_intake",
+    "load_rows",
+    "merge_companies",
+    "refresh_people",
+    "replay_failed_payloads",
+    "score_review_batch",
+    "status_server",
+    "tag_companies",
+    "tech_stack",
+    "verify_domains",
+    "web_traffic",
+]

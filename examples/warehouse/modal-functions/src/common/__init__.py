@@ -1,0 +1,1 @@
+"""Infrastructure shared by ingest functions and extraction helpers."""

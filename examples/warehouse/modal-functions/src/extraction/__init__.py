@@ -1,0 +1,1 @@
+"""Turns raw payloads into extracted and core rows. Imported by ingest functions."""
