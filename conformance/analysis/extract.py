@@ -41,11 +41,13 @@ class _Frame:
         self.returns: list[v.Value] = []
         self.slugs: list[tuple[str, int]] = []
         self.self_attrs: list[tuple[str, v.Value]] = []
+        self.nested: list[tuple[str, int]] = []
 
     def fork(self) -> _Frame:
         child = _Frame(self.qualname, dict(self.env), self.module_level)
         child.effects, child.returns = self.effects, self.returns
         child.slugs, child.self_attrs = self.slugs, self.self_attrs
+        child.nested = self.nested
         return child
 
 
@@ -281,6 +283,7 @@ class Extractor:
                 env[star.name.value] = v.Unknown(f"'{star.name.value}' collects arguments")
         frame = _Frame(qualname, env)
         self._suite(node.body, frame)
+        self._reach_nested(frame)
         summary = v.FunctionSummary(
             qualname=qualname,
             name=name,
@@ -297,8 +300,19 @@ class Extractor:
         self.functions.append(summary)
         if class_name is None:
             outer.env[name] = v.LocalFunction(qualname)
+            if not outer.module_level:
+                outer.nested.append((qualname, summary.line))
         self._last_self_attrs = frame.self_attrs
         return summary
+
+    def _reach_nested(self, frame: _Frame) -> None:
+        """A function defined inside another is reachable from it even when no call shows it:
+        route handlers registered by decorator, callbacks handed to a framework."""
+        called = {e.func.qualname for e in frame.effects
+                  if isinstance(e, v.CallSite) and isinstance(e.func, v.LocalFunction)}
+        for qualname, line in frame.nested:
+            if qualname not in called:
+                frame.effects.append(v.CallSite(v.LocalFunction(qualname), (), (), line))
 
     def _class(self, node: cst.ClassDef) -> None:
         name = node.name.value

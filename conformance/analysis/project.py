@@ -228,6 +228,10 @@ def _deployed(resolver: Resolver, entry: str | None, modal_modules: set[str]
         target = resolver.resolve(value, Frame(entry))
         if isinstance(target, FuncRef):
             functions.add(target)
+        elif isinstance(target, ClassRef):
+            cls = resolver.classes.get((target.module, target.name))
+            functions.update(FuncRef(target.module, f"{target.name}.{m}")
+                             for m in (cls.methods if cls else ()))
         elif isinstance(target, ModuleRef):
             if value.name is None and target.module != value.module:
                 continue

@@ -410,8 +410,11 @@ class Resolver:
                 target = self.resolve(effect.func, frame)
                 if isinstance(target, RemoteFunction):
                     out.invokes.append(Invocation(target.name, effect.method, loc))
-                elif isinstance(target, FuncRef) and target in modal_functions:
-                    out.invokes.append(Invocation(target.qualname, effect.method, loc))
+                else:
+                    if isinstance(target, BoundMethod):
+                        target = target.func
+                    if isinstance(target, FuncRef) and target in modal_functions:
+                        out.invokes.append(Invocation(target.qualname, effect.method, loc))
             elif isinstance(effect, v.CallSite):
                 self._follow(effect, frame, loc, here, out, modal_functions)
         return out

@@ -1,0 +1,69 @@
+"""The library API every surface calls (CLI, pytest plugin, pre-commit hook).
+
+Layered by input: a project directory → :class:`Config` → :class:`Analysis` → findings against a
+:class:`Registry`. Nothing here prints or exits; failures are :class:`ConformanceError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.config import Config, load_config
+from conformance.errors import ConformanceError
+from conformance.model import Analysis, Finding, Registry
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    config: Config
+    analysis: Analysis
+    registry: Registry
+    findings: tuple[Finding, ...]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity == "error" for f in self.findings)
+
+
+def is_dsn(source: str) -> bool:
+    return source.startswith(("postgresql://", "postgres://"))
+
+
+def scan(project: Path | str = ".", *, use_cache: bool = True, jobs: int | None = None,
+         **overrides: Any) -> tuple[Config, Analysis]:
+    """Returns the config and the analysis of ``project``; raises ConformanceError for bad
+    settings. Bad source files are part of the analysis, never an exception."""
+    config = load_config(project, **overrides)
+    from conformance.analysis.project import analyze_project
+
+    return config, analyze_project(config, use_cache=use_cache, jobs=jobs)
+
+
+def load_registry(config: Config, source: str | None = None) -> Registry:
+    """Returns the registry from ``source`` (a file path or a DSN), else the configured one."""
+    source = source or config.registry_source
+    if is_dsn(source):
+        from conformance.registry.postgres import load_registry_db
+
+        return load_registry_db(source, table=config.table)
+    path = Path(source)
+    if not path.is_absolute():
+        path = config.project_dir / path
+    if not path.exists():
+        raise ConformanceError(f"registry file not found: {path} (run `conformance register "
+                               f"--all` to create it, or pass --registry)")
+    from conformance.registry.file import load_registry_file
+
+    return load_registry_file(path, entity_types=config.entity_types)
+
+
+def check(project: Path | str = ".", *, registry: str | None = None, use_cache: bool = True,
+          jobs: int | None = None, **overrides: Any) -> CheckResult:
+    """Returns the findings of ``project`` against its registry."""
+    config, analysis = scan(project, use_cache=use_cache, jobs=jobs, **overrides)
+    reg = load_registry(config, registry)
+    from conformance.compare import compare
+
+    return CheckResult(config, analysis, reg, compare(analysis, reg, config))
