@@ -148,7 +148,8 @@ def _candidates(text: str, tokens: list[Token]) -> Iterator[str]:
             pieces.append(newlines)
             position = end
         pieces.append(text[position:])
-        yield "".join(pieces)
+        candidate = "".join(pieces)
+        yield text if candidate == text else candidate  # the same text reuses its tokens
 
 
 def _clause_rewrite(tokens: list[Token], index: int) -> tuple[int, str] | None:
