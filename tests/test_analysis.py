@@ -1,0 +1,283 @@
+"""The analyzer against the bundled example's hand-written truth, and one shape per test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from analysis_helpers import make_project, normalise
+
+from conformance.analysis.project import analyze_project
+from conformance.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "warehouse"
+
+CONFIG = """
+import modal
+app = modal.App("wh")
+"""
+
+
+def scan(root: Path, files: dict[str, str], settings: str = "") -> dict:
+    make_project(root, {"config.py": CONFIG, **files}, settings)
+    return normalise(analyze_project(load_config(root), use_cache=False))
+
+
+def only(result: dict) -> dict:
+    assert len(result["functions"]) == 1, result["functions"]
+    return result["functions"][0]
+
+
+def test_example_project_matches_its_expected_output() -> None:
+    expected = json.loads((EXAMPLE / "expected.json").read_text())
+    got = normalise(analyze_project(load_config(EXAMPLE), use_cache=False))
+    assert got == expected
+
+
+def test_app_alias_and_module_attribute(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "ingest/a.py": """
+            import config
+            from config import app as wh
+
+            @wh.function()
+            def one(): ...
+
+            @config.app.function(name="two-renamed")
+            def two(): ...
+
+            def not_modal(): ...
+        """,
+    })
+    assert [(f["name"], f["modal_name"], f["kind"]) for f in result["functions"]] == [
+        ("one", "one", "worker"), ("two", "two-renamed", "worker")]
+
+
+def test_helper_in_other_module_with_call_site_literals(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "extraction/write.py": """
+            def _upsert(client, schema, table, row):
+                client.schema(schema).from_(table).upsert(row).execute()
+
+            def store(client, row):
+                _upsert(client, "core", "company_tags", row)
+
+            def never_called(client):
+                client.schema("core").table("ghost").insert({}).execute()
+        """,
+        "ingest/a.py": """
+            from config import app
+            from extraction.write import store
+
+            @app.function()
+            def f(client):
+                store(client, {})
+        """,
+    })
+    fn = only(result)
+    assert fn["writes"] == [["core", "company_tags", "upsert"]]
+
+
+def test_split_chain_default_schema_and_client_options(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "ingest/a.py": """
+            import os
+            from supabase import create_client, ClientOptions
+            from config import app
+
+            @app.function(schedule=modal.Cron("0 * * * *"))
+            def f():
+                plain = create_client(os.environ["U"], os.environ["K"])
+                raw = create_client("u", "k", options=ClientOptions(schema="raw"))
+                tbl = plain.schema("core").from_("companies")
+                tbl.upsert({})
+                plain.table("scrape_log").insert({}).execute()
+                raw.table("payloads").insert({}, upsert=True).execute()
+                plain.schema("reference").from_("registry").select("*").execute()
+        """,
+    })
+    fn = only(result)
+    assert fn["kind"] == "scheduled"
+    assert fn["writes"] == [
+        ["core", "companies", "upsert"], ["public", "scrape_log", "insert"],
+        ["raw", "payloads", "upsert"]]
+
+
+def test_literal_loop_constants_and_fstrings(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "tables.py": """
+            PREFIX = "company"
+            TAGS = ("company_keywords", "company_categories")
+        """,
+        "ingest/a.py": """
+            from config import app
+            import tables
+            from tables import TAGS
+            RAW_TABLE = "signal_payloads"
+
+            @app.function()
+            def f(client):
+                client.schema("raw").from_(RAW_TABLE).insert({}).execute()
+                for t in TAGS:
+                    client.schema("core").from_(t).upsert({}).execute()
+                for t in ("a", "b"):
+                    client.schema("core").from_(t).upsert({}).execute()
+                client.schema("extracted").table(f"{tables.PREFIX}_signals").update({}).eq("x", 1).execute()
+        """,
+    })
+    assert only(result)["writes"] == [
+        ["core", "a", "upsert"], ["core", "b", "upsert"],
+        ["core", "company_categories", "upsert"], ["core", "company_keywords", "upsert"],
+        ["extracted", "company_signals", "update"], ["raw", "signal_payloads", "insert"]]
+
+
+def test_dynamic_names_are_unresolved_with_a_reason(tmp_path: Path) -> None:
+    make_project(tmp_path, {"config.py": CONFIG, "ingest/a.py": """
+        from config import app
+
+        @app.function()
+        def f(client, request):
+            client.schema("raw").from_(request.table_name).insert({}).execute()
+            cur.execute(request.sql)
+    """})
+    analysis = analyze_project(load_config(tmp_path), use_cache=False)
+    (fn,) = analysis.functions
+    assert fn.writes == ()
+    reasons = sorted((u.location.line, u.reason) for u in fn.unresolved)
+    assert reasons[0][0] == 5 and "request" in reasons[0][1]
+    assert reasons[1][0] == 6 and "SQL text not known" in reasons[1][1]
+
+
+def test_sql_text_writes_and_reads(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "ingest/a.py": '''
+            from psycopg import sql
+            from psycopg2.extras import execute_values
+            from config import app
+
+            @app.function()
+            def f(cur):
+                cur.execute("""UPDATE core.company_customers c SET domain = e.domain
+                               FROM extracted.case_studies e WHERE c.url = e.url""")
+                execute_values(cur, "INSERT INTO raw.jobs (id) VALUES %s ON CONFLICT (id) DO NOTHING", [])
+                cur.execute("INSERT INTO core.x (a) VALUES (%s) ON CONFLICT (a) DO UPDATE SET a = 1", (1,))
+                cur.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(sql.Identifier("staging", "rows")), (1,))
+                cur.execute("SELECT * FROM core.nothing")
+        ''',
+    })
+    assert only(result)["writes"] == [
+        ["core", "company_customers", "update"], ["core", "x", "upsert"],
+        ["raw", "jobs", "insert"], ["staging", "rows", "delete"]]
+
+
+def test_spawn_is_an_invocation_not_a_write(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "ingest/a.py": """
+            from config import app
+
+            @app.function()
+            def callee(client):
+                client.schema("core").table("t").insert({}).execute()
+
+            @app.function()
+            def caller(client):
+                callee.spawn(client)
+                client.rpc("merge_company", {}).execute()
+        """,
+    })
+    caller = next(f for f in result["functions"] if f["name"] == "caller")
+    assert caller["writes"] == [] and caller["invokes"] == ["callee"]
+    assert caller["rpc"] == ["merge_company"]
+
+
+def test_import_cycle_and_function_local_import(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "extraction/a.py": """
+            from extraction import b
+
+            def one(client, depth):
+                client.schema("core").table("a").insert({}).execute()
+                b.two(client, depth)
+        """,
+        "extraction/b.py": """
+            from extraction import a
+
+            def two(client, depth):
+                client.schema("core").table("b").insert({}).execute()
+                a.one(client, depth)
+        """,
+        "ingest/x.py": """
+            from config import app
+
+            @app.function()
+            def f(client):
+                from extraction.a import one
+                one(client, 0)
+        """,
+    })
+    assert only(result)["writes"] == [["core", "a", "insert"], ["core", "b", "insert"]]
+
+
+def test_app_cls_methods_and_deployment(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "app.py": """
+            from ingest.a import Worker
+        """,
+        "ingest/a.py": """
+            import modal
+            from config import app
+
+            @app.cls()
+            class Worker:
+                @modal.enter()
+                def setup(self):
+                    self.client = make()
+
+                @modal.method()
+                def run(self):
+                    self._save()
+
+                def _save(self):
+                    self.client.schema("core").table("w").upsert({}).execute()
+
+            @app.function()
+            @modal.fastapi_endpoint(method="POST")
+            def hidden(): ...
+        """,
+    }, settings='entrypoint = "app.py"\n')
+    by_name = {f["name"]: f for f in result["functions"]}
+    assert set(by_name) == {"Worker.run", "hidden"}
+    assert by_name["Worker.run"]["deployed"] and not by_name["hidden"]["deployed"]
+    assert by_name["hidden"]["kind"] == "web"
+    assert by_name["Worker.run"]["writes"] == [["core", "w", "upsert"]]
+
+
+def test_syntax_error_is_reported_and_others_still_analysed(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "ingest/bad.py": "def broken(:\n",
+        "ingest/good.py": """
+            from config import app
+
+            @app.function()
+            def good(client):
+                client.schema("raw").table("t").insert({}).execute()
+        """,
+    })
+    assert result["errors"] == ["ingest/bad.py"]
+    assert only(result)["writes"] == [["raw", "t", "insert"]]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_write_lines_are_exact(tmp_path: Path, newline: str) -> None:
+    source = newline.join([
+        "from config import app", "", "@app.function()", "def f(client):", "    (",
+        "        client.schema('core')", "        .table('t')", "        .upsert({})",
+        "        .execute()", "    )", ""])
+    make_project(tmp_path, {"config.py": CONFIG})
+    (tmp_path / "src" / "ingest").mkdir()
+    (tmp_path / "src" / "ingest" / "a.py").write_bytes(source.encode())
+    (fn,) = analyze_project(load_config(tmp_path), use_cache=False).functions
+    assert fn.line == 4
+    assert [w.location.line for w in fn.writes] == [8]
