@@ -1,0 +1,88 @@
+"""Renderers: records in, a string out. Nothing here prints, writes files or exits.
+
+Paths in records are relative to the source root; ``path_prefix`` (the source root relative to
+the output base, e.g. ``modal-functions/src``) rebases them, and ``registry_file`` (relative to
+the output base) locates registry findings that carry no file (a registry read from a database).
+:func:`render_check` picks a check format by name with one signature for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from conformance.model import Analysis, Finding
+from conformance.report.check import finding_text, render_check_json, render_check_text
+from conformance.report.common import summarize, summary_line
+from conformance.report.github import (
+    escape_data,
+    escape_property,
+    render_github,
+    render_github_summary,
+)
+from conformance.report.junit import render_junit
+from conformance.report.sarif import render_sarif
+from conformance.report.scan import render_scan_json, render_scan_text
+
+CHECK_FORMATS: tuple[str, ...] = ("text", "json", "sarif", "github", "junit")
+SCAN_FORMATS: tuple[str, ...] = ("text", "json")
+
+
+def render_check(
+    fmt: str,
+    analysis: Analysis,
+    findings: Sequence[Finding],
+    *,
+    path_prefix: str = "",
+    registry_file: str | None = None,
+) -> str:
+    """Returns the check report in ``fmt`` (one of CHECK_FORMATS); ValueError for others.
+
+    ``github`` returns the annotations only; the step summary is :func:`render_github_summary`.
+    """
+    if fmt == "text":
+        return render_check_text(
+            analysis, findings, path_prefix=path_prefix, registry_file=registry_file
+        )
+    if fmt == "json":
+        return render_check_json(
+            analysis, findings, path_prefix=path_prefix, registry_file=registry_file
+        )
+    if fmt == "sarif":
+        return render_sarif(findings, path_prefix=path_prefix, registry_file=registry_file)
+    if fmt == "github":
+        return render_github(findings, path_prefix=path_prefix, registry_file=registry_file)
+    if fmt == "junit":
+        return render_junit(
+            analysis, findings, path_prefix=path_prefix, registry_file=registry_file
+        )
+    raise ValueError(f"unknown check format {fmt!r}; expected one of {', '.join(CHECK_FORMATS)}")
+
+
+def render_scan(fmt: str, analysis: Analysis, *, path_prefix: str = "") -> str:
+    """Returns the scan report in ``fmt`` (``text`` or ``json``); ValueError for others."""
+    if fmt == "text":
+        return render_scan_text(analysis, path_prefix=path_prefix)
+    if fmt == "json":
+        return render_scan_json(analysis, path_prefix=path_prefix)
+    raise ValueError(f"unknown scan format {fmt!r}; expected one of {', '.join(SCAN_FORMATS)}")
+
+
+__all__ = [
+    "CHECK_FORMATS",
+    "SCAN_FORMATS",
+    "escape_data",
+    "escape_property",
+    "finding_text",
+    "render_check",
+    "render_check_json",
+    "render_check_text",
+    "render_github",
+    "render_github_summary",
+    "render_junit",
+    "render_sarif",
+    "render_scan",
+    "render_scan_json",
+    "render_scan_text",
+    "summarize",
+    "summary_line",
+]

@@ -1,0 +1,58 @@
+"""``conformance check`` as text for people and as JSON for tools."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from conformance.codes import RULES_BY_CODE
+from conformance.model import Analysis, Finding
+from conformance.report.common import (
+    VERSION,
+    finding_dict,
+    place_text,
+    summarize,
+    summary_line,
+    with_prefix,
+)
+
+
+def render_check_text(
+    analysis: Analysis,
+    findings: Sequence[Finding],
+    *,
+    path_prefix: str = "",
+    registry_file: str | None = None,
+) -> str:
+    """Returns each finding (``file:line: severity CODE [name] message``, its evidence indented
+    below), then one summary line with the counts."""
+    blocks = [finding_text(f, path_prefix, registry_file) for f in findings]
+    blocks.append(summary_line(summarize(analysis, findings)))
+    return "\n".join(blocks) + "\n"
+
+
+def finding_text(f: Finding, path_prefix: str = "", registry_file: str | None = None) -> str:
+    """Returns one finding as text: a headline and its evidence, one item per indented line."""
+    name = RULES_BY_CODE[f.code].name if f.code in RULES_BY_CODE else "unknown"
+    head = (
+        f"{place_text(f, path_prefix, registry_file)}: {f.severity} {f.code} [{name}] {f.message}"
+    )
+    return "\n".join([head, *(f"    {line}" for line in f.evidence)])
+
+
+def render_check_json(
+    analysis: Analysis,
+    findings: Sequence[Finding],
+    *,
+    path_prefix: str = "",
+    registry_file: str | None = None,
+) -> str:
+    """Returns ``{"version", "functions", "errors", "findings", "summary"}`` as JSON, valid
+    against schemas/report.schema.json."""
+    data = {
+        "version": VERSION,
+        **with_prefix(analysis.to_dict(), path_prefix),
+        "findings": [finding_dict(f, path_prefix, registry_file) for f in findings],
+        "summary": summarize(analysis, findings),
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,100 @@
+"""What every renderer shares: output paths, finding locations, counts."""
+
+from __future__ import annotations
+
+import posixpath
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from conformance import __version__
+from conformance.codes import RULES_BY_CODE
+from conformance.model import Analysis, Finding
+
+VERSION = __version__
+SEVERITY_ORDER = ("error", "warning")
+
+
+def out_path(file: str, path_prefix: str = "") -> str:
+    """Returns a source-root-relative ``file`` as output shows it: under ``path_prefix``,
+    normalised (so ``src/`` + ``../registry.yaml`` is ``registry.yaml``)."""
+    if not path_prefix:
+        return file
+    return posixpath.normpath(posixpath.join(path_prefix, file))
+
+
+def finding_place(
+    f: Finding, path_prefix: str = "", registry_file: str | None = None
+) -> tuple[str | None, int | None]:
+    """Returns the output file and line of a finding.
+
+    A finding without a location (a registry read from a database) falls back to
+    ``registry_file`` (already relative to the output base) with no line.
+    """
+    if f.location is not None:
+        return out_path(f.location.file, path_prefix), f.location.line
+    return registry_file, None
+
+
+def place_text(f: Finding, path_prefix: str = "", registry_file: str | None = None) -> str:
+    file, line = finding_place(f, path_prefix, registry_file)
+    if file is None:
+        return "(registry)"
+    return f"{file}:{line}" if line else file
+
+
+def finding_dict(
+    f: Finding, path_prefix: str = "", registry_file: str | None = None
+) -> dict[str, Any]:
+    """Returns ``Finding.to_dict()`` with the file as output shows it, plus the rule name."""
+    out = f.to_dict()
+    out["file"], out["line"] = finding_place(f, path_prefix, registry_file)
+    out["name"] = RULES_BY_CODE[f.code].name if f.code in RULES_BY_CODE else None
+    return out
+
+
+def with_prefix(value: Any, path_prefix: str) -> Any:
+    """Returns a copy of JSON-ready data with every ``"file"`` value put under ``path_prefix``."""
+    if isinstance(value, dict):
+        return {
+            k: out_path(v, path_prefix)
+            if k == "file" and isinstance(v, str)
+            else with_prefix(v, path_prefix)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [with_prefix(v, path_prefix) for v in value]
+    return value
+
+
+def summarize(analysis: Analysis, findings: Sequence[Finding]) -> dict[str, Any]:
+    """Returns the counts every check report ends with.
+
+    ``errors``/``warnings`` count findings by severity; ``analysis_errors`` counts files that
+    could not be analysed; ``by_code`` maps each code present to its count.
+    """
+    by_severity = Counter(f.severity for f in findings)
+    return {
+        "functions": len(analysis.functions),
+        "findings": len(findings),
+        "errors": by_severity.get("error", 0),
+        "warnings": by_severity.get("warning", 0),
+        "analysis_errors": len(analysis.errors),
+        "by_code": dict(sorted(Counter(f.code for f in findings).items())),
+    }
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """Returns e.g. ``14 functions checked: 2 errors, 1 warning (CONF001 1, CONF009 2)``."""
+    n = summary["functions"]
+    head = f"{n} function{'s' if n != 1 else ''} checked"
+    if not summary["findings"]:
+        return f"{head}: no findings"
+    parts = [plural(summary["errors"], "error"), plural(summary["warnings"], "warning")]
+    codes = ", ".join(f"{code} {count}" for code, count in summary["by_code"].items())
+    return f"{head}: {', '.join(parts)} ({codes})"
+
+
+def plural(n: int, word: str) -> str:
+    """Returns ``1 error``, ``2 errors``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -1,0 +1,80 @@
+"""GitHub Actions: workflow-command annotations and a Markdown job summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from conformance.codes import RULES_BY_CODE
+from conformance.model import Analysis, Finding
+from conformance.report.common import finding_place, place_text, summarize, summary_line
+
+MAX_SUMMARY_ROWS = 500
+
+
+def escape_data(text: str) -> str:
+    """Returns a workflow-command message with ``%``, CR and LF escaped (as actions/toolkit)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Returns a workflow-command property value: data escapes plus ``:`` and ``,``."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(
+    findings: Sequence[Finding],
+    *,
+    path_prefix: str = "",
+    registry_file: str | None = None,
+) -> str:
+    """Returns one ``::error``/``::warning`` workflow command per finding, its evidence in the
+    message (the counts go to :func:`render_github_summary`)."""
+    lines = []
+    for f in findings:
+        file, line = finding_place(f, path_prefix, registry_file)
+        props = []
+        if file is not None:
+            props.append(f"file={escape_property(file)}")
+            props.append(f"line={max(1, line or 1)}")
+        rule = RULES_BY_CODE.get(f.code)
+        props.append("title=" + escape_property(f"{f.code} {rule.name}" if rule else f.code))
+        message = "\n".join([f.message, *f.evidence])
+        command = "error" if f.severity == "error" else "warning"
+        lines.append(f"::{command} {','.join(props)}::{escape_data(message)}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def render_github_summary(
+    analysis: Analysis,
+    findings: Sequence[Finding],
+    *,
+    path_prefix: str = "",
+    registry_file: str | None = None,
+) -> str:
+    """Returns Markdown for ``$GITHUB_STEP_SUMMARY``: the counts per code, then one table row
+    per finding (at most MAX_SUMMARY_ROWS)."""
+    summary = summarize(analysis, findings)
+    out = [f"### conformance: {_cell(summary_line(summary))}", ""]
+    if not findings:
+        return "\n".join(out) + "\n"
+    out += ["| Code | Rule | Severity | Count |", "|---|---|---|---|"]
+    for code, count in summary["by_code"].items():
+        rule = RULES_BY_CODE.get(code)
+        name = f"[{rule.name}]({rule.help_uri})" if rule else ""
+        severity = next(f.severity for f in findings if f.code == code)
+        out.append(f"| {code} | {name} | {severity} | {count} |")
+    out += ["", "| Severity | Code | Location | Message |", "|---|---|---|---|"]
+    for f in findings[:MAX_SUMMARY_ROWS]:
+        where = _cell(place_text(f, path_prefix, registry_file), code=True)
+        out.append(f"| {f.severity} | {f.code} | `{where}` | {_cell(f.message)} |")
+    if len(findings) > MAX_SUMMARY_ROWS:
+        out.append(f"\n…and {len(findings) - MAX_SUMMARY_ROWS} more findings.")
+    return "\n".join(out) + "\n"
+
+
+def _cell(text: str, code: bool = False) -> str:
+    """Returns text that stays inside one Markdown table cell (``code``: inside backticks,
+    where a backslash is literal)."""
+    if not code:
+        text = text.replace("\\", "\\\\")
+    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
