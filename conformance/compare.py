@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePath
+from typing import TypeVar
 
 from conformance.codes import RULES_BY_CODE
 from conformance.config import Config
@@ -28,7 +29,10 @@ from conformance.model import (
     RegistryProblem,
     Suppression,
     TableWrite,
+    UnresolvedWrite,
 )
+
+_T = TypeVar("_T", UnresolvedWrite, TableWrite)
 
 MAX_LABEL = 63
 REGISTRY_GROUP = "registry"
@@ -239,7 +243,7 @@ def _function_hits(fn: IngestFunction, rows: list[RegistryEntry], ctx: _Context)
             evidence=(_fn_evidence(fn),),
         )
     yield from _host_label(fn, ctx.config)
-    for u in sorted(fn.unresolved):
+    for u in _first_per_site(fn.unresolved, lambda u: (u.location, u.reason)):
         yield _Hit(
             "CONF013",
             f"{fn.name} writes a table that cannot be named statically: {u.reason}",
@@ -271,6 +275,14 @@ def _unregistered(fn: IngestFunction) -> _Hit:
         fn,
         evidence=tuple(evidence),
     )
+
+
+def _first_per_site(items: Iterable[_T], site: Callable[[_T], Hashable]) -> list[_T]:
+    """Returns one item per site (reached along several call paths: the shortest), sorted."""
+    chosen: dict[Hashable, _T] = {}
+    for item in sorted(items, key=lambda i: len(i.call_path)):
+        chosen.setdefault(site(item), item)
+    return sorted(chosen.values())
 
 
 def _host_label(fn: IngestFunction, config: Config) -> Iterator[_Hit]:
@@ -465,9 +477,8 @@ def _outside_layers(
 ) -> Iterator[_Hit]:
     if any(r.writes for r in active):
         return  # CONF006 reports every undeclared table for those rows
-    for w in sorted(fn.writes):
-        if w.layer != "other":
-            continue
+    others = [w for w in fn.writes if w.layer == "other"]
+    for w in _first_per_site(others, lambda w: (w.location, w.qualified_name)):
         how = (
             "the schema is the client's default (no .schema() call)"
             if w.via == "default-schema"

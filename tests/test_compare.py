@@ -353,3 +353,15 @@ def test_group_findings_keys_every_function_plus_registry_and_project() -> None:
     assert {f.code for f in groups[REGISTRY_GROUP]} == {"CONF002"}
     assert {f.code for f in groups[PROJECT_GROUP]} == {"CONF016"}
     assert {f.code for f in groups["ingest/m1.py::ingest_1"]} >= {"CONF003", "CONF009"}
+
+
+def test_a_site_reached_along_several_paths_is_reported_once() -> None:
+    near = (CallStep("ingest.company.ingest_company", Location("ingest/company.py", 20)),)
+    far = (*near, CallStep("helpers.log.log", Location("helpers/log.py", 3)))
+    log_near = write("public.log", 5, file="helpers/log.py", call_path=near)
+    log_far = write("public.log", 5, file="helpers/log.py", call_path=far)
+    dyn = UnresolvedWrite(Location("helpers/log.py", 9), "dynamic", far)
+    fn = function(writes=(log_far, log_near), unresolved=(dyn, replace(dyn, call_path=near)))
+    found = compare(Analysis((fn,)), registry(row()), config())
+    assert codes(found) == ["CONF014", "CONF013"]
+    assert sum("call in" in e for e in found[0].evidence) == 1  # the shortest path
