@@ -89,14 +89,9 @@ def scan(fmt: str, output: str | None, timings: bool, **kw: Any) -> int:
 
     config, analysis = api.scan(kw.pop("project"), **_scan_kwargs(kw))
     start = time.perf_counter()
-    base = str(config.source_root.relative_to(config.project_dir)) \
-        if config.source_root != config.project_dir else ""
-    text = report.render_scan_json(analysis) if fmt == "json" else report.render_scan_text(
-        analysis)
-    _emit(text, output)
+    _emit(report.render_scan(fmt, analysis), output)
     if timings:
         _print_timings({**analysis.timings, "report": time.perf_counter() - start})
-    del base
     return EXIT_CLEAN
 
 
@@ -128,28 +123,266 @@ def check(registry_source: str | None, fmt: str, output: str | None, timings: bo
     phases["compare"] = time.perf_counter() - start
     start = time.perf_counter()
     prefix = _prefix(config)
-    registry_file = None if api.is_dsn(config.registry_source if registry_source is None
-                                       else registry_source) else _rel_registry(config,
-                                                                               registry_source)
-    if fmt == "json":
-        text = report.render_check_json(analysis, findings)
-    elif fmt == "sarif":
-        text = report.render_sarif(findings, path_prefix=prefix, registry_file=registry_file)
-    elif fmt == "github":
-        text = report.render_github(findings, path_prefix=prefix, registry_file=registry_file)
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(report.render_github_summary(analysis, findings))
-    elif fmt == "junit":
-        text = report.render_junit(analysis, findings)
-    else:
-        text = report.render_check_text(analysis, findings, path_prefix=prefix)
+    source = registry_source or config.registry_source
+    registry_file = None if api.is_dsn(source) else _rel_registry(config, source)
+    text = report.render_check(fmt, analysis, findings, path_prefix=prefix,
+                               registry_file=registry_file)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if fmt == "github" and summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(report.render_github_summary(analysis, findings, path_prefix=prefix))
     _emit(text, output)
     phases["report"] = time.perf_counter() - start
     if timings:
         _print_timings(phases)
     return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_CLEAN
+
+
+def _dsn_option(required: bool) -> Callable[..., Any]:
+    return click.option("--dsn", envvar="CONFORMANCE_DSN", required=required, metavar="DSN",
+                        help="postgresql:// DSN of the registry database (or $CONFORMANCE_DSN, "
+                             "which keeps the password off the command line).")
+
+
+def _registry_file_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--registry", "registry_file", type=click.Path(dir_okay=False),
+                        help="Registry file (default: [tool.conformance] registry, else "
+                             "workflow_registry.yaml).")(func)
+
+
+def _registry_path(config: Any, registry_file: str | None) -> Path:
+    source = registry_file or config.registry_source
+    from conformance import api
+
+    if api.is_dsn(source):
+        raise ConformanceError("this command works on the registry file; [tool.conformance] "
+                               "registry names a database: pass --registry PATH")
+    path = Path(source)
+    return path if path.is_absolute() else config.project_dir / path
+
+
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.argument("args", nargs=-1, metavar="[PROJECT] [FUNCTION]...")
+@click.option("--all", "register_all", is_flag=True, help="Register every unregistered function.")
+@_registry_file_option
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
+def register(args: tuple[str, ...], register_all: bool, registry_file: str | None,
+             no_cache: bool) -> int:
+    """Add registry entries for unregistered ingest functions.
+
+    Fills in what the code tells (function, slug, writes, layer tables, coalesces_to_core) and
+    names the columns left for you. Existing entries, order and comments are kept; the file is
+    written atomically. FUNCTION is a function name, its Modal name, or FILE::NAME.
+    """
+    from conformance import api
+    from conformance.bootstrap import draft_entry
+    from conformance.registry.file import append_entries, load_registry_file
+
+    project = "."
+    names = list(args)
+    if names and Path(names[0]).is_dir():
+        project = names.pop(0)
+    if not names and not register_all:
+        raise click.UsageError("name the functions to register, or pass --all")
+    config, analysis = api.scan(project, use_cache=not no_cache)
+    path = _registry_path(config, registry_file)
+    existing = load_registry_file(path, config.entity_types) if path.exists() else None
+    named = {e.modal_function_name for e in existing.entries} if existing else set()
+    taken = {e.workflow_slug for e in existing.entries} if existing else set()
+    by_key: dict[str, Any] = {}
+    for fn in analysis.functions:
+        for key in (fn.name, fn.modal_name, fn.test_id):
+            by_key.setdefault(key, fn)
+    targets = list(analysis.functions) if register_all else []
+    for name in names:
+        if name not in by_key:
+            raise ConformanceError(f"no ingest function named {name!r} (see `conformance scan`)")
+        targets.append(by_key[name])
+    drafts = []
+    for fn in dict.fromkeys(targets):
+        if fn.modal_name in named or fn.name in named:
+            if not register_all:
+                click.echo(f"{fn.name}: already registered", err=True)
+            continue
+        draft = draft_entry(fn)
+        slug, n = draft.entry.workflow_slug, 2
+        while slug in taken:
+            slug, n = f"{draft.entry.workflow_slug}-{n}", n + 1
+        draft = draft_entry(fn, slug)
+        taken.add(slug)
+        drafts.append((fn, draft))
+    if not drafts:
+        click.echo("nothing to register")
+        return EXIT_CLEAN
+    append_entries(path, [d.entry for _, d in drafts], config.entity_types)
+    rel = _display_path(config, path)
+    for fn, draft in drafts:
+        click.echo(f"registered {fn.name} ({fn.file}:{fn.line}) as {draft.entry.workflow_slug} "
+                   f"in {rel}")
+        for todo in draft.todo:
+            click.echo(f"  fill {todo}")
+    return EXIT_CLEAN
+
+
+@cli.command("emit-sql")
+@click.argument("project", default=".", type=click.Path(file_okay=False))
+@_registry_file_option
+@_dsn_option(required=False)
+@click.option("--from-code", is_flag=True,
+              help="Rows straight from the analysis (first bootstrap of an empty table).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the SQL here.")
+def emit_sql(project: str, registry_file: str | None, dsn: str | None, from_code: bool,
+             output: str | None) -> int:
+    """Print the SQL that brings the database registry in line with the registry file.
+
+    DDL (create or upgrade the table), then one idempotent upsert per entry, in one
+    transaction. With --dsn, rows the database has but the file does not are deactivated
+    (never deleted).
+    """
+    from conformance import api, sqlgen
+    from conformance.config import load_config
+
+    config = load_config(project)
+    if from_code:
+        from conformance.bootstrap import draft_entry
+
+        _, analysis = api.scan(project)
+        entries = _unique_slugs([draft_entry(fn).entry for fn in analysis.functions])
+    else:
+        from conformance.registry.file import load_registry_file
+
+        registry = load_registry_file(_registry_path(config, registry_file),
+                                      config.entity_types)
+        _refuse_problems(registry)
+        entries = list(registry.entries)
+    deactivate: list[str] = []
+    if dsn:
+        from conformance.model import Registry
+        from conformance.registry.plan import plan
+        from conformance.registry.postgres import load_registry_db
+
+        current = load_registry_db(dsn, config.table, entity_types=config.entity_types)
+        deactivate = [e.workflow_slug for e in plan(current, Registry(tuple(entries))).deactivations]
+    _emit(sqlgen.script(entries, deactivate, config.table), output)
+    return EXIT_CLEAN
+
+
+@cli.command()
+@click.argument("project", default=".", type=click.Path(file_okay=False))
+@_registry_file_option
+@_dsn_option(required=True)
+@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+def apply(project: str, registry_file: str | None, dsn: str, dry_run: bool) -> int:
+    """Bring the database registry in line with the registry file, in one transaction.
+
+    Prints the plan (rows to insert, update, deactivate), then runs it under an advisory lock.
+    Rows are never deleted: rows missing from the file are deactivated.
+    """
+    from conformance.config import load_config
+    from conformance.registry.file import load_registry_file
+    from conformance.registry.postgres import apply as apply_registry
+
+    config = load_config(project)
+    registry = load_registry_file(_registry_path(config, registry_file), config.entity_types)
+    _refuse_problems(registry)
+    planned = apply_registry(dsn, registry, config.table, dry_run=True,
+                             entity_types=config.entity_types)
+    click.echo(_plan_text(planned))
+    if dry_run or not planned.has_changes:
+        return EXIT_CLEAN
+    done = apply_registry(dsn, registry, config.table, entity_types=config.entity_types)
+    click.echo(f"applied: {len(done.inserts)} inserted, {len(done.updates)} updated, "
+               f"{len(done.deactivations)} deactivated")
+    return EXIT_CLEAN
+
+
+@cli.command()
+@click.argument("project", default=".", type=click.Path(file_okay=False))
+@_registry_file_option
+@_dsn_option(required=True)
+def snapshot(project: str, registry_file: str | None, dsn: str) -> int:
+    """Write the database registry to the registry file (atomically)."""
+    from conformance.config import load_config
+    from conformance.registry.postgres import snapshot as take_snapshot
+
+    config = load_config(project)
+    path = _registry_path(config, registry_file)
+    registry = take_snapshot(dsn, path, config.table, entity_types=config.entity_types)
+    click.echo(f"wrote {len(registry.entries)} entries to {_display_path(config, path)}")
+    return EXIT_CLEAN
+
+
+@cli.command()
+@click.argument("project", default=".", type=click.Path(file_okay=False))
+@_registry_file_option
+@_dsn_option(required=True)
+def diff(project: str, registry_file: str | None, dsn: str) -> int:
+    """Show registry differences between the file and the database, row by row.
+
+    Exit code 1 when they differ.
+    """
+    from conformance.config import load_config
+    from conformance.registry.file import load_registry_file
+    from conformance.registry.plan import plan
+    from conformance.registry.postgres import load_registry_db
+
+    config = load_config(project)
+    file_registry = load_registry_file(_registry_path(config, registry_file),
+                                       config.entity_types)
+    db = load_registry_db(dsn, config.table, entity_types=config.entity_types)
+    planned = plan(db, file_registry)
+    click.echo(_plan_text(planned, for_diff=True))
+    return EXIT_FINDINGS if planned.has_changes else EXIT_CLEAN
+
+
+def _plan_text(planned: Any, for_diff: bool = False) -> str:
+    lines = []
+    for entry in planned.inserts:
+        lines.append(f"+ {entry.workflow_slug}: in the file, not in the database"
+                     + ("" if for_diff else " (insert)"))
+    for change in planned.updates:
+        lines.append(f"~ {change.slug}: {', '.join(change.columns)} differ")
+        for column in change.columns:
+            before, after = getattr(change.before, column), getattr(change.after, column)
+            lines.append(f"    {column}: database {before!r} -> file {after!r}")
+    for entry in planned.deactivations:
+        lines.append(f"- {entry.workflow_slug}: active in the database, not in the file"
+                     + ("" if for_diff else " (deactivate; never deleted)"))
+    if not lines:
+        return "no differences" if for_diff else "nothing to do: the database matches the file"
+    counts = (f"{len(planned.inserts)} to insert, {len(planned.updates)} to update, "
+              f"{len(planned.deactivations)} to deactivate, {len(planned.unchanged)} unchanged")
+    return "\n".join([*lines, counts])
+
+
+def _refuse_problems(registry: Any) -> None:
+    if registry.problems:
+        first = registry.problems[0]
+        where = f"{registry.source}:{first.line}" if first.line else registry.source
+        raise ConformanceError(
+            f"the registry file has {len(registry.problems)} problem(s); nothing was emitted. "
+            f"First: {first.message} (see `conformance check`)", where)
+
+
+def _unique_slugs(entries: list[Any]) -> list[Any]:
+    from dataclasses import replace
+
+    seen: set[str] = set()
+    out = []
+    for entry in entries:
+        slug, n = entry.workflow_slug, 2
+        while slug in seen:
+            slug, n = f"{entry.workflow_slug}-{n}", n + 1
+        seen.add(slug)
+        out.append(replace(entry, workflow_slug=slug))
+    return out
+
+
+def _display_path(config: Any, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 @cli.command()

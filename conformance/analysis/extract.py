@@ -166,7 +166,8 @@ class Extractor:
             frame.env.update(_merge_envs(envs))
         else:
             child = frame.fork()
-            self._bind_target(target, v.Elem(seq), child)
+            label = target.value if isinstance(target, cst.Name) else ""
+            self._bind_target(target, v.Elem(seq, None, label), child)
             self._suite(stmt.body, child, top)
             frame.env.clear()
             frame.env.update(_merge_envs([child.env, dict(frame.env)]))

@@ -220,7 +220,7 @@ class Resolver:
         if isinstance(value, v.Elem):
             return self._element(r(value.seq, frame, d), value.index)
         if isinstance(value, v.Sub):
-            return _subscript(r(value.base, frame, d), r(value.index, frame, d))
+            return _subscript(r(value.base, frame, d), r(value.index, frame, d), value)
         if isinstance(value, v.CallResult):
             return self._call_result(value, frame, d)
         if isinstance(value, v.Client):
@@ -565,7 +565,7 @@ def _concat(parts: list[Resolved]) -> Resolved:
     return unknown or v.Unknown("a string built at runtime")
 
 
-def _subscript(base: Resolved, index: Resolved) -> Resolved:
+def _subscript(base: Resolved, index: Resolved, original: v.Sub) -> Resolved:
     if isinstance(base, v.Mapping):
         if isinstance(index, v.Str):
             for key, item in base.items:
@@ -573,7 +573,8 @@ def _subscript(base: Resolved, index: Resolved) -> Resolved:
                     return _with_via(item, "constant")
         keys = ", ".join(k for k, _ in base.items[:8])
         return v.Unknown(f"chosen at runtime from a mapping ({keys})")
-    return v.Unknown(f"a subscript of {type(base).__name__}")
+    key = f"[{index.value!r}]" if isinstance(index, v.Str) else "[...]"
+    return v.Unknown(f"runtime value {_describe(original.base)}{key}")
 
 
 def _str_format(base: Resolved, args: list[Resolved]) -> Resolved:
@@ -622,4 +623,6 @@ def _describe(value: object) -> str:
         return f"{_describe(value.func)}()"
     if isinstance(value, v.Sub):
         return f"{_describe(value.base)}[...]"
+    if isinstance(value, v.Elem) and value.label:
+        return f"loop variable {value.label}"
     return "an expression"

@@ -100,6 +100,7 @@ class Elem:
 
     seq: Value
     index: int | None = None
+    label: str = ""
 
 
 @dataclass(frozen=True)
