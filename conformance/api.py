@@ -31,8 +31,9 @@ def is_dsn(source: str) -> bool:
     return source.startswith(("postgresql://", "postgres://"))
 
 
-def scan(project: Path | str = ".", *, use_cache: bool = True, jobs: int | None = None,
-         **overrides: Any) -> tuple[Config, Analysis]:
+def scan(
+    project: Path | str = ".", *, use_cache: bool = True, jobs: int | None = None, **overrides: Any
+) -> tuple[Config, Analysis]:
     """Returns the config and the analysis of ``project``; raises ConformanceError for bad
     settings. Bad source files are part of the analysis, never an exception."""
     config = load_config(project, **overrides)
@@ -52,15 +53,23 @@ def load_registry(config: Config, source: str | None = None) -> Registry:
     if not path.is_absolute():
         path = config.project_dir / path
     if not path.exists():
-        raise ConformanceError(f"registry file not found: {path} (run `conformance register "
-                               f"--all` to create it, or pass --registry)")
+        raise ConformanceError(
+            f"registry file not found: {path} (run `conformance register "
+            f"--all` to create it, or pass --registry)"
+        )
     from conformance.registry.file import load_registry_file
 
     return load_registry_file(path, entity_types=config.entity_types)
 
 
-def check(project: Path | str = ".", *, registry: str | None = None, use_cache: bool = True,
-          jobs: int | None = None, **overrides: Any) -> CheckResult:
+def check(
+    project: Path | str = ".",
+    *,
+    registry: str | None = None,
+    use_cache: bool = True,
+    jobs: int | None = None,
+    **overrides: Any,
+) -> CheckResult:
     """Returns the findings of ``project`` against its registry."""
     config, analysis = scan(project, use_cache=use_cache, jobs=jobs, **overrides)
     reg = load_registry(config, registry)

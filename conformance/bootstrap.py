@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from conformance.model import LAYERS, IngestFunction, RegistryEntry
 
 HUMAN_FIELDS: tuple[str, ...] = (
-    "provider", "platform", "payload_type", "entity_type", "description", "key_column", "key_type",
+    "provider",
+    "platform",
+    "payload_type",
+    "entity_type",
+    "description",
+    "key_column",
+    "key_type",
 )
 _SLUG_SOURCES = ("request-model default", "module constant", "inserted literal")
 _SLUG_OK = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -49,11 +55,15 @@ def draft_entry(fn: IngestFunction, slug: str | None = None) -> Draft:
         else:
             layer_tables[layer] = None
             if len(tables) > 1:
-                todo.append(f"{layer}_table: writes {len(tables)} {layer} tables "
-                            f"({', '.join(tables)}), pick the main one")
+                todo.append(
+                    f"{layer}_table: writes {len(tables)} {layer} tables "
+                    f"({', '.join(tables)}), pick the main one"
+                )
     if fn.unresolved:
-        todo.append(f"writes: {len(fn.unresolved)} write(s) not known statically, see "
-                    f"{fn.unresolved[0].location}")
+        todo.append(
+            f"writes: {len(fn.unresolved)} write(s) not known statically, see "
+            f"{fn.unresolved[0].location}"
+        )
     entry = RegistryEntry(
         workflow_slug=slug or slug_for(fn),
         modal_function_name=fn.modal_name,

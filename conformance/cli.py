@@ -25,13 +25,20 @@ _DEBUG = {"on": False}
 def _analysis_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.argument("project", default=".", type=click.Path(file_okay=False)),
-        click.option("--source-root", help="Directory Modal puts on sys.path (relative to PROJECT)."),
-        click.option("--ingest", multiple=True, help="Ingest directory under the source root "
-                     "(repeatable)."),
+        click.option(
+            "--source-root", help="Directory Modal puts on sys.path (relative to PROJECT)."
+        ),
+        click.option(
+            "--ingest", multiple=True, help="Ingest directory under the source root (repeatable)."
+        ),
         click.option("--entrypoint", help="Deploy entry point, relative to the source root."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
-        click.option("--jobs", type=click.IntRange(min=1), default=None,
-                     help="Parser processes (default: one per core; 1 = serial)."),
+        click.option(
+            "--jobs",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Parser processes (default: one per core; 1 = serial).",
+        ),
         click.option("--timings", is_flag=True, help="Print time per phase on stderr."),
     ]
     for option in reversed(options):
@@ -80,8 +87,9 @@ def cli(debug: bool) -> None:
 
 @cli.command()
 @_analysis_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
 def scan(fmt: str, output: str | None, timings: bool, **kw: Any) -> int:
     """List every ingest function in PROJECT and the tables it writes."""
@@ -97,21 +105,33 @@ def scan(fmt: str, output: str | None, timings: bool, **kw: Any) -> int:
 
 @cli.command()
 @_analysis_options
-@click.option("--registry", "registry_source", metavar="PATH|DSN",
-              help="Registry file or postgresql:// DSN (default: [tool.conformance] registry, "
-                   "else workflow_registry.yaml). A DSN may come from $CONFORMANCE_DSN.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]),
-              default="text", show_default=True)
+@click.option(
+    "--registry",
+    "registry_source",
+    metavar="PATH|DSN",
+    help="Registry file or postgresql:// DSN (default: [tool.conformance] registry, "
+    "else workflow_registry.yaml). A DSN may come from $CONFORMANCE_DSN.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github", "junit"]),
+    default="text",
+    show_default=True,
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
-def check(registry_source: str | None, fmt: str, output: str | None, timings: bool,
-          **kw: Any) -> int:
+def check(
+    registry_source: str | None, fmt: str, output: str | None, timings: bool, **kw: Any
+) -> int:
     """Check every ingest function in PROJECT against the workflow registry."""
     from conformance import api, report
     from conformance.compare import compare
 
     if registry_source in ("env", "$CONFORMANCE_DSN") or (
-            registry_source is None and os.environ.get("CONFORMANCE_DSN")
-            and os.environ.get("CONFORMANCE_CHECK_DB") == "1"):
+        registry_source is None
+        and os.environ.get("CONFORMANCE_DSN")
+        and os.environ.get("CONFORMANCE_CHECK_DB") == "1"
+    ):
         registry_source = _env_dsn()
     config, analysis = api.scan(kw.pop("project"), **_scan_kwargs(kw))
     phases = dict(analysis.timings)
@@ -125,8 +145,9 @@ def check(registry_source: str | None, fmt: str, output: str | None, timings: bo
     prefix = _prefix(config)
     source = registry_source or config.registry_source
     registry_file = None if api.is_dsn(source) else _rel_registry(config, source)
-    text = report.render_check(fmt, analysis, findings, path_prefix=prefix,
-                               registry_file=registry_file)
+    text = report.render_check(
+        fmt, analysis, findings, path_prefix=prefix, registry_file=registry_file
+    )
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary:
         with open(summary, "a", encoding="utf-8") as fh:
@@ -139,15 +160,23 @@ def check(registry_source: str | None, fmt: str, output: str | None, timings: bo
 
 
 def _dsn_option(required: bool) -> Callable[..., Any]:
-    return click.option("--dsn", envvar="CONFORMANCE_DSN", required=required, metavar="DSN",
-                        help="postgresql:// DSN of the registry database (or $CONFORMANCE_DSN, "
-                             "which keeps the password off the command line).")
+    return click.option(
+        "--dsn",
+        envvar="CONFORMANCE_DSN",
+        required=required,
+        metavar="DSN",
+        help="postgresql:// DSN of the registry database (or $CONFORMANCE_DSN, "
+        "which keeps the password off the command line).",
+    )
 
 
 def _registry_file_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--registry", "registry_file", type=click.Path(dir_okay=False),
-                        help="Registry file (default: [tool.conformance] registry, else "
-                             "workflow_registry.yaml).")(func)
+    return click.option(
+        "--registry",
+        "registry_file",
+        type=click.Path(dir_okay=False),
+        help="Registry file (default: [tool.conformance] registry, else workflow_registry.yaml).",
+    )(func)
 
 
 def _registry_path(config: Any, registry_file: str | None) -> Path:
@@ -155,8 +184,10 @@ def _registry_path(config: Any, registry_file: str | None) -> Path:
     from conformance import api
 
     if api.is_dsn(source):
-        raise ConformanceError("this command works on the registry file; [tool.conformance] "
-                               "registry names a database: pass --registry PATH")
+        raise ConformanceError(
+            "this command works on the registry file; [tool.conformance] "
+            "registry names a database: pass --registry PATH"
+        )
     path = Path(source)
     return path if path.is_absolute() else config.project_dir / path
 
@@ -166,8 +197,9 @@ def _registry_path(config: Any, registry_file: str | None) -> Path:
 @click.option("--all", "register_all", is_flag=True, help="Register every unregistered function.")
 @_registry_file_option
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
-def register(args: tuple[str, ...], register_all: bool, registry_file: str | None,
-             no_cache: bool) -> int:
+def register(
+    args: tuple[str, ...], register_all: bool, registry_file: str | None, no_cache: bool
+) -> int:
     """Add registry entries for unregistered ingest functions.
 
     Fills in what the code tells (function, slug, writes, layer tables, coalesces_to_core) and
@@ -217,8 +249,9 @@ def register(args: tuple[str, ...], register_all: bool, registry_file: str | Non
     append_entries(path, [d.entry for _, d in drafts], config.entity_types)
     rel = _display_path(config, path)
     for fn, draft in drafts:
-        click.echo(f"registered {fn.name} ({fn.file}:{fn.line}) as {draft.entry.workflow_slug} "
-                   f"in {rel}")
+        click.echo(
+            f"registered {fn.name} ({fn.file}:{fn.line}) as {draft.entry.workflow_slug} in {rel}"
+        )
         for todo in draft.todo:
             click.echo(f"  fill {todo}")
     return EXIT_CLEAN
@@ -228,11 +261,15 @@ def register(args: tuple[str, ...], register_all: bool, registry_file: str | Non
 @click.argument("project", default=".", type=click.Path(file_okay=False))
 @_registry_file_option
 @_dsn_option(required=False)
-@click.option("--from-code", is_flag=True,
-              help="Rows straight from the analysis (first bootstrap of an empty table).")
+@click.option(
+    "--from-code",
+    is_flag=True,
+    help="Rows straight from the analysis (first bootstrap of an empty table).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the SQL here.")
-def emit_sql(project: str, registry_file: str | None, dsn: str | None, from_code: bool,
-             output: str | None) -> int:
+def emit_sql(
+    project: str, registry_file: str | None, dsn: str | None, from_code: bool, output: str | None
+) -> int:
     """Print the SQL that brings the database registry in line with the registry file.
 
     DDL (create or upgrade the table), then one idempotent upsert per entry, in one
@@ -251,8 +288,7 @@ def emit_sql(project: str, registry_file: str | None, dsn: str | None, from_code
     else:
         from conformance.registry.file import load_registry_file
 
-        registry = load_registry_file(_registry_path(config, registry_file),
-                                      config.entity_types)
+        registry = load_registry_file(_registry_path(config, registry_file), config.entity_types)
         _refuse_problems(registry)
         entries = list(registry.entries)
     deactivate: list[str] = []
@@ -262,7 +298,9 @@ def emit_sql(project: str, registry_file: str | None, dsn: str | None, from_code
         from conformance.registry.postgres import load_registry_db
 
         current = load_registry_db(dsn, config.table, entity_types=config.entity_types)
-        deactivate = [e.workflow_slug for e in plan(current, Registry(tuple(entries))).deactivations]
+        deactivate = [
+            e.workflow_slug for e in plan(current, Registry(tuple(entries))).deactivations
+        ]
     _emit(sqlgen.script(entries, deactivate, config.table), output)
     return EXIT_CLEAN
 
@@ -285,14 +323,17 @@ def apply(project: str, registry_file: str | None, dsn: str, dry_run: bool) -> i
     config = load_config(project)
     registry = load_registry_file(_registry_path(config, registry_file), config.entity_types)
     _refuse_problems(registry)
-    planned = apply_registry(dsn, registry, config.table, dry_run=True,
-                             entity_types=config.entity_types)
+    planned = apply_registry(
+        dsn, registry, config.table, dry_run=True, entity_types=config.entity_types
+    )
     click.echo(_plan_text(planned))
     if dry_run or not planned.has_changes:
         return EXIT_CLEAN
     done = apply_registry(dsn, registry, config.table, entity_types=config.entity_types)
-    click.echo(f"applied: {len(done.inserts)} inserted, {len(done.updates)} updated, "
-               f"{len(done.deactivations)} deactivated")
+    click.echo(
+        f"applied: {len(done.inserts)} inserted, {len(done.updates)} updated, "
+        f"{len(done.deactivations)} deactivated"
+    )
     return EXIT_CLEAN
 
 
@@ -327,8 +368,7 @@ def diff(project: str, registry_file: str | None, dsn: str) -> int:
     from conformance.registry.postgres import load_registry_db
 
     config = load_config(project)
-    file_registry = load_registry_file(_registry_path(config, registry_file),
-                                       config.entity_types)
+    file_registry = load_registry_file(_registry_path(config, registry_file), config.entity_types)
     db = load_registry_db(dsn, config.table, entity_types=config.entity_types)
     planned = plan(db, file_registry)
     click.echo(_plan_text(planned, for_diff=True))
@@ -338,20 +378,26 @@ def diff(project: str, registry_file: str | None, dsn: str) -> int:
 def _plan_text(planned: Any, for_diff: bool = False) -> str:
     lines = []
     for entry in planned.inserts:
-        lines.append(f"+ {entry.workflow_slug}: in the file, not in the database"
-                     + ("" if for_diff else " (insert)"))
+        lines.append(
+            f"+ {entry.workflow_slug}: in the file, not in the database"
+            + ("" if for_diff else " (insert)")
+        )
     for change in planned.updates:
         lines.append(f"~ {change.slug}: {', '.join(change.columns)} differ")
         for column in change.columns:
             before, after = getattr(change.before, column), getattr(change.after, column)
             lines.append(f"    {column}: database {before!r} -> file {after!r}")
     for entry in planned.deactivations:
-        lines.append(f"- {entry.workflow_slug}: active in the database, not in the file"
-                     + ("" if for_diff else " (deactivate; never deleted)"))
+        lines.append(
+            f"- {entry.workflow_slug}: active in the database, not in the file"
+            + ("" if for_diff else " (deactivate; never deleted)")
+        )
     if not lines:
         return "no differences" if for_diff else "nothing to do: the database matches the file"
-    counts = (f"{len(planned.inserts)} to insert, {len(planned.updates)} to update, "
-              f"{len(planned.deactivations)} to deactivate, {len(planned.unchanged)} unchanged")
+    counts = (
+        f"{len(planned.inserts)} to insert, {len(planned.updates)} to update, "
+        f"{len(planned.deactivations)} to deactivate, {len(planned.unchanged)} unchanged"
+    )
     return "\n".join([*lines, counts])
 
 
@@ -361,7 +407,9 @@ def _refuse_problems(registry: Any) -> None:
         where = f"{registry.source}:{first.line}" if first.line else registry.source
         raise ConformanceError(
             f"the registry file has {len(registry.problems)} problem(s); nothing was emitted. "
-            f"First: {first.message} (see `conformance check`)", where)
+            f"First: {first.message} (see `conformance check`)",
+            where,
+        )
 
 
 def _unique_slugs(entries: list[Any]) -> list[Any]:
@@ -444,8 +492,11 @@ def main(argv: list[str] | None = None) -> None:
         if _DEBUG["on"]:
             raise
         first = (str(exc).splitlines() or [""])[0]
-        click.echo(f"conformance: internal error: {type(exc).__name__}: {_scrub(first)} "
-                   "(rerun with --debug for a traceback)", err=True)
+        click.echo(
+            f"conformance: internal error: {type(exc).__name__}: {_scrub(first)} "
+            "(rerun with --debug for a traceback)",
+            err=True,
+        )
         code = EXIT_ERROR
     sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
 

@@ -7,9 +7,8 @@ resolved ``Config`` the rest of the tool uses.
 from __future__ import annotations
 
 import json
-import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from conformance.errors import ConformanceError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 DEFAULT_ENTITY_TYPES = ("company", "person", "target_client")
 DEFAULT_REGISTRY_FILE = "workflow_registry.yaml"
@@ -94,7 +93,7 @@ def _line_from_toml_error(text: str) -> int:
 
 def validate_settings(settings: dict[str, Any], where: str) -> None:
     """Raises ConformanceError naming the first setting that breaks the config schema."""
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
 
     validator = jsonschema.Draft202012Validator(load_schema("config.schema.json"))
     errors = sorted(validator.iter_errors(settings), key=lambda e: list(e.path))
@@ -127,16 +126,18 @@ def load_config(project_dir: Path | str = ".", **overrides: Any) -> Config:
         source_root = project
     if not source_root.is_dir():
         raise ConformanceError(f"source root not found: {source_root}")
-    cfg = Config(project_dir=project, source_root=source_root)
-    simple = {
+    values: dict[str, Any] = {
         k: settings[k]
         for k in ("entrypoint", "registry", "workspace", "app_name", "table")
         if k in settings
     }
-    tuples = {
-        k: tuple(settings[k]) for k in ("ingest", "exclude", "entity_types") if k in settings
-    }
-    cfg = replace(cfg, **simple, **tuples, severity=dict(settings.get("severity", {})))
-    if cfg.registry is None and os.environ.get("CONFORMANCE_REGISTRY"):
-        cfg = replace(cfg, registry=os.environ["CONFORMANCE_REGISTRY"])
+    values.update(
+        {k: tuple(settings[k]) for k in ("ingest", "exclude", "entity_types") if k in settings}
+    )
+    cfg = Config(
+        project_dir=project,
+        source_root=source_root,
+        severity=dict(settings.get("severity", {})),
+        **values,
+    )
     return cfg

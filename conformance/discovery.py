@@ -9,8 +9,9 @@ from pathlib import Path
 
 from conformance.config import Config
 
-_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", ".venv",
-                        "build", "dist"})
+_SKIP_DIRS = frozenset(
+    {"__pycache__", "node_modules", "site-packages", "venv", ".venv", "build", "dist"}
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -24,7 +25,7 @@ class SourceFile:
 
 
 def module_name(rel: str) -> tuple[str, bool]:
-    """Returns the dotted module name of a source-root-relative path, and whether it is a package."""
+    """Returns the dotted module name of a source-root-relative path and whether it is a package."""
     parts = rel[:-3].split("/")
     if parts[-1] == "__init__":
         return ".".join(parts[:-1]), True
@@ -38,8 +39,9 @@ def discover(config: Config) -> dict[str, SourceFile]:
     found: dict[str, SourceFile] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS
-            and not d.endswith(".egg-info")
+            d
+            for d in dirnames
+            if not d.startswith(".") and d not in _SKIP_DIRS and not d.endswith(".egg-info")
         )
         rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
         for filename in sorted(filenames):

@@ -164,9 +164,7 @@ class IngestFunction:
 
     def written_tables(self, layer: str | None = None) -> frozenset[str]:
         """Returns the schema-qualified tables written, optionally only those of one layer."""
-        return frozenset(
-            w.qualified_name for w in self.writes if layer is None or w.layer == layer
-        )
+        return frozenset(w.qualified_name for w in self.writes if layer is None or w.layer == layer)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,8 +181,12 @@ class IngestFunction:
             "rpc": [r.to_dict() for r in self.rpc],
             "invokes": [i.to_dict() for i in self.invokes],
             "slug_hints": [
-                {"slug": h.slug, "source": h.source, "file": h.location.file,
-                 "line": h.location.line}
+                {
+                    "slug": h.slug,
+                    "source": h.source,
+                    "file": h.location.file,
+                    "line": h.location.line,
+                }
                 for h in self.slug_hints
             ],
         }

@@ -19,13 +19,35 @@ from conformance.analysis import values as v
 from conformance.analysis.lines import start_lines
 
 WRITE_METHODS = {"insert": "insert", "upsert": "upsert", "update": "update", "delete": "delete"}
-INVOKE_METHODS = frozenset({"spawn", "remote", "map", "starmap", "spawn_map", "for_each",
-                            "remote_gen", "remote.aio", "spawn.aio"})
+INVOKE_METHODS = frozenset(
+    {
+        "spawn",
+        "remote",
+        "map",
+        "starmap",
+        "spawn_map",
+        "for_each",
+        "remote_gen",
+        "remote.aio",
+        "spawn.aio",
+    }
+)
 SQL_METHODS = frozenset({"execute", "executemany", "copy", "copy_expert", "mogrify_execute"})
 SQL_FUNCTIONS = frozenset({"execute_values", "execute_batch"})
 CLIENT_FACTORIES = frozenset({"create_client", "acreate_client", "create_async_client"})
-_OPAQUE_BASES = (v.Str, v.Seq, v.Mapping, v.Concat, v.Client, v.Options, v.SqlTemplate,
-                 v.SqlIdentifier, v.Unknown, v.SchemaScope, v.TableRef)
+_OPAQUE_BASES = (
+    v.Str,
+    v.Seq,
+    v.Mapping,
+    v.Concat,
+    v.Client,
+    v.Options,
+    v.SqlTemplate,
+    v.SqlIdentifier,
+    v.Unknown,
+    v.SchemaScope,
+    v.TableRef,
+)
 _QUERY = v.Unknown("a supabase query result")
 _LOOP_UNROLL_LIMIT = 32
 
@@ -125,8 +147,9 @@ class Extractor:
             self._ev(stmt.subject, frame)
             self._branches(frame, [case.body for case in stmt.cases], top, keep_base=True)
 
-    def _branches(self, frame: _Frame, suites: Iterable[Any], top: bool,
-                  keep_base: bool = False) -> None:
+    def _branches(
+        self, frame: _Frame, suites: Iterable[Any], top: bool, keep_base: bool = False
+    ) -> None:
         """Reads alternative suites on copies of the environment, then merges the copies."""
         base = dict(frame.env)
         results: list[dict[str, v.Value]] = [base] if keep_base else []
@@ -182,14 +205,20 @@ class Extractor:
                 if isinstance(value, v.Seq) and i < len(value.items):
                     item: v.Value = value.items[i]
                 elif isinstance(value, v.Elem):
-                    item = v.Elem(value.seq, i) if value.index is None else v.Unknown(
-                        "a nested unpacking")
+                    item = (
+                        v.Elem(value.seq, i)
+                        if value.index is None
+                        else v.Unknown("a nested unpacking")
+                    )
                 else:
                     item = v.Unknown("an unpacked value")
                 self._bind_target(element.value, item, frame)
-        elif isinstance(target, cst.Attribute):
-            if isinstance(target.value, cst.Name) and target.value.value == "self":
-                frame.self_attrs.append((target.attr.value, value))
+        elif (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value == "self"
+        ):
+            frame.self_attrs.append((target.attr.value, value))
 
     def _small(self, small: cst.CSTNode, frame: _Frame) -> None:
         if isinstance(small, cst.Expr):
@@ -207,8 +236,8 @@ class Extractor:
                 name = small.target.value
                 old = frame.env.get(name, v.Global(name) if frame.module_level else None)
                 frame.env[name] = (
-                    v.Concat((old, value)) if old is not None
-                    and isinstance(small.operator, cst.AddAssign)
+                    v.Concat((old, value))
+                    if old is not None and isinstance(small.operator, cst.AddAssign)
                     else v.Unknown(f"'{name}' is changed in place")
                 )
         elif isinstance(small, cst.Return):
@@ -227,9 +256,8 @@ class Extractor:
                         frame.env.setdefault(f"<import {dotted}>", v.ImportRef(dotted))
         elif isinstance(small, cst.ImportFrom):
             self._import_from(small, frame)
-        elif isinstance(small, cst.Raise):
-            if small.exc is not None:
-                self._ev(small.exc, frame)
+        elif isinstance(small, cst.Raise) and small.exc is not None:
+            self._ev(small.exc, frame)
 
     def _import_from(self, node: cst.ImportFrom, frame: _Frame) -> None:
         level = len(node.relative)
@@ -255,8 +283,9 @@ class Extractor:
 
     # -- definitions ------------------------------------------------------------------------------
 
-    def _function(self, node: cst.FunctionDef, outer: _Frame, top: bool,
-                  class_name: str | None = None) -> v.FunctionSummary:
+    def _function(
+        self, node: cst.FunctionDef, outer: _Frame, top: bool, class_name: str | None = None
+    ) -> v.FunctionSummary:
         name = node.name.value
         if class_name is not None:
             qualname = f"{class_name}.{name}"
@@ -309,8 +338,11 @@ class Extractor:
     def _reach_nested(self, frame: _Frame) -> None:
         """A function defined inside another is reachable from it even when no call shows it:
         route handlers registered by decorator, callbacks handed to a framework."""
-        called = {e.func.qualname for e in frame.effects
-                  if isinstance(e, v.CallSite) and isinstance(e.func, v.LocalFunction)}
+        called = {
+            e.func.qualname
+            for e in frame.effects
+            if isinstance(e, v.CallSite) and isinstance(e.func, v.LocalFunction)
+        }
         for qualname, line in frame.nested:
             if qualname not in called:
                 frame.effects.append(v.CallSite(v.LocalFunction(qualname), (), (), line))
@@ -339,10 +371,17 @@ class Extractor:
                     if isinstance(target, cst.Name):
                         value = self._ev(value_node, module_frame)
                         fields.append((target.value, value))
-        self.classes.append(v.ClassSummary(
-            name=name, line=self._mark(node.name), decorators=decorators, bases=bases,
-            methods=tuple(methods), self_attrs=tuple(self_attrs), fields=tuple(fields),
-        ))
+        self.classes.append(
+            v.ClassSummary(
+                name=name,
+                line=self._mark(node.name),
+                decorators=decorators,
+                bases=bases,
+                methods=tuple(methods),
+                self_attrs=tuple(self_attrs),
+                fields=tuple(fields),
+            )
+        )
         self.bindings[name] = v.LocalClass(name)
 
     # -- expressions ------------------------------------------------------------------------------
@@ -472,8 +511,12 @@ class Extractor:
             if method in WRITE_METHODS and not isinstance(base, _OPAQUE_BASES[:-2]):
                 operation = WRITE_METHODS[method]
                 upsert = kwargs.get("upsert")
-                if (operation == "insert" and upsert is not None
-                        and isinstance(upsert.value, cst.Name) and upsert.value.value == "True"):
+                if (
+                    operation == "insert"
+                    and upsert is not None
+                    and isinstance(upsert.value, cst.Name)
+                    and upsert.value.value == "True"
+                ):
                     operation = "upsert"
                 frame.effects.append(v.WriteSite(base, operation, self._mark(func.attr)))
                 return _QUERY
@@ -494,8 +537,9 @@ class Extractor:
                 frame.effects.append(v.InvokeSite(base, method, self._mark(func.attr)))
                 return v.Unknown(f"the result of .{method}()")
             if method == "local":
-                frame.effects.append(v.CallSite(base, arg_values, kwarg_values,
-                                                self._mark(func.attr)))
+                frame.effects.append(
+                    v.CallSite(base, arg_values, kwarg_values, self._mark(func.attr))
+                )
                 return v.CallResult(base, arg_values, kwarg_values)
             if method == "SQL" and arg_values:
                 return v.SqlTemplate(arg_values[0])
@@ -531,15 +575,20 @@ class Extractor:
             if isinstance(callee, _OPAQUE_BASES):
                 return v.Unknown("the result of a call")
         if not frame.module_level:
-            frame.effects.append(v.CallSite(callee, arg_values, kwarg_values,
-                                            self._mark(line_node)))
+            frame.effects.append(
+                v.CallSite(callee, arg_values, kwarg_values, self._mark(line_node))
+            )
         return v.CallResult(callee, arg_values, kwarg_values)
 
     # -- output -----------------------------------------------------------------------------------
 
-    def summary(self, file: str, lines: list[int],
-                suppressions: tuple[tuple[int, tuple[str, ...], str], ...] = (),
-                secrets: tuple[tuple[int, str, str], ...] = ()) -> v.ModuleSummary:
+    def summary(
+        self,
+        file: str,
+        lines: list[int],
+        suppressions: tuple[tuple[int, tuple[str, ...], str], ...] = (),
+        secrets: tuple[tuple[int, str, str], ...] = (),
+    ) -> v.ModuleSummary:
         fix = _LineFixer(lines)
         return v.ModuleSummary(
             module=self.module_name,
@@ -566,10 +615,16 @@ class _LineFixer:
         if isinstance(obj, tuple):
             return tuple(self(x) for x in obj)
         if isinstance(obj, (v.FunctionSummary, v.ClassSummary)):
-            return dataclasses.replace(obj, line=self(obj.line), effects=tuple(
-                dataclasses.replace(e, line=self(e.line)) for e in obj.effects
-            ), slugs=self(obj.slugs)) if isinstance(obj, v.FunctionSummary) else \
-                dataclasses.replace(obj, line=self(obj.line))
+            return (
+                dataclasses.replace(
+                    obj,
+                    line=self(obj.line),
+                    effects=tuple(dataclasses.replace(e, line=self(e.line)) for e in obj.effects),
+                    slugs=self(obj.slugs),
+                )
+                if isinstance(obj, v.FunctionSummary)
+                else dataclasses.replace(obj, line=self(obj.line))
+            )
         return obj
 
 
@@ -638,7 +693,9 @@ _SUPPRESSION = re.compile(r"#\s*conformance:\s*ignore\[([^\]]*)\][ \t]*([^\r\n]*
 _SECRET_DSN = re.compile(
     r"""(?P<scheme>postgres(?:ql)?(?:\+\w+)?://)(?P<user>[^:/@\s'"]+):(?P<pw>[^@/\s'"{}]+)@"""
 )
-_SECRET_JWT = re.compile(r"""["'](eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{10,})["']""")
+_SECRET_JWT = re.compile(
+    r"""["'](eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{10,})["']"""
+)
 _SECRET_KEY = re.compile(r"""["']((?:sb_secret|sbp)_[A-Za-z0-9_-]{16,})["']""")
 
 
@@ -679,8 +736,17 @@ def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v
     suppressions, secrets = find_suppressions(text), find_secrets(text)
 
     def failed(line: int, reason: str) -> v.ModuleSummary:
-        return v.ModuleSummary(module_name, file, is_package, (), (), (),
-                               suppressions=suppressions, secrets=secrets, error=(line, reason))
+        return v.ModuleSummary(
+            module_name,
+            file,
+            is_package,
+            (),
+            (),
+            (),
+            suppressions=suppressions,
+            secrets=secrets,
+            error=(line, reason),
+        )
 
     if b"\x00" in source:
         return failed(text.count("\n", 0, text.index("\x00")) + 1, "file contains a NUL byte")

@@ -16,7 +16,9 @@ from libcst._nodes.internal import CodegenState
 
 class _LineCountingState(CodegenState):
     def __init__(self, module: cst.Module, wanted: dict[int, int]) -> None:
-        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        super().__init__(
+            default_indent=module.default_indent, default_newline=module.default_newline
+        )
         self.line = 1
         self.wanted = wanted
         self.found: dict[int, int] = {}

@@ -7,34 +7,42 @@ everything else under the source root is left alone.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from conformance.analysis import values as v
 from conformance.analysis.resolve import (
     METHOD_DECORATORS,
     WEB_DECORATORS,
-    AppMethod,
-    AppRef,
-    ClassRef,
-    External,
     Frame,
-    FuncRef,
-    ModuleRef,
     Resolved,
     Resolver,
 )
 from conformance.analysis.summaries import summarize_files
+from conformance.analysis.values import (
+    AppMethod,
+    AppRef,
+    ClassRef,
+    External,
+    FuncRef,
+    Instance,
+    ModuleRef,
+)
 from conformance.config import Config
 from conformance.discovery import SourceFile, discover, is_ingest
 from conformance.model import (
     Analysis,
     AnalysisError,
     IngestFunction,
+    Invocation,
     Location,
+    RpcCall,
     SecretLiteral,
     SlugHint,
     Suppression,
+    TableWrite,
+    UnresolvedWrite,
 )
 
 
@@ -64,24 +72,34 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
     while queue:
         for summary in summarize_files(queue, config, use_cache, jobs, timings.phases):
             summaries[summary.module] = summary
-        queue = sorted({
-            files[name] for s in summaries.values() for name in _reached(s.imports)
-            if name in files and name not in summaries
-        })
+        queue = sorted(
+            {
+                files[name]
+                for s in summaries.values()
+                for name in _reached(s.imports)
+                if name in files and name not in summaries
+            }
+        )
     timings.lap("parse")
     result = _resolve(summaries, files, config, entry)
     timings.lap("resolve")
-    errors = tuple(sorted(
-        AnalysisError(s.file, s.error[0], s.error[1]) for s in summaries.values() if s.error
-    ))
-    suppressions = tuple(sorted(
-        Suppression(Location(s.file, line), codes, reason)
-        for s in summaries.values() for line, codes, reason in s.suppressions
-    ))
-    secrets = tuple(sorted(
-        SecretLiteral(Location(s.file, line), masked, kind)
-        for s in summaries.values() for line, masked, kind in s.secrets
-    ))
+    errors = tuple(
+        sorted(AnalysisError(s.file, s.error[0], s.error[1]) for s in summaries.values() if s.error)
+    )
+    suppressions = tuple(
+        sorted(
+            Suppression(Location(s.file, line), codes, reason)
+            for s in summaries.values()
+            for line, codes, reason in s.suppressions
+        )
+    )
+    secrets = tuple(
+        sorted(
+            SecretLiteral(Location(s.file, line), masked, kind)
+            for s in summaries.values()
+            for line, masked, kind in s.secrets
+        )
+    )
     phases = dict(timings.phases)
     return Analysis(result, errors, suppressions, secrets, phases)
 
@@ -114,8 +132,12 @@ class _ModalInfo:
     app_name: str | None
 
 
-def _resolve(summaries: dict[str, v.ModuleSummary], files: dict[str, SourceFile],
-             config: Config, entry: str | None) -> tuple[IngestFunction, ...]:
+def _resolve(
+    summaries: dict[str, v.ModuleSummary],
+    files: dict[str, SourceFile],
+    config: Config,
+    entry: str | None,
+) -> tuple[IngestFunction, ...]:
     resolver = Resolver({k: s for k, s in summaries.items() if s.error is None})
     candidates: list[tuple[FuncRef, v.FunctionSummary, _ModalInfo]] = []
     for name, summary in sorted(resolver.modules.items()):
@@ -128,35 +150,37 @@ def _resolve(summaries: dict[str, v.ModuleSummary], files: dict[str, SourceFile]
     for ref, func, info in candidates:
         reach = resolver.reach(ref, _self_binding(ref, func), modal_refs)
         module = summaries[ref.module]
-        out.append(IngestFunction(
-            name=func.qualname,
-            module=ref.module,
-            file=module.file,
-            line=func.line,
-            kind=info.kind,
-            deployed=deployed is None or ref in deployed[0] or ref.module in deployed[1],
-            modal_name=info.modal_name,
-            app_name=info.app_name or config.app_name,
-            writes=_unique(reach.writes, key=lambda w: (w.schema, w.table, w.operation,
-                                                        w.location)),
-            unresolved=_unique(reach.unresolved, key=lambda u: (u.location, u.reason)),
-            rpc=_unique(reach.rpc, key=lambda r: (r.name, r.location)),
-            invokes=_unique(reach.invokes, key=lambda i: (i.target, i.method, i.location)),
-            slug_hints=_slug_hints(resolver, ref, func, module, reach.slugs),
-        ))
+        out.append(
+            IngestFunction(
+                name=func.qualname,
+                module=ref.module,
+                file=module.file,
+                line=func.line,
+                kind=info.kind,
+                deployed=deployed is None or ref in deployed[0] or ref.module in deployed[1],
+                modal_name=info.modal_name,
+                app_name=info.app_name or config.app_name,
+                writes=_unique(
+                    reach.writes, key=lambda w: (w.schema, w.table, w.operation, w.location)
+                ),
+                unresolved=_unique(reach.unresolved, key=lambda u: (u.location, u.reason)),
+                rpc=_unique(reach.rpc, key=lambda r: (r.name, r.location)),
+                invokes=_unique(reach.invokes, key=lambda i: (i.target, i.method, i.location)),
+                slug_hints=_slug_hints(resolver, ref, func, module, reach.slugs),
+            )
+        )
     return tuple(sorted(out, key=lambda f: (f.file, f.line, f.name)))
 
 
 def _self_binding(ref: FuncRef, func: v.FunctionSummary) -> tuple[tuple[str, Resolved], ...]:
     if func.class_name is not None and func.params and func.params[0] == "self":
-        from conformance.analysis.resolve import Instance
-
         return (("self", Instance(ClassRef(ref.module, func.class_name))),)
     return ()
 
 
-def _decorator_parts(resolver: Resolver, module: str, decorator: v.Value
-                     ) -> tuple[Resolved, dict[str, Resolved]]:
+def _decorator_parts(
+    resolver: Resolver, module: str, decorator: v.Value
+) -> tuple[Resolved, dict[str, Resolved]]:
     frame = Frame(module)
     if isinstance(decorator, v.CallResult):
         kwargs = {k: resolver.resolve(val, frame) for k, val in decorator.kwargs}
@@ -171,8 +195,9 @@ def _is_web(target: Resolved) -> bool:
     return isinstance(target, AppMethod) and target.attr in WEB_DECORATORS
 
 
-def _modal_functions(resolver: Resolver, module: str, summary: v.ModuleSummary
-                     ) -> list[tuple[FuncRef, v.FunctionSummary, _ModalInfo]]:
+def _modal_functions(
+    resolver: Resolver, module: str, summary: v.ModuleSummary
+) -> list[tuple[FuncRef, v.FunctionSummary, _ModalInfo]]:
     out = []
     classes = {c.name: c for c in summary.classes}
     cls_apps: dict[str, AppRef] = {}
@@ -201,8 +226,11 @@ def _modal_functions(resolver: Resolver, module: str, summary: v.ModuleSummary
                 web = True
                 if isinstance(target, AppMethod):
                     is_function, app = True, target.app
-            elif isinstance(target, External) and target.dotted.rpartition(".")[2] in \
-                    METHOD_DECORATORS and target.dotted.startswith("modal"):
+            elif (
+                isinstance(target, External)
+                and target.dotted.rpartition(".")[2] in METHOD_DECORATORS
+                and target.dotted.startswith("modal")
+            ):
                 is_method = True
         if func.class_name is not None:
             if not (is_method or web) or func.class_name not in classes:
@@ -210,13 +238,21 @@ def _modal_functions(resolver: Resolver, module: str, summary: v.ModuleSummary
         elif not is_function:
             continue
         kind = "web" if web else "scheduled" if scheduled else "worker"
-        out.append((FuncRef(module, func.qualname), func, _ModalInfo(
-            modal_name or func.qualname, kind, app.name if app is not None else None)))
+        out.append(
+            (
+                FuncRef(module, func.qualname),
+                func,
+                _ModalInfo(
+                    modal_name or func.qualname, kind, app.name if app is not None else None
+                ),
+            )
+        )
     return out
 
 
-def _deployed(resolver: Resolver, entry: str | None, modal_modules: set[str]
-              ) -> tuple[set[FuncRef], set[str]] | None:
+def _deployed(
+    resolver: Resolver, entry: str | None, modal_modules: set[str]
+) -> tuple[set[FuncRef], set[str]] | None:
     """Returns the functions and whole modules the entry point imports (None: no entry point)."""
     if entry is None or entry not in resolver.modules:
         return None
@@ -230,8 +266,9 @@ def _deployed(resolver: Resolver, entry: str | None, modal_modules: set[str]
             functions.add(target)
         elif isinstance(target, ClassRef):
             cls = resolver.classes.get((target.module, target.name))
-            functions.update(FuncRef(target.module, f"{target.name}.{m}")
-                             for m in (cls.methods if cls else ()))
+            functions.update(
+                FuncRef(target.module, f"{target.name}.{m}") for m in (cls.methods if cls else ())
+            )
         elif isinstance(target, ModuleRef):
             if value.name is None and target.module != value.module:
                 continue
@@ -241,37 +278,49 @@ def _deployed(resolver: Resolver, entry: str | None, modal_modules: set[str]
     return functions, modules
 
 
-def _slug_hints(resolver: Resolver, ref: FuncRef, func: v.FunctionSummary,
-                module: v.ModuleSummary, inserted: list[tuple[str, Location]]
-                ) -> tuple[SlugHint, ...]:
+def _slug_hints(
+    resolver: Resolver,
+    ref: FuncRef,
+    func: v.FunctionSummary,
+    module: v.ModuleSummary,
+    inserted: list[tuple[str, Location]],
+) -> tuple[SlugHint, ...]:
     hints: dict[tuple[str, str], SlugHint] = {}
     here = Location(module.file, func.line)
     for _param, annotation in func.annotations:
         cls = resolver.resolve(annotation, Frame(ref.module))
         if isinstance(cls, ClassRef):
             summary = resolver.classes.get((cls.module, cls.name))
-            for name, value in summary.fields if summary else ():
+            if summary is None:
+                continue
+            for name, value in summary.fields:
                 if name == "workflow_slug":
                     resolved = resolver.resolve(value, Frame(cls.module))
                     if isinstance(resolved, v.Str):
                         loc = Location(resolver.modules[cls.module].file, summary.line)
-                        hints.setdefault((resolved.value, "request-model default"),
-                                         SlugHint(resolved.value, "request-model default", loc))
+                        hints.setdefault(
+                            (resolved.value, "request-model default"),
+                            SlugHint(resolved.value, "request-model default", loc),
+                        )
     for name, value in module.bindings:
         if "SLUG" in name.upper() and isinstance(value, (v.Str, v.Global, v.ImportRef)):
             resolved = resolver.resolve(value, Frame(ref.module))
             if isinstance(resolved, v.Str):
-                hints.setdefault((resolved.value, "module constant"),
-                                 SlugHint(resolved.value, "module constant", here))
+                hints.setdefault(
+                    (resolved.value, "module constant"),
+                    SlugHint(resolved.value, "module constant", here),
+                )
     for slug, loc in inserted:
         hints.setdefault((slug, "inserted literal"), SlugHint(slug, "inserted literal", loc))
     return tuple(hints.values())
 
 
-def _unique(items, key):  # type: ignore[no-untyped-def]
-    seen: dict[object, object] = {}
+_T = TypeVar("_T", TableWrite, UnresolvedWrite, RpcCall, Invocation)
+
+
+def _unique(items: Iterable[_T], key: Callable[[_T], Hashable]) -> tuple[_T, ...]:
+    """Returns the items without repeats by ``key`` (the first, shortest path wins), sorted."""
+    seen: dict[Hashable, _T] = {}
     for item in items:
-        k = key(item)
-        if k not in seen:
-            seen[k] = item
+        seen.setdefault(key(item), item)
     return tuple(sorted(seen.values()))

@@ -10,78 +10,52 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Union
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, TypeVar
 
 from conformance.analysis import values as v
-from conformance.model import VIA, CallStep, Invocation, Location, RpcCall, TableWrite, UnresolvedWrite
+from conformance.analysis.values import (
+    AppMethod,
+    AppRef,
+    BoundMethod,
+    ClassRef,
+    External,
+    FuncRef,
+    Instance,
+    ModuleRef,
+    RemoteFunction,
+)
+from conformance.model import (
+    VIA,
+    CallStep,
+    Invocation,
+    Location,
+    RpcCall,
+    TableWrite,
+    UnresolvedWrite,
+)
 
-WEB_DECORATORS = frozenset({"fastapi_endpoint", "web_endpoint", "asgi_app", "wsgi_app",
-                            "web_server", "webhook", "asgi", "wsgi"})
+if TYPE_CHECKING:
+    from conformance.analysis.sqltext import SqlAnalysis
+
+WEB_DECORATORS = frozenset(
+    {
+        "fastapi_endpoint",
+        "web_endpoint",
+        "asgi_app",
+        "wsgi_app",
+        "web_server",
+        "webhook",
+        "asgi",
+        "wsgi",
+    }
+)
 APP_FACTORIES = frozenset({"modal.App", "modal.Stub", "modal.app.App", "modal.stub.Stub"})
 METHOD_DECORATORS = frozenset({"method"})
 _MAX_DEPTH = 48
 _MAX_CHOICES = 64
 
-# -- resolved values (never cached, never leave this module) ---------------------------------------
-
-
-@dataclass(frozen=True)
-class FuncRef:
-    module: str
-    qualname: str
-    closure: tuple[tuple[str, object], ...] = ()
-
-
-@dataclass(frozen=True)
-class ClassRef:
-    module: str
-    name: str
-
-
-@dataclass(frozen=True)
-class ModuleRef:
-    module: str
-
-
-@dataclass(frozen=True)
-class External:
-    dotted: str
-
-
-@dataclass(frozen=True)
-class AppRef:
-    module: str
-    name: str | None
-
-
-@dataclass(frozen=True)
-class AppMethod:
-    """``app.function`` / ``app.cls`` / ... of a Modal App."""
-
-    app: AppRef
-    attr: str
-
-
-@dataclass(frozen=True)
-class Instance:
-    cls: ClassRef
-    init: tuple[tuple[str, object], ...] = ()
-
-
-@dataclass(frozen=True)
-class BoundMethod:
-    instance: Instance
-    func: FuncRef
-
-
-@dataclass(frozen=True)
-class RemoteFunction:
-    name: str
-
-
-Resolved = Union[v.Value, FuncRef, ClassRef, ModuleRef, External, AppRef, AppMethod, Instance,
-                 BoundMethod, RemoteFunction]
+Resolved = v.Value
 
 
 @dataclass(frozen=True)
@@ -116,17 +90,17 @@ class Resolver:
     def __init__(self, modules: dict[str, v.ModuleSummary]) -> None:
         self.modules = modules
         self.bindings = {name: dict(m.bindings) for name, m in modules.items()}
-        self.functions = {
-            (name, f.qualname): f for name, m in modules.items() for f in m.functions
-        }
+        self.functions = {(name, f.qualname): f for name, m in modules.items() for f in m.functions}
         self.classes = {(name, c.name): c for name, m in modules.items() for c in m.classes}
-        self.packages = {name.rsplit(".", i)[0] for name in modules for i in range(name.count(".") + 1)}
+        self.packages = {
+            name.rsplit(".", i)[0] for name in modules for i in range(name.count(".") + 1)
+        }
         self._globals: dict[tuple[str, str], Resolved] = {}
         self._resolving: set[tuple[str, str]] = set()
-        self._reach: dict[tuple[FuncRef, tuple[tuple[str, Resolved], ...], Instance | None], Reach] = {}
+        self._reach: dict[tuple[FuncRef, tuple[tuple[str, Resolved], ...]], Reach] = {}
         self._stack: set[object] = set()
         self._returns_stack: set[object] = set()
-        self.analyze_sql = _lazy_sql()
+        self.analyze_sql = _analyze_sql
         self.known = _FuncIndex(self.functions)
 
     # -- names ------------------------------------------------------------------------------------
@@ -232,8 +206,11 @@ class Resolver:
         if isinstance(value, v.TableRef):
             return v.TableRef(r(value.base, frame, d), r(value.table, frame, d))
         if isinstance(value, v.SqlTemplate):
-            return _render_sql(r(value.text, frame, d), [r(a, frame, d) for a in value.args],
-                               {k: r(a, frame, d) for k, a in value.kwargs})
+            return _render_sql(
+                r(value.text, frame, d),
+                [r(a, frame, d) for a in value.args],
+                {k: r(a, frame, d) for k, a in value.kwargs},
+            )
         if isinstance(value, v.SqlIdentifier):
             return v.SqlIdentifier(tuple(r(p, frame, d) for p in value.parts))
         return value
@@ -257,8 +234,11 @@ class Resolver:
         if isinstance(base, AppRef):
             return AppMethod(base, attr)
         if isinstance(base, v.Unknown):
-            return v.Unknown(f"{base.reason} (.{attr})" if "runtime value" in base.reason
-                             else f"runtime value {_describe(original)}")
+            return v.Unknown(
+                f"{base.reason} (.{attr})"
+                if "runtime value" in base.reason
+                else f"runtime value {_describe(original)}"
+            )
         return v.Unknown(f"runtime value {_describe(original)}")
 
     def _class_attr(self, cls: ClassRef, attr: str, instance: Instance | None) -> Resolved:
@@ -292,16 +272,24 @@ class Resolver:
     def _element(self, seq: Resolved, index: int | None) -> Resolved:
         if isinstance(seq, v.Seq) and seq.items:
             items = [
-                (item.items[index] if isinstance(item, v.Seq) and index < len(item.items)
-                 else v.Unknown("a nested unpacking")) if index is not None else item
+                (
+                    item.items[index]
+                    if isinstance(item, v.Seq) and index < len(item.items)
+                    else v.Unknown("a nested unpacking")
+                )
+                if index is not None
+                else item
                 for item in seq.items
             ]
             return self.resolve(v.Choice(tuple(items), via="loop"), Frame(""))
         if isinstance(seq, v.Mapping) and seq.items and index is None:
             return v.Choice(tuple(v.Str(k, "loop") for k, _ in seq.items))
         if isinstance(seq, v.Choice):
-            return self._element(v.Seq(seq.options), index) if index is None else v.Unknown(
-                "a loop over a value chosen at runtime")
+            return (
+                self._element(v.Seq(seq.options), index)
+                if index is None
+                else v.Unknown("a loop over a value chosen at runtime")
+            )
         return v.Unknown("a loop over a runtime value")
 
     def _call_result(self, call: v.CallResult, frame: Frame, depth: int) -> Resolved:
@@ -331,8 +319,10 @@ class Resolver:
             target, instance = func.func, func.instance
         if target is None or target not in self.known:
             if isinstance(call.func, v.Attr) and call.func.attr == "format":
-                return _str_format(self.resolve(call.func.base, frame, depth),
-                                   [self.resolve(a, frame, depth) for a in call.args])
+                return _str_format(
+                    self.resolve(call.func.base, frame, depth),
+                    [self.resolve(a, frame, depth) for a in call.args],
+                )
             return v.Unknown(f"the result of {_describe(call.func)}()")
         key = (target, call)
         if key in self._returns_stack:
@@ -349,8 +339,14 @@ class Resolver:
             self._returns_stack.discard(key)
         return results[0] if len(results) == 1 else self.resolve(v.Choice(tuple(results)), inner)
 
-    def bind(self, target: FuncRef, call: v.CallResult | v.CallSite, frame: Frame, depth: int,
-             instance: Instance | None = None) -> tuple[tuple[str, Resolved], ...]:
+    def bind(
+        self,
+        target: FuncRef,
+        call: v.CallResult | v.CallSite,
+        frame: Frame,
+        depth: int,
+        instance: Instance | None = None,
+    ) -> tuple[tuple[str, Resolved], ...]:
         """Returns the callee's parameters bound to the call site's resolved arguments."""
         summary = self.functions[(target.module, target.qualname)]
         params = list(summary.params)
@@ -359,7 +355,7 @@ class Resolver:
             if instance is not None:
                 bound[params[0]] = instance
             params = params[1:]
-        for name, arg in zip(params, call.args):
+        for name, arg in zip(params, call.args, strict=False):
             bound[name] = _as_argument(self.resolve(arg, frame, depth + 1))
         for name, arg in call.kwargs:
             if name in summary.params:
@@ -371,10 +367,14 @@ class Resolver:
 
     # -- reach ------------------------------------------------------------------------------------
 
-    def reach(self, func: FuncRef, bindings: tuple[tuple[str, Resolved], ...] = (),
-              modal_functions: frozenset[FuncRef] = frozenset()) -> Reach:
+    def reach(
+        self,
+        func: FuncRef,
+        bindings: tuple[tuple[str, Resolved], ...] = (),
+        modal_functions: frozenset[FuncRef] = frozenset(),
+    ) -> Reach:
         """Returns everything ``func`` reaches with ``bindings``; cycle-safe and memoised."""
-        key = (func, bindings, None)
+        key = (func, bindings)
         cached = self._reach.get(key)
         if cached is not None:
             return cached
@@ -388,8 +388,12 @@ class Resolver:
         self._reach[key] = result
         return result
 
-    def _reach_uncached(self, func: FuncRef, bindings: tuple[tuple[str, Resolved], ...],
-                        modal_functions: frozenset[FuncRef]) -> Reach:
+    def _reach_uncached(
+        self,
+        func: FuncRef,
+        bindings: tuple[tuple[str, Resolved], ...],
+        modal_functions: frozenset[FuncRef],
+    ) -> Reach:
         summary = self.functions[(func.module, func.qualname)]
         module = self.modules[func.module]
         frame = Frame(func.module, bindings, _closure(func))
@@ -419,19 +423,26 @@ class Resolver:
                 self._follow(effect, frame, loc, here, out, modal_functions)
         return out
 
-    def _follow(self, call: v.CallSite, frame: Frame, loc: Location, here: str, out: Reach,
-                modal_functions: frozenset[FuncRef]) -> None:
-        callee = self.resolve(call.func, frame)
+    def _follow(
+        self,
+        call: v.CallSite,
+        frame: Frame,
+        loc: Location,
+        here: str,
+        out: Reach,
+        modal_functions: frozenset[FuncRef],
+    ) -> None:
+        target = self.resolve(call.func, frame)
         instance: Instance | None = None
-        if isinstance(callee, ClassRef):
-            init = FuncRef(callee.module, f"{callee.name}.__init__")
-            if init not in self.known:
-                return
-            callee = init
-        elif isinstance(callee, BoundMethod):
-            callee, instance = callee.func, callee.instance
-        if not isinstance(callee, FuncRef) or callee not in self.known:
+        if isinstance(target, ClassRef):
+            instance = Instance(target)
+            target = FuncRef(target.module, f"{target.name}.__init__")
+        elif isinstance(target, BoundMethod):
+            instance = target.instance
+            target = target.func
+        if not isinstance(target, FuncRef) or target not in self.known:
             return
+        callee = target
         bindings = self.bind(callee, call, frame, 0, instance)
         inner = self.reach(callee, bindings, modal_functions)
         step = CallStep(here, loc)
@@ -461,14 +472,20 @@ class Resolver:
                 what = "table" if not isinstance(t, v.Str) else "schema"
                 reason = _reason(t if what == "table" else s)
                 known = f" (table {t.value})" if isinstance(t, v.Str) else ""
-                out.unresolved.append(UnresolvedWrite(
-                    loc, f"{operation} into a {what} not known statically{known}: {reason}"))
+                out.unresolved.append(
+                    UnresolvedWrite(
+                        loc, f"{operation} into a {what} not known statically{known}: {reason}"
+                    )
+                )
 
-    def _sql(self, sql: Resolved, loc: Location, out: Reach, parsed: object = None) -> None:
+    def _sql(
+        self, sql: Resolved, loc: Location, out: Reach, parsed: SqlAnalysis | None = None
+    ) -> None:
         for text in _options(sql):
             if not isinstance(text, v.Str):
-                out.unresolved.append(UnresolvedWrite(
-                    loc, f"SQL text not known statically: {_reason(text)}"))
+                out.unresolved.append(
+                    UnresolvedWrite(loc, f"SQL text not known statically: {_reason(text)}")
+                )
                 continue
             result = parsed if parsed is not None else self.analyze_sql(text.value)
             if result.error is not None:
@@ -493,24 +510,23 @@ class _FuncIndex:
         return isinstance(ref, FuncRef) and (ref.module, ref.qualname) in self.functions
 
 
-def _lazy_sql():  # type: ignore[no-untyped-def]
-    def analyze(text: str):  # type: ignore[no-untyped-def]
-        from conformance.analysis.sqltext import analyze_sql
+def _analyze_sql(text: str) -> SqlAnalysis:
+    """The SQL parser is loaded only when SQL text was not already parsed with its file."""
+    from conformance.analysis.sqltext import analyze_sql
 
-        return analyze_sql(text)
-
-    return analyze
+    return analyze_sql(text)
 
 
 def _closure(func: FuncRef) -> Frame | None:
     if func.closure:
-        return Frame(func.module, func.closure)  # type: ignore[arg-type]
+        return Frame(func.module, func.closure)
     return None
 
 
-def _prefixed(record, step: CallStep):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
+_R = TypeVar("_R", TableWrite, UnresolvedWrite, RpcCall, Invocation)
 
+
+def _prefixed(record: _R, step: CallStep) -> _R:
     return replace(record, call_path=(step, *record.call_path))
 
 
@@ -557,8 +573,9 @@ def _concat(parts: list[Resolved]) -> Resolved:
         strs = [p for p in parts if isinstance(p, v.Str)]
         return v.Str("".join(s.value for s in strs), _via(*strs) if strs else "literal")
     if any(isinstance(p, v.Choice) for p in parts):
-        combos = list(itertools.islice(itertools.product(*(list(_options(p)) for p in parts)),
-                                       _MAX_CHOICES))
+        combos = list(
+            itertools.islice(itertools.product(*(list(_options(p)) for p in parts)), _MAX_CHOICES)
+        )
         results = [_concat(list(c)) for c in combos]
         return results[0] if len(results) == 1 else v.Choice(tuple(results))
     unknown = next((p for p in parts if isinstance(p, v.Unknown)), None)
@@ -580,8 +597,9 @@ def _subscript(base: Resolved, index: Resolved, original: v.Sub) -> Resolved:
 def _str_format(base: Resolved, args: list[Resolved]) -> Resolved:
     if isinstance(base, v.Str) and all(isinstance(a, v.Str) for a in args):
         try:
-            return v.Str(base.value.format(*(a.value for a in args if isinstance(a, v.Str))),
-                         base.via)
+            return v.Str(
+                base.value.format(*(a.value for a in args if isinstance(a, v.Str))), base.via
+            )
         except (IndexError, KeyError, ValueError):
             return v.Unknown("a str.format() that does not fit its arguments")
     return v.Unknown("a string formatted at runtime")
@@ -599,7 +617,9 @@ def _render_sql(text: Resolved, args: list[Resolved], kwargs: dict[str, Resolved
     def piece(value: Resolved) -> str | None:
         if isinstance(value, v.SqlIdentifier):
             parts = [p.value for p in value.parts if isinstance(p, v.Str)]
-            return ".".join(_quote_ident(p) for p in parts) if len(parts) == len(value.parts) else None
+            if len(parts) != len(value.parts):
+                return None
+            return ".".join(_quote_ident(p) for p in parts)
         if isinstance(value, v.Str):
             return value.value
         return None

@@ -32,9 +32,13 @@ def cache_dir(config: Config) -> Path:
     return Path(env) if env else config.project_dir / ".conformance_cache"
 
 
-def summarize_files(files: Sequence[SourceFile], config: Config, use_cache: bool = True,
-                    jobs: int | None = None, phases: dict[str, float] | None = None
-                    ) -> list[ModuleSummary]:
+def summarize_files(
+    files: Sequence[SourceFile],
+    config: Config,
+    use_cache: bool = True,
+    jobs: int | None = None,
+    phases: dict[str, float] | None = None,
+) -> list[ModuleSummary]:
     """Returns one summary per file, in order. Never raises for a bad file."""
     phases = phases if phases is not None else {}
     start = time.perf_counter()
@@ -61,7 +65,7 @@ def summarize_files(files: Sequence[SourceFile], config: Config, use_cache: bool
     if todo:
         tasks = [(data, files[i].module, files[i].rel, files[i].is_package) for i, data, _ in todo]
         fresh = _run(tasks, jobs)
-        for (i, _, key), summary in zip(todo, fresh):
+        for (i, _, key), summary in zip(todo, fresh, strict=True):
             results[i] = summary
             if root is not None:
                 _store(root, key, summary)
@@ -93,8 +97,15 @@ def _run(tasks: list[tuple[bytes, str, str, bool]], jobs: int | None) -> list[Mo
 
 def _unreadable(source: SourceFile, exc: OSError) -> ModuleSummary:
     reason = exc.strerror or type(exc).__name__
-    return ModuleSummary(source.module, source.rel, source.is_package, (), (), (),
-                         error=(1, f"cannot read file: {reason}"))
+    return ModuleSummary(
+        source.module,
+        source.rel,
+        source.is_package,
+        (),
+        (),
+        (),
+        error=(1, f"cannot read file: {reason}"),
+    )
 
 
 def _load(root: Path, key: str) -> ModuleSummary | None:
@@ -109,7 +120,7 @@ def _load(root: Path, key: str) -> ModuleSummary | None:
     header = key.encode() + b"\n"
     if not blob.startswith(header) or len(blob) < len(header) + 32:
         return None
-    digest, payload = blob[len(header):len(header) + 32], blob[len(header) + 32:]
+    digest, payload = blob[len(header) : len(header) + 32], blob[len(header) + 32 :]
     if hashlib.blake2b(payload, digest_size=32).digest() != digest:
         return None
     try:

@@ -9,7 +9,10 @@ a module-level name still to be resolved, a supabase table builder, a call's res
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from conformance.analysis.sqltext import SqlAnalysis
 
 # -- values ---------------------------------------------------------------------------------------
 
@@ -172,10 +175,94 @@ class LocalClass:
     name: str
 
 
-Value = Union[
-    Str, Unknown, Param, Global, ImportRef, Attr, Sub, Concat, Choice, Seq, Mapping, Elem,
-    CallResult, Client, Options, SchemaScope, TableRef, SqlTemplate, SqlIdentifier, LocalFunction,
+# -- resolved values: what names turn out to be across modules (made by the resolver, never cached)
+
+
+@dataclass(frozen=True)
+class FuncRef:
+    module: str
+    qualname: str
+    closure: tuple[tuple[str, Value], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    module: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    module: str
+
+
+@dataclass(frozen=True)
+class External:
+    dotted: str
+
+
+@dataclass(frozen=True)
+class AppRef:
+    module: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class AppMethod:
+    """``app.function`` / ``app.cls`` / ... of a Modal App."""
+
+    app: AppRef
+    attr: str
+
+
+@dataclass(frozen=True)
+class Instance:
+    cls: ClassRef
+    init: tuple[tuple[str, Value], ...] = ()
+
+
+@dataclass(frozen=True)
+class BoundMethod:
+    instance: Instance | None
+    func: FuncRef
+
+
+@dataclass(frozen=True)
+class RemoteFunction:
+    name: str
+
+
+Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references would not evaluate)
+    Str,
+    Unknown,
+    Param,
+    Global,
+    ImportRef,
+    Attr,
+    Sub,
+    Concat,
+    Choice,
+    Seq,
+    Mapping,
+    Elem,
+    CallResult,
+    Client,
+    Options,
+    SchemaScope,
+    TableRef,
+    SqlTemplate,
+    SqlIdentifier,
+    LocalFunction,
     LocalClass,
+    FuncRef,
+    ClassRef,
+    ModuleRef,
+    External,
+    AppRef,
+    AppMethod,
+    Instance,
+    BoundMethod,
+    RemoteFunction,
 ]
 
 # -- effects --------------------------------------------------------------------------------------
@@ -200,7 +287,7 @@ class SqlSite:
 
     sql: Value
     line: int
-    parsed: object | None = None
+    parsed: SqlAnalysis | None = None
 
 
 @dataclass(frozen=True)
@@ -226,7 +313,7 @@ class InvokeSite:
     line: int
 
 
-Effect = Union[WriteSite, SqlSite, CallSite, RpcSite, InvokeSite]
+Effect = Union[WriteSite, SqlSite, CallSite, RpcSite, InvokeSite]  # noqa: UP007
 
 # -- summaries ------------------------------------------------------------------------------------
 
