@@ -16,7 +16,7 @@ from typing import Any
 import libcst as cst
 
 from conformance.analysis import values as v
-from conformance.analysis.lines import start_lines
+from conformance.analysis.lines import mark_lines
 
 WRITE_METHODS = {"insert": "insert", "upsert": "upsert", "update": "update", "delete": "delete"}
 INVOKE_METHODS = frozenset(
@@ -80,8 +80,9 @@ class Extractor:
         self.module_name = module_name
         self.package = module_name if is_package else module_name.rpartition(".")[0]
         self.is_package = is_package
-        self._nodes: list[cst.CSTNode] = []
+        self._nodes: list[tuple[cst.CSTNode | None, cst.CSTNode]] = []
         self._marks: dict[int, int] = {}
+        self._where: cst.CSTNode | None = None
         self._last_self_attrs: list[tuple[str, v.Value]] = []
         self.functions: list[v.FunctionSummary] = []
         self.classes: list[v.ClassSummary] = []
@@ -94,14 +95,15 @@ class Extractor:
         frame = _Frame("<module>", self.bindings, module_level=True)
         self._block(module.body, frame, top=True)
 
-    def lines_needed(self) -> list[cst.CSTNode]:
+    def lines_needed(self) -> list[tuple[cst.CSTNode | None, cst.CSTNode]]:
+        """Returns ``(statement, node)`` for every node whose line a record needs."""
         return self._nodes
 
-    def _mark(self, node: cst.CSTNode) -> int:
+    def _mark(self, node: cst.CSTNode, stmt: cst.CSTNode | None = None) -> int:
         """Returns a placeholder line for ``node``; the same node always gets the same one."""
         mark = self._marks.get(id(node))
         if mark is None:
-            self._nodes.append(node)
+            self._nodes.append((stmt if stmt is not None else self._where, node))
             mark = self._marks[id(node)] = -len(self._nodes)
         return mark
 
@@ -112,13 +114,21 @@ class Extractor:
             self._statement(stmt, frame, top)
 
     def _suite(self, suite: cst.BaseSuite, frame: _Frame, top: bool = False) -> None:
-        self._block(suite.body, frame, top)
+        if isinstance(suite, cst.SimpleStatementSuite):  # ``if x: a(); b()``
+            for small in suite.body:
+                self._where = small
+                self._small(small, frame)
+        else:
+            self._block(suite.body, frame, top)
 
     def _statement(self, stmt: cst.CSTNode, frame: _Frame, top: bool) -> None:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
+                self._where = small
                 self._small(small, frame)
-        elif isinstance(stmt, (cst.FunctionDef)):
+            return
+        self._where = stmt
+        if isinstance(stmt, cst.FunctionDef):
             self._function(stmt, frame, top)
         elif isinstance(stmt, cst.ClassDef):
             if top:
@@ -317,7 +327,7 @@ class Extractor:
         summary = v.FunctionSummary(
             qualname=qualname,
             name=name,
-            line=self._mark(node.name),
+            line=self._mark(node.name, node),
             params=tuple(params),
             defaults=tuple(defaults),
             decorators=decorators,
@@ -374,7 +384,7 @@ class Extractor:
         self.classes.append(
             v.ClassSummary(
                 name=name,
-                line=self._mark(node.name),
+                line=self._mark(node.name, node),
                 decorators=decorators,
                 bases=bases,
                 methods=tuple(methods),
@@ -766,7 +776,7 @@ def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v
     extractor = Extractor(module_name, is_package)
     try:
         extractor.run(module)
-        lines = start_lines(module, extractor.lines_needed())
+        lines = mark_lines(module, source, extractor.lines_needed())
     except RecursionError:
         return failed(1, "nesting too deep to analyse")
     return extractor.summary(file, lines, suppressions, secrets)
