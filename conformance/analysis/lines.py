@@ -142,7 +142,10 @@ def _suites(stmt: cst.CSTNode, node: ast.stmt) -> list[tuple[object, list[ast.st
         if handlers is None or len(handlers) != len(stmt.handlers):
             raise _Mismatch
         out.append((stmt.body, node.body))  # type: ignore[attr-defined]
-        out.extend((h.body, a.body) for h, a in zip(stmt.handlers, handlers, strict=True))
+        out.extend(
+            (h.body, a.body)  # type: ignore[attr-defined]
+            for h, a in zip(stmt.handlers, handlers, strict=True)
+        )
         if stmt.orelse is not None:
             out.append((stmt.orelse.body, node.orelse))  # type: ignore[attr-defined]
         if stmt.finalbody is not None:
@@ -171,7 +174,7 @@ def mark_lines(module: cst.Module, source: bytes, marks: Sequence[Mark]) -> list
     pending: dict[int, tuple[cst.CSTNode, list[int]]] = {}
     for i, (stmt, node) in enumerate(marks):
         span = spans.get(id(stmt)) if stmt is not None else None
-        if span is None:
+        if stmt is None or span is None:
             return start_lines(module, [node for _, node in marks])
         if span.one_line or isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             lines[i] = span.line  # decorators and defaults count as the def line
