@@ -1,0 +1,356 @@
+"""The committed registry file (YAML; JSON accepted): load with line numbers, write atomically.
+
+``load_registry_file`` reports each invalid entry as a problem and keeps the valid ones;
+``write_registry_file`` rewrites the whole file deterministically; ``append_entries`` adds entries
+as text at the end of the ``workflows:`` list so a human's comments and layout survive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conformance.config import DEFAULT_ENTITY_TYPES, load_schema
+from conformance.errors import ConformanceError
+from conformance.fileio import write_atomic
+from conformance.model import Registry, RegistryEntry
+from conformance.registry.entries import SCHEMA_FILE, RawEntry, entry_from_row, validate_entries
+
+HEADER = (
+    "# Workflow registry: one entry per workflow slug, mirrored into\n"
+    "# reference.enrichment_workflow_registry. Table names are schema-qualified; `writes` lists\n"
+    "# every table the function writes. Checked by `conformance check`.\n"
+)
+
+
+class _Document:
+    """A parsed registry file: the data, and the node tree that knows where things are."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+        self.root: yaml.Node | None = None
+        self.data: Any = None
+        loader = yaml.SafeLoader(text)
+        try:
+            self.root = loader.get_single_node()
+            self.data = loader.construct_document(self.root) if self.root is not None else None
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 1
+            self._fallback_json(f"invalid YAML: {exc.problem or exc.context}", line)
+        except yaml.YAMLError as exc:
+            position = getattr(exc, "position", 0) or 0
+            line = text.count("\n", 0, position) + 1
+            self._fallback_json(f"invalid YAML: {_first_line(str(exc))}", line)
+        except RecursionError:  # PyYAML composes and constructs recursively
+            raise ConformanceError("registry file is nested too deeply", f"{path}:1") from None
+        finally:
+            loader.dispose()
+
+    def _fallback_json(self, message: str, line: int) -> None:
+        if self.path.suffix.lower() != ".json":
+            raise ConformanceError(message, f"{self.path}:{line}") from None
+        try:
+            self.data = json.loads(self.text)
+        except json.JSONDecodeError as exc:
+            where = f"{self.path}:{exc.lineno}"
+            raise ConformanceError(f"invalid JSON: {exc.msg}", where) from None
+
+    def workflows_node(self) -> yaml.Node | None:
+        if isinstance(self.root, yaml.MappingNode):
+            for key, value in self.root.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == "workflows":
+                    return value  # type: ignore[no-any-return]
+        return None
+
+    def key_line(self, name: str) -> int:
+        if isinstance(self.root, yaml.MappingNode):
+            for key, _ in self.root.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == name:
+                    return int(key.start_mark.line) + 1
+        return 1
+
+    def raw_entries(self) -> list[RawEntry]:
+        items = self.data.get("workflows") or []
+        node = self.workflows_node()
+        nodes = node.value if isinstance(node, yaml.SequenceNode) else [None] * len(items)
+        return [_raw_entry(item, item_node) for item, item_node in zip(items, nodes, strict=True)]
+
+    def check_shape(self) -> None:
+        """Raises ConformanceError when the document is not a registry file at all."""
+        import jsonschema  # type: ignore[import-untyped, unused-ignore]
+
+        if not isinstance(self.data, dict):
+            raise ConformanceError(
+                "a registry file is a mapping with `version: 1` and a `workflows:` list",
+                f"{self.path}:1",
+            )
+        shallow = dict(self.data)
+        if isinstance(shallow.get("workflows"), list) or shallow.get("workflows", ()) is None:
+            shallow["workflows"] = []
+        validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_FILE))
+        for err in sorted(validator.iter_errors(shallow), key=lambda e: list(map(str, e.path))):
+            key = str(err.path[0]) if err.path else None
+            if err.validator == "additionalProperties":
+                key = next(str(k) for k in shallow if k not in ("version", "workflows"))
+            where = f"{self.path}:{self.key_line(key) if key else 1}"
+            raise ConformanceError(f"not a registry file: {_first_line(err.message)}", where)
+
+
+def _raw_entry(item: Any, node: yaml.Node | None) -> RawEntry:
+    if not isinstance(node, yaml.MappingNode):
+        line = node.start_mark.line + 1 if node is not None else None
+        return RawEntry(item, line)
+    lines: dict[str, int] = {}
+    duplicates: list[tuple[str, int]] = []
+    for key, _ in node.value:
+        name, line = str(key.value), key.start_mark.line + 1
+        if name in lines:
+            duplicates.append((name, line))
+        lines.setdefault(name, line)
+    return RawEntry(item, node.start_mark.line + 1, lines, tuple(duplicates))
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConformanceError(f"cannot read registry file: {reason}", f"{path}:1") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConformanceError("registry file is not UTF-8 text", f"{path}:{line}") from None
+
+
+def _parse(path: Path, text: str, entity_types: Iterable[str] | None) -> tuple[_Document, Registry]:
+    doc = _Document(path, text)
+    if doc.data is None:
+        return doc, Registry((), str(path))
+    doc.check_shape()
+    entries, problems = validate_entries(doc.raw_entries(), entity_types)
+    return doc, Registry(entries, str(path), problems)
+
+
+def load_registry_file(
+    path: str | os.PathLike[str], entity_types: Iterable[str] | None = DEFAULT_ENTITY_TYPES
+) -> Registry:
+    """Returns the registry in the file at ``path``: valid entries kept, invalid ones as problems.
+
+    Every problem names the entry's slug, the field and its line. An empty file is an empty
+    registry. Raises ConformanceError (with ``file:line``) for an unreadable file, invalid YAML or
+    JSON, or a document that is not a registry file.
+    """
+    file = Path(path)
+    return _parse(file, _read_text(file), entity_types)[1]
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes a string holding control or line-break characters double-quoted with escapes.
+
+    PyYAML would otherwise write NEL, U+2028 and friends raw, and read them back changed.
+    """
+
+
+_NEEDS_ESCAPES = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if _NEEDS_ESCAPES.search(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def entries_yaml(entries: Iterable[RegistryEntry], indent: int = 2) -> str:
+    """Returns the entries as YAML list items, every column in a stable order, at ``indent``."""
+    out: list[str] = []
+    for entry in entries:
+        text = yaml.dump(
+            [entry.to_dict()],
+            Dumper=_Dumper,
+            sort_keys=False,
+            allow_unicode=True,
+            width=2**31,
+            default_flow_style=False,
+        )
+        # split on "\n" only: YAML keeps other line breaks (U+2028, ...) inside scalars
+        out.extend(" " * indent + line if line else line for line in text.split("\n")[:-1])
+    return "".join(line + "\n" for line in out)
+
+
+def registry_yaml(entries: Iterable[RegistryEntry]) -> str:
+    """Returns the full text of a registry file holding ``entries``, sorted by slug."""
+    ordered = sorted(entries, key=lambda e: e.workflow_slug)
+    body = entries_yaml(ordered) if ordered else ""
+    return HEADER + "version: 1\n" + ("workflows:\n" + body if body else "workflows: []\n")
+
+
+def write_registry_file(
+    path: str | os.PathLike[str], registry: Registry | Sequence[RegistryEntry]
+) -> None:
+    """Replaces the file at ``path`` with the registry's entries (sorted by slug), atomically.
+
+    Raises ConformanceError, leaving the old file intact, when an entry would not load back
+    (its values break the schema) or the file cannot be written.
+    """
+    entries = registry.entries if isinstance(registry, Registry) else tuple(registry)
+    text = registry_yaml(entries)
+    _verify(Path(path), text, entries)
+    atomic_write_text(path, text)
+
+
+def append_entries(
+    path: str | os.PathLike[str],
+    entries: Sequence[RegistryEntry],
+    entity_types: Iterable[str] | None = DEFAULT_ENTITY_TYPES,
+) -> None:
+    """Adds ``entries`` at the end of the file's ``workflows:`` list as text, atomically.
+
+    Existing text (comments, order, layout) is kept byte for byte; a missing file is created.
+    Raises ConformanceError, writing nothing, when the existing file is unreadable or has
+    problems, when a new slug is already there, or when the result would not load back cleanly.
+    """
+    file = Path(path)
+    if not entries:
+        return
+    if not file.exists():
+        write_registry_file(file, entries)
+        return
+    text = _read_text(file)
+    doc, current = _parse(file, text, entity_types)
+    if current.problems:
+        first = current.problems[0]
+        raise ConformanceError(
+            f"the registry file has {len(current.problems)} problem(s); fix them before adding "
+            f"entries (first: {first.message})",
+            f"{file}:{first.line or 1}",
+        )
+    taken = {e.workflow_slug for e in current.entries}
+    clash = sorted(e.workflow_slug for e in entries if e.workflow_slug in taken)
+    if clash:
+        raise ConformanceError(f"already in the registry file: {', '.join(clash)}", f"{file}:1")
+    new_text = _insert_entries(doc, entries)
+    _verify(file, new_text, (*current.entries, *entries), entity_types)
+    atomic_write_text(file, new_text)
+
+
+def _verify(
+    path: Path,
+    text: str,
+    expected: Iterable[RegistryEntry],
+    entity_types: Iterable[str] | None = None,
+) -> None:
+    """Raises ConformanceError unless ``text`` loads back, without problems, as ``expected``."""
+    try:
+        _, loaded = _parse(path, text, entity_types)
+    except ConformanceError as exc:
+        raise ConformanceError(
+            f"refusing to write: the result would not load ({exc.message})", f"{path}:1"
+        ) from None
+    if loaded.problems:
+        first = loaded.problems[0]
+        where = f" for {first.slug}" if first.slug else ""
+        raise ConformanceError(f"refusing to write{where}: {first.message}", f"{path}:1")
+    wanted = {e.workflow_slug: entry_from_row(e.to_dict()) for e in expected}
+    if {e.workflow_slug: e for e in loaded.entries} != wanted:
+        raise ConformanceError(
+            "refusing to write: the result would not read back as written", f"{path}:1"
+        )
+
+
+def _insert_entries(doc: _Document, entries: Sequence[RegistryEntry]) -> str:
+    text, newline = doc.text, "\r\n" if "\r\n" in doc.text else "\n"
+    node = doc.workflows_node()
+    if node is None:  # comments only, or no `workflows` key
+        prefix = "" if not text or text.endswith("\n") else newline
+        head = "" if doc.root is not None else "version: 1" + newline
+        block = head + "workflows:" + newline + entries_yaml(entries)
+        return text + prefix + block.replace("\n", newline)
+    if isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
+        column = node.start_mark.column  # where the existing items' `-` stands
+        at = _after_item(text, node.value[-1], column)
+        block = entries_yaml(entries, column)
+        prefix = "" if at == 0 or text[at - 1] == "\n" else newline
+        return text[:at] + prefix + block.replace("\n", newline) + text[at:]
+    if isinstance(node, yaml.SequenceNode) and node.value:
+        raise ConformanceError(
+            "cannot append to a flow-style `workflows: [...]` list; write it as a block list",
+            f"{doc.path}:{node.start_mark.line + 1}",
+        )
+    # `workflows: []` or an empty `workflows:`: drop the empty value, put the items below the key
+    start, end = node.start_mark.index, node.end_mark.index
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end + 1
+    key_line = text[:start].rstrip(" \t") + text[end:line_end]
+    if not key_line.endswith("\n"):
+        key_line += newline
+    return key_line + entries_yaml(entries).replace("\n", newline) + text[line_end:]
+
+
+def _after_item(text: str, item: yaml.Node, column: int) -> int:
+    """Returns the index just after the last line of ``item`` and its own trailing comments."""
+    end = _last_mark(item)
+    at = end.index if end.column == 0 else _line_end(text, end.index)
+    while at < len(text):
+        line = text[at : _line_end(text, at)]
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip(" \t"))
+        if stripped and not (stripped.startswith("#") and indent > column):
+            break
+        if not stripped and _next_content_is_outside(text, at, column):
+            break
+        at = _line_end(text, at)
+    return at
+
+
+def _next_content_is_outside(text: str, at: int, column: int) -> bool:
+    while at < len(text):
+        line = text[at : _line_end(text, at)]
+        if line.strip():
+            return len(line) - len(line.lstrip(" \t")) <= column or not line.strip().startswith("#")
+        at = _line_end(text, at)
+    return True
+
+
+def _line_end(text: str, index: int) -> int:
+    found = text.find("\n", index)
+    return len(text) if found < 0 else found + 1
+
+
+def _last_mark(node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode) and node.value and not node.flow_style:
+        return _last_mark(node.value[-1][1])
+    if isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
+        return _last_mark(node.value[-1])
+    return node.end_mark
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Replaces ``path`` with ``text`` atomically (see :func:`conformance.fileio.write_atomic`).
+
+    A symlink is followed, so its target is replaced. Raises ConformanceError on failure, and
+    the old file is left exactly as it was.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        write_atomic(target, text)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConformanceError(f"cannot write registry file: {reason}", f"{target}:1") from None

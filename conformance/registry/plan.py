@@ -1,0 +1,101 @@
+"""What it takes to bring the database registry in line with the file: a pure comparison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.model import REGISTRY_COLUMNS, Registry, RegistryEntry
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """A row in both sources whose ``columns`` differ: ``before`` in the database, ``after``."""
+
+    before: RegistryEntry
+    after: RegistryEntry
+    columns: tuple[str, ...]
+
+    @property
+    def slug(self) -> str:
+        return self.after.workflow_slug
+
+    def to_dict(self) -> dict[str, Any]:
+        before, after = self.before.to_dict(), self.after.to_dict()
+        return {
+            "workflow_slug": self.slug,
+            "changes": {c: {"before": before[c], "after": after[c]} for c in self.columns},
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Rows to insert, update and deactivate (never delete), and the slugs left as they are.
+
+    Every tuple is sorted by slug.
+    """
+
+    inserts: tuple[RegistryEntry, ...] = ()
+    updates: tuple[RowChange, ...] = ()
+    deactivations: tuple[RegistryEntry, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.inserts or self.updates or self.deactivations)
+
+    @property
+    def upserted(self) -> tuple[RegistryEntry, ...]:
+        """Returns the entries the apply writes: inserts and the new side of updates."""
+        rows = (*self.inserts, *(u.after for u in self.updates))
+        return tuple(sorted(rows, key=lambda e: e.workflow_slug))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "insert": [e.to_dict() for e in self.inserts],
+            "update": [u.to_dict() for u in self.updates],
+            "deactivate": [e.workflow_slug for e in self.deactivations],
+            "unchanged": list(self.unchanged),
+        }
+
+
+def changed_columns(before: RegistryEntry, after: RegistryEntry) -> tuple[str, ...]:
+    """Returns the registry columns whose values differ, in column order."""
+    return tuple(c for c in REGISTRY_COLUMNS if getattr(before, c) != getattr(after, c))
+
+
+def plan(database: Registry, file: Registry) -> Plan:
+    """Returns the plan that turns ``database`` into ``file``.
+
+    File slugs missing from the database are inserted; differing rows updated; rows active in the
+    database but absent from the file deactivated. When a slug appears twice in one source, its
+    first entry counts.
+    """
+    current = _first_by_slug(database)
+    wanted = _first_by_slug(file)
+    inserts, updates, unchanged = [], [], []
+    for slug in sorted(wanted):
+        after = wanted[slug]
+        before = current.get(slug)
+        if before is None:
+            inserts.append(after)
+        elif columns := changed_columns(before, after):
+            updates.append(RowChange(before, after, columns))
+        else:
+            unchanged.append(slug)
+    deactivations = []
+    for slug in sorted(current):
+        if slug in wanted:
+            continue
+        if current[slug].is_active:
+            deactivations.append(current[slug])
+        else:
+            unchanged.append(slug)
+    return Plan(tuple(inserts), tuple(updates), tuple(deactivations), tuple(sorted(unchanged)))
+
+
+def _first_by_slug(registry: Registry) -> dict[str, RegistryEntry]:
+    out: dict[str, RegistryEntry] = {}
+    for entry in registry.entries:
+        out.setdefault(entry.workflow_slug, entry)
+    return out
