@@ -1,0 +1,276 @@
+"""The pytest plugin, driven through ``pytester`` on small projects written to disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+# Loaded here, before any in-process run: pytester drops modules a run imports when it ends,
+# and re-importing the analyzer for every run would cost seconds each time.
+import conformance.analysis.project  # noqa: E402,F401
+import conformance.api  # noqa: E402,F401
+import conformance.compare  # noqa: E402,F401
+import conformance.registry.file  # noqa: E402,F401
+
+PYPROJECT = """\
+[tool.conformance]
+source_root = "src"
+ingest = ["ingest"]
+entrypoint = "app.py"
+registry = "workflow_registry.yaml"
+"""
+
+CONFIG = """\
+import modal
+
+app = modal.App("mini-ingest")
+image = modal.Image.debian_slim()
+"""
+
+FUNCTION = """\
+from config import app, image
+
+
+@app.function(image=image)
+def ingest_{name}(client, row: dict) -> None:
+    client.schema("raw").from_("{name}_payloads").insert(row).execute()
+"""
+
+ENTRY = """\
+version: 1
+workflows:
+"""
+
+ROW = """\
+  - workflow_slug: {name}-ingest
+    modal_function_name: ingest_{name}
+    provider: acme
+    entity_type: company
+    raw_table: raw.{name}_payloads
+    writes: [raw.{name}_payloads]
+"""
+
+
+def make_project(
+    root: Path,
+    functions: tuple[str, ...] = ("company", "person"),
+    registered: tuple[str, ...] = ("company", "person"),
+    deployed: tuple[str, ...] | None = None,
+    extra_rows: str = "",
+) -> Path:
+    """Writes a minimal Modal project under ``root``; returns ``root``."""
+    src = root / "src"
+    (src / "ingest").mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    (src / "config.py").write_text(CONFIG)
+    (src / "ingest" / "__init__.py").write_text("")
+    imports = ["from config import app  # noqa: F401"]
+    for name in functions:
+        (src / "ingest" / f"{name}.py").write_text(FUNCTION.format(name=name))
+        if deployed is None or name in deployed:
+            imports.append(f"from ingest.{name} import ingest_{name}  # noqa: F401")
+    (src / "app.py").write_text("\n".join(imports) + "\n")
+    rows = "".join(ROW.format(name=name) for name in registered)
+    (root / "workflow_registry.yaml").write_text(ENTRY + (rows + extra_rows or "  []\n"))
+    return root
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Runs pytest in-process (so monkeypatches reach the plugin). Hypothesis' plugin, which
+    this venv has and these runs do not need, costs over a second per run: it is left out."""
+    return pytester.runpytest_inprocess("-p", "no:hypothesispytest", *args)
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> Path:
+    return make_project(pytester.path)
+
+
+def test_passing_project_has_one_item_per_function(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    result = run(pytester, "--conformance", "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "conformance::status PASSED*",
+            "ingest/company.py::ingest_company PASSED*",
+            "ingest/person.py::ingest_person PASSED*",
+            "conformance::registry PASSED*",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_unregistered_function_fails_with_finding_fix_and_evidence(
+    pytester: pytest.Pytester,
+) -> None:
+    make_project(pytester.path, registered=("company",))
+    result = run(pytester, "--conformance", "-rf")
+    result.assert_outcomes(passed=3, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ingest_person _*",
+            "1 error (CONF001)",
+            "src/ingest/person.py:5: CONF001 error: ingest_person is not registered*",
+            "*function ingest.person.ingest_person (ingest/person.py:5*",
+            "*-> code writes raw.person_payloads",
+            "FAILED ingest/person.py::ingest_person - 1 error (CONF001)",
+        ]
+    )
+    assert "run `conformance register ingest_person`" in result.stdout.str()
+
+
+def test_k_selects_functions_by_name(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, registered=("company",))
+    passing = run(pytester, "--conformance", "-k", "ingest_company")
+    passing.assert_outcomes(passed=1, deselected=3)
+    failing = run(pytester, "--conformance", "-k", "person")
+    failing.assert_outcomes(failed=1, deselected=3)
+
+
+def test_registry_item_reports_rows_no_function_owns(pytester: pytest.Pytester) -> None:
+    orphan = ROW.format(name="ghost").replace("ingest_ghost", "ghost_fn")
+    make_project(pytester.path, extra_rows=orphan)
+    result = run(pytester, "--conformance")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ conformance::registry _*",
+            "workflow_registry.yaml:*: CONF002 error: row ghost-ingest names ghost_fn*",
+            "*see `conformance explain CONF002`",
+        ]
+    )
+
+
+def test_warnings_are_shown_but_do_not_fail(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, deployed=("company",))
+    result = run(pytester, "--conformance")
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*warnings summary*", "ingest/person.py::ingest_person", "*CONF009 warning:*"]
+    )
+
+
+def test_tool_error_fails_the_status_item_only(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path)
+    (pytester.path / "workflow_registry.yaml").unlink()
+    result = run(pytester, "--conformance", "-rfs")
+    result.assert_outcomes(failed=1, skipped=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ conformance::status _*",
+            "conformance: error: registry file not found: *workflow_registry.yaml*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_tool_error_in_settings_leaves_only_the_status_item(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path)
+    (pytester.path / "pyproject.toml").write_text('[tool.conformance]\nsource_root = "nowhere"\n')
+    result = run(pytester, "--conformance")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["conformance: error: source root not found: *nowhere"])
+
+
+def test_tool_error_fails_selected_functions_when_status_is_deselected(
+    pytester: pytest.Pytester,
+) -> None:
+    make_project(pytester.path)
+    (pytester.path / "workflow_registry.yaml").unlink()
+    result = run(pytester, "--conformance", "-k", "ingest_company")
+    result.assert_outcomes(failed=1, deselected=3)
+    result.stdout.fnmatch_lines(["*conformance check did not run: registry file not found*"])
+
+
+def test_inactive_without_the_flag(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, registered=())
+    pytester.makepyfile(test_plain="def test_one():\n    pass\n")
+    result = run(pytester, "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("conformance*")
+    result.stdout.no_fnmatch_line("*conformance::*")
+
+
+def test_runs_alongside_ordinary_tests(pytester: pytest.Pytester, project: Path) -> None:
+    pytester.makepyfile(test_plain="def test_one():\n    pass\n")
+    result = run(pytester, "--conformance")
+    result.assert_outcomes(passed=5)
+
+
+def test_collect_only_lists_ids_without_loading_the_registry(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    unreachable = "postgresql://nobody:secret@127.0.0.1:9/none?connect_timeout=1"
+    result = run(
+        pytester, "--conformance", "--conformance-registry", unreachable, "--collect-only", "-q"
+    )
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "conformance::status",
+            "ingest/company.py::ingest_company",
+            "ingest/person.py::ingest_person",
+            "conformance::registry",
+            "4 tests collected*",
+        ]
+    )
+
+
+def test_project_and_registry_options(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path / "warehouse", registered=("company",))
+    full = pytester.path / "warehouse" / "full.yaml"
+    full.write_text(ENTRY + ROW.format(name="company") + ROW.format(name="person"))
+    opts = ["--conformance", "--conformance-project", "warehouse"]
+    run(pytester, *opts).assert_outcomes(passed=3, failed=1)
+    run(pytester, *opts, "--conformance-registry", "full.yaml").assert_outcomes(passed=4)
+
+
+def test_check_runs_once_per_session(
+    pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import conformance.compare
+
+    calls: list[int] = []
+    real = conformance.compare.compare
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(conformance.compare, "compare", counting)
+    run(pytester, "--conformance").assert_outcomes(passed=4)
+    assert calls == [1]
+
+
+def test_failure_text_lists_every_error_then_warnings(pytester: pytest.Pytester) -> None:
+    make_project(pytester.path, registered=(), deployed=("company",))
+    result = run(pytester, "--conformance")
+    result.assert_outcomes(passed=2, failed=2)
+    text = result.stdout.str()
+    person = text[text.index("_ ingest_person _") :]
+    assert person.index("CONF001 error:") < person.index("CONF009 warning:")
+    assert "1 error (CONF001), 1 warning(s)" in person
+    assert "run `conformance register ingest_company`" in text
+
+
+def test_registry_from_the_environment_keeps_the_password_out_of_the_report(
+    pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CONFORMANCE_DSN", raising=False)
+    unset = run(pytester, "--conformance", "--conformance-registry", "env")
+    unset.assert_outcomes(failed=1, skipped=3)
+    unset.stdout.fnmatch_lines(["conformance: error: *CONFORMANCE_DSN is not set"])
+
+    dsn = "postgresql://reader:hunter2secret@127.0.0.1:9/warehouse?connect_timeout=2"
+    monkeypatch.setenv("CONFORMANCE_DSN", dsn)
+    refused = run(pytester, "--conformance", "--conformance-registry", "env")
+    refused.assert_outcomes(failed=1, skipped=3)
+    refused.stdout.fnmatch_lines(["conformance: error: *127.0.0.1*"])
+    assert "hunter2secret" not in refused.stdout.str()
