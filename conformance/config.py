@@ -51,7 +51,9 @@ class Config:
 
     def analysis_key(self) -> str:
         """Returns a string of every setting that changes per-file analysis (for the cache)."""
-        return json.dumps([self.ingest, self.entrypoint, sorted(self.exclude)])
+        return json.dumps(
+            [str(self.source_root), self.ingest, self.entrypoint, sorted(self.exclude)]
+        )
 
 
 def load_schema(name: str) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from conformance import cache
 from conformance.analysis import values as v
 from conformance.analysis.resolve import (
     METHOD_DECORATORS,
@@ -57,20 +58,42 @@ class Timings:
         self._last = now
 
 
+@dataclass(frozen=True)
+class _ProjectEntry:
+    """A whole analysis and the digests of the files it read (the warm path's cache entry)."""
+
+    digests: tuple[tuple[str, str], ...]
+    analysis: Analysis
+
+
 def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = None) -> Analysis:
     """Returns the analysis of the project ``config`` describes. Never raises for bad source
-    files: each becomes an :class:`AnalysisError` and the rest is still analysed."""
+    files: each becomes an :class:`AnalysisError` and the rest is still analysed.
+
+    When the file list and every file the last analysis read are unchanged, that analysis is
+    returned from the cache without parsing or resolving anything.
+    """
     timings = Timings()
     files = discover(config)
     timings.lap("discover")
+    root = cache.cache_root(config.project_dir) if use_cache else None
+    listing = "\n".join(sorted(f.rel for f in files.values()))
+    project_key = cache.digest(b"project", config.analysis_key().encode(), listing.encode())
+    if root is not None:
+        entry = cache.load(root, project_key)
+        if isinstance(entry, _ProjectEntry) and _unchanged(entry, files, config):
+            timings.lap("hash")
+            return replace(entry.analysis, timings=dict(timings.phases))
+    timings.lap("hash")
+    digests: dict[str, str] = {}
     wanted = [f for f in files.values() if is_ingest(f.rel, config)]
-    entry = _entry_module(config, files)
-    if entry is not None:
-        wanted.append(files[entry])
+    entry_module = _entry_module(config, files)
+    if entry_module is not None:
+        wanted.append(files[entry_module])
     summaries: dict[str, v.ModuleSummary] = {}
     queue = sorted(set(wanted))
     while queue:
-        for summary in summarize_files(queue, config, use_cache, jobs, timings.phases):
+        for summary in summarize_files(queue, config, use_cache, jobs, digests):
             summaries[summary.module] = summary
         queue = sorted(
             {
@@ -81,27 +104,51 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
             }
         )
     timings.lap("parse")
-    result = _resolve(summaries, files, config, entry)
+    functions = _resolve(summaries, config, entry_module)
     timings.lap("resolve")
-    errors = tuple(
-        sorted(AnalysisError(s.file, s.error[0], s.error[1]) for s in summaries.values() if s.error)
+    analysis = Analysis(
+        functions,
+        errors=tuple(
+            sorted(
+                AnalysisError(s.file, s.error[0], s.error[1])
+                for s in summaries.values()
+                if s.error
+            )
+        ),
+        suppressions=tuple(
+            sorted(
+                Suppression(Location(s.file, line), codes, reason)
+                for s in summaries.values()
+                for line, codes, reason in s.suppressions
+            )
+        ),
+        secrets=tuple(
+            sorted(
+                SecretLiteral(Location(s.file, line), masked, kind)
+                for s in summaries.values()
+                for line, masked, kind in s.secrets
+            )
+        ),
     )
-    suppressions = tuple(
-        sorted(
-            Suppression(Location(s.file, line), codes, reason)
-            for s in summaries.values()
-            for line, codes, reason in s.suppressions
-        )
-    )
-    secrets = tuple(
-        sorted(
-            SecretLiteral(Location(s.file, line), masked, kind)
-            for s in summaries.values()
-            for line, masked, kind in s.secrets
-        )
-    )
-    phases = dict(timings.phases)
-    return Analysis(result, errors, suppressions, secrets, phases)
+    if root is not None and len(digests) == len(summaries):
+        cache.store(root, project_key, _ProjectEntry(tuple(sorted(digests.items())), analysis))
+    return replace(analysis, timings=dict(timings.phases))
+
+
+def _unchanged(entry: _ProjectEntry, files: dict[str, SourceFile], config: Config) -> bool:
+    by_rel = {f.rel: f for f in files.values()}
+    salt = config.analysis_key().encode()
+    for rel, known in entry.digests:
+        source = by_rel.get(rel)
+        if source is None:
+            return False
+        try:
+            data = source.path.read_bytes()
+        except OSError:
+            return False
+        if cache.digest(salt, rel.encode(), data) != known:
+            return False
+    return True
 
 
 def _entry_module(config: Config, files: dict[str, SourceFile]) -> str | None:
@@ -133,10 +180,7 @@ class _ModalInfo:
 
 
 def _resolve(
-    summaries: dict[str, v.ModuleSummary],
-    files: dict[str, SourceFile],
-    config: Config,
-    entry: str | None,
+    summaries: dict[str, v.ModuleSummary], config: Config, entry: str | None
 ) -> tuple[IngestFunction, ...]:
     resolver = Resolver({k: s for k, s in summaries.items() if s.error is None})
     candidates: list[tuple[FuncRef, v.FunctionSummary, _ModalInfo]] = []

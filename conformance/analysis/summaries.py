@@ -8,28 +8,15 @@ a corrupt or foreign entry is ignored and rebuilt.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import pickle
-import tempfile
-import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from conformance import __version__
+from conformance import cache
 from conformance.analysis.values import ModuleSummary
 from conformance.config import Config
 from conformance.discovery import SourceFile
 
-CACHE_FORMAT = 2
 POOL_THRESHOLD = 48
-_GITIGNORE = "# created by conformance\n*\n"
-
-
-def cache_dir(config: Config) -> Path:
-    """Returns the cache directory: ``$CONFORMANCE_CACHE_DIR`` or ``PROJECT/.conformance_cache``."""
-    env = os.environ.get("CONFORMANCE_CACHE_DIR")
-    return Path(env) if env else config.project_dir / ".conformance_cache"
 
 
 def summarize_files(
@@ -37,13 +24,12 @@ def summarize_files(
     config: Config,
     use_cache: bool = True,
     jobs: int | None = None,
-    phases: dict[str, float] | None = None,
+    digests: dict[str, str] | None = None,
 ) -> list[ModuleSummary]:
-    """Returns one summary per file, in order. Never raises for a bad file."""
-    phases = phases if phases is not None else {}
-    start = time.perf_counter()
-    root = cache_dir(config) / f"v{CACHE_FORMAT}" if use_cache else None
-    salt = f"{__version__}\0{CACHE_FORMAT}\0{config.analysis_key()}".encode()
+    """Returns one summary per file, in order; records each file's content digest in
+    ``digests``. Never raises for a bad file."""
+    root = cache.cache_root(config.project_dir) if use_cache else None
+    salt = config.analysis_key().encode()
     results: list[ModuleSummary | None] = [None] * len(files)
     todo: list[tuple[int, bytes, str]] = []
     for i, source in enumerate(files):
@@ -52,24 +38,25 @@ def summarize_files(
         except OSError as exc:
             results[i] = _unreadable(source, exc)
             continue
-        key = hashlib.blake2b(
-            salt + b"\0" + source.rel.encode() + b"\0" + data, digest_size=20
-        ).hexdigest()
-        cached = _load(root, key) if root is not None else None
-        if cached is not None and cached.file == source.rel and cached.module == source.module:
+        key = cache.digest(salt, source.rel.encode(), data)
+        if digests is not None:
+            digests[source.rel] = key
+        cached = cache.load(root, key) if root is not None else None
+        if (
+            isinstance(cached, ModuleSummary)
+            and cached.file == source.rel
+            and cached.module == source.module
+        ):
             results[i] = cached
         else:
             todo.append((i, data, key))
-    phases["hash"] = phases.get("hash", 0.0) + time.perf_counter() - start
-    start = time.perf_counter()
     if todo:
         tasks = [(data, files[i].module, files[i].rel, files[i].is_package) for i, data, _ in todo]
         fresh = _run(tasks, jobs)
         for (i, _, key), summary in zip(todo, fresh, strict=True):
             results[i] = summary
             if root is not None:
-                _store(root, key, summary)
-    phases["parse"] = phases.get("parse", 0.0) + time.perf_counter() - start
+                cache.store(root, key, summary)
     return [r for r in results if r is not None]
 
 
@@ -108,47 +95,3 @@ def _unreadable(source: SourceFile, exc: OSError) -> ModuleSummary:
     )
 
 
-def _load(root: Path, key: str) -> ModuleSummary | None:
-    path = root / key[:2] / key
-    try:
-        with open(path, "rb") as fh:
-            blob = fh.read()
-    except OSError:
-        return None
-    # Layout: key, checksum of the payload, payload. Only a payload whose checksum matches is
-    # unpickled, so a truncated, corrupted or foreign file is rebuilt, never trusted.
-    header = key.encode() + b"\n"
-    if not blob.startswith(header) or len(blob) < len(header) + 32:
-        return None
-    digest, payload = blob[len(header) : len(header) + 32], blob[len(header) + 32 :]
-    if hashlib.blake2b(payload, digest_size=32).digest() != digest:
-        return None
-    try:
-        value = pickle.loads(payload)
-    except Exception:
-        return None
-    return value if isinstance(value, ModuleSummary) else None
-
-
-def _store(root: Path, key: str, summary: ModuleSummary) -> None:
-    target = root / key[:2] / key
-    try:
-        if not root.exists():
-            root.mkdir(parents=True, exist_ok=True)
-            gitignore = root.parent / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text(_GITIGNORE, encoding="utf-8")
-        target.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            payload = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(key.encode() + b"\n")
-                fh.write(hashlib.blake2b(payload, digest_size=32).digest())
-                fh.write(payload)
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        pass  # a cache that cannot be written only costs time

@@ -1,0 +1,82 @@
+"""The result cache: checksummed pickles under ``.conformance_cache/`` (or $CONFORMANCE_CACHE_DIR).
+
+Every entry is ``key``, a checksum of the payload, and the payload; only a payload whose key and
+checksum match is unpickled, so a truncated, corrupted or foreign file is rebuilt, never trusted.
+Writes are atomic (temporary file, then ``os.replace``); a cache that cannot be written only
+costs time. The directory ignores itself for git.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from conformance import __version__
+
+FORMAT = 3
+_GITIGNORE = "# created by conformance\n*\n"
+_SUM = 32
+
+
+def cache_root(project_dir: Path) -> Path:
+    """Returns the versioned cache directory for a project."""
+    env = os.environ.get("CONFORMANCE_CACHE_DIR")
+    base = Path(env) if env else project_dir / ".conformance_cache"
+    return base / f"v{FORMAT}-{__version__}"
+
+
+def digest(*parts: bytes) -> str:
+    """Returns a short hex digest of ``parts`` (separated, so parts cannot run together)."""
+    h = hashlib.blake2b(digest_size=20)
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def load(root: Path, key: str) -> object | None:
+    """Returns the object stored under ``key``, or None when absent or not to be trusted."""
+    try:
+        with open(root / key[:2] / key, "rb") as fh:
+            blob = fh.read()
+    except OSError:
+        return None
+    header = key.encode() + b"\n"
+    if not blob.startswith(header) or len(blob) < len(header) + _SUM:
+        return None
+    checksum, payload = blob[len(header) : len(header) + _SUM], blob[len(header) + _SUM :]
+    if hashlib.blake2b(payload, digest_size=_SUM).digest() != checksum:
+        return None
+    try:
+        value: object = pickle.loads(payload)
+    except Exception:
+        return None
+    return value
+
+
+def store(root: Path, key: str, value: object) -> None:
+    """Stores ``value`` under ``key`` atomically; never raises for an unwritable cache."""
+    target = root / key[:2] / key
+    try:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        if not root.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            gitignore = root.parent / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text(_GITIGNORE, encoding="utf-8")
+        target.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(key.encode() + b"\n")
+                fh.write(hashlib.blake2b(payload, digest_size=_SUM).digest())
+                fh.write(payload)
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except (OSError, pickle.PicklingError, RecursionError):
+        pass
