@@ -1,0 +1,133 @@
+"""The result cache: warm equals cold, a changed helper changes its callers, nothing is trusted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from analysis_helpers import make_project
+
+from conformance import cache
+from conformance.analysis.project import analyze_project
+from conformance.config import load_config
+
+FILES = {
+    "config.py": "import modal\napp = modal.App('wh')\n",
+    "extraction/writer.py": """
+        def save(client, row):
+            client.schema("core").table("companies").upsert(row).execute()
+    """,
+    "ingest/a.py": """
+        from config import app
+        from extraction.writer import save
+
+        @app.function()
+        def first(client):
+            save(client, {})
+    """,
+    "ingest/b.py": """
+        from config import app
+        from extraction import writer
+
+        @app.function()
+        def second(client):
+            writer.save(client, {})
+            client.schema("raw").table("b_payloads").insert({}).execute()
+    """,
+}
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CONFORMANCE_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "p"
+    root.mkdir()
+    return make_project(root, FILES)
+
+
+def tables(analysis) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    return {f.name: sorted(w.qualified_name for w in f.writes) for f in analysis.functions}
+
+
+def test_warm_scan_equals_cold_scan(project: Path) -> None:
+    config = load_config(project)
+    cold = analyze_project(config)
+    warm = analyze_project(config)
+    assert warm.to_dict() == cold.to_dict()
+    assert "parse" in cold.timings and "parse" not in warm.timings
+    assert (project.parent / "cache" / ".gitignore").read_text().strip().endswith("*")
+
+
+def test_changed_helper_changes_every_function_that_reaches_it(project: Path) -> None:
+    config = load_config(project)
+    assert tables(analyze_project(config)) == {
+        "first": ["core.companies"], "second": ["core.companies", "raw.b_payloads"]}
+    helper = project / "src" / "extraction" / "writer.py"
+    helper.write_text(helper.read_text().replace('"companies"', '"organisations"'))
+    assert tables(analyze_project(config)) == {
+        "first": ["core.organisations"], "second": ["core.organisations", "raw.b_payloads"]}
+
+
+def test_new_file_is_seen_on_the_warm_path(project: Path) -> None:
+    config = load_config(project)
+    analyze_project(config)
+    (project / "src" / "ingest" / "c.py").write_text(
+        "from config import app\n\n@app.function()\ndef third():\n    pass\n")
+    assert [f.name for f in analyze_project(config).functions] == ["first", "second", "third"]
+
+
+def test_corrupt_entries_are_ignored_and_rebuilt(project: Path) -> None:
+    config = load_config(project)
+    cold = analyze_project(config)
+    entries = [p for p in (project.parent / "cache").rglob("*") if p.is_file()
+               and p.name != ".gitignore"]
+    assert entries
+    for i, path in enumerate(entries):
+        data = path.read_bytes()
+        # truncate one, flip a byte in another, replace the rest with a foreign pickle
+        path.write_bytes(data[: len(data) // 2] if i % 3 == 0 else
+                         data[:-1] + bytes([data[-1] ^ 1]) if i % 3 == 1 else
+                         b"not a cache entry")
+    again = analyze_project(config)
+    assert again.to_dict() == cold.to_dict()
+    assert "parse" in again.timings  # everything was rebuilt
+
+
+def test_load_rejects_a_payload_whose_checksum_does_not_match(tmp_path: Path) -> None:
+    cache.store(tmp_path, "ab" + "0" * 38, {"x": 1})
+    assert cache.load(tmp_path, "ab" + "0" * 38) == {"x": 1}
+    path = tmp_path / "ab" / ("ab" + "0" * 38)
+    blob = bytearray(path.read_bytes())
+    blob[-2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    assert cache.load(tmp_path, "ab" + "0" * 38) is None
+
+
+def test_no_cache_writes_nothing(project: Path) -> None:
+    analyze_project(load_config(project, use_cache=False), use_cache=False)
+    assert not (project.parent / "cache").exists()
+
+
+def test_warm_path_imports_no_parser_and_no_database_driver(project: Path) -> None:
+    script = (
+        "import sys, json\n"
+        "from conformance.cli import main\n"
+        "try:\n"
+        "    main(['scan', sys.argv[1], '--format', 'json', '-o', sys.argv[2]])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ['libcst', 'sqlglot', 'psycopg', 'jsonschema']\n"
+        "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    env = {**os.environ, "CONFORMANCE_CACHE_DIR": str(project.parent / "cache")}
+    out = project.parent / "out.json"
+    cold = subprocess.run([sys.executable, "-c", script, str(project), str(out)],
+                          capture_output=True, text=True, env=env, check=True)
+    assert "libcst" in json.loads(cold.stdout)
+    warm = subprocess.run([sys.executable, "-c", script, str(project), str(out)],
+                          capture_output=True, text=True, env=env, check=True)
+    assert json.loads(warm.stdout) == []
