@@ -41,9 +41,11 @@ def pg_server() -> Iterator[PgServer]:
     if dsn:
         yield PgServer(dsn)
         return
+    runtime = None
     if not os.environ.get("XDG_RUNTIME_DIR"):
         # pgserver asks platformdirs for a runtime dir, which warns unless one is set (mode 0700)
-        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="conformance-xdg-")
+        runtime = tempfile.mkdtemp(prefix="conformance-xdg-")
+        os.environ["XDG_RUNTIME_DIR"] = runtime
     # not under pytest's basetemp: a concurrent pytest run prunes old basetemps, server and all
     data_dir = Path(tempfile.mkdtemp(prefix="conformance-pg-"))
     started = time.monotonic()
@@ -52,13 +54,20 @@ def pg_server() -> Iterator[PgServer]:
 
         server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     except Exception as exc:  # any failure to start means: no server here
-        shutil.rmtree(data_dir, ignore_errors=True)
+        _remove(data_dir, runtime)
         _unavailable(f"pgserver could not start ({type(exc).__name__}: {exc})")
     try:
         yield PgServer(server.get_uri(), data_dir, time.monotonic() - started)
     finally:
         server.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        _remove(data_dir, runtime)
+
+
+def _remove(data_dir: Path, runtime: str | None) -> None:
+    shutil.rmtree(data_dir, ignore_errors=True)
+    if runtime is not None:
+        shutil.rmtree(runtime, ignore_errors=True)
+        os.environ.pop("XDG_RUNTIME_DIR", None)
 
 
 @pytest.fixture(scope="session")

@@ -67,7 +67,8 @@ def dsn_secrets(dsn: str) -> list[str]:
             value = m.group(2)
             found.append(value)
             if value.startswith("'"):
-                found.append(value.strip("'").replace("\\'", "'").replace("\\\\", "\\"))
+                inner = value[1:-1] if len(value) > 1 and value.endswith("'") else value[1:]
+                found.append(re.sub(r"\\(.)", r"\1", inner, flags=re.S))
     found.extend([unquote(s) for s in found])
     if os.environ.get("PGPASSWORD"):
         found.append(os.environ["PGPASSWORD"])
