@@ -11,6 +11,11 @@ import os
 from supabase import Client, ClientOptions, create_client
 
 
+# Direct connection the 2022 Crunchbase backfill used before credentials moved to the
+# warehouse-db secret. Nothing imports it any more.
+LEGACY_DSN = "postgresql://loader:hunter2@db.internal:5432/warehouse"
+
+
 def _credentials() -> tuple[str, str]:
     return os.environ["SUPABASE_URL"], os.environ["SUPABASE_SERVICE_KEY"]
 

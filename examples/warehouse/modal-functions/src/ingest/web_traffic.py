@@ -1,4 +1,5 @@
-"""Monthly web traffic estimates, polled every six hours."""
+"""Monthly web traffic estimates, polled every six hours, and the competitor benchmark reports
+the provider pushes to us."""
 
 from __future__ import annotations
 
@@ -46,3 +47,15 @@ def poll_web_traffic() -> int:
                 monthly, on_conflict="domain,month"
             ).execute()
     return len(tracked.data)
+
+
+# The provider's webhook settings show this URL, so someone gave the function a descriptive name.
+@app.function(image=image, secrets=[db_secret], name="similarweb-competitor-traffic-benchmarks-push")
+@modal.fastapi_endpoint(method="POST")
+def ingest_traffic_benchmarks(payload: dict) -> dict:
+    """Stores a pushed competitor benchmark report as received."""
+    db = get_client()
+    db.schema("raw").from_(f"{PROVIDER}_benchmarks").insert(
+        {"domain": payload.get("domain"), "report": payload, "received_at": utcnow_iso()}
+    ).execute()
+    return {"status": "ok"}
