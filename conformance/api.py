@@ -43,7 +43,8 @@ def scan(
 
 
 def load_registry(config: Config, source: str | None = None) -> Registry:
-    """Returns the registry from ``source`` (a file path or a DSN), else the configured one."""
+    """Returns the registry from ``source`` (a DSN, or a file path: relative paths are relative to
+    the project), else the configured one."""
     source = source or config.registry_source
     if is_dsn(source):
         from conformance.registry.postgres import load_registry_db

@@ -38,8 +38,8 @@ def slug_for(fn: IngestFunction) -> str:
         for hint in fn.slug_hints:
             if hint.source == source and _SLUG_OK.match(hint.slug):
                 return hint.slug
-    name = fn.modal_name.split(".")[-1] if "." in fn.modal_name else fn.modal_name
-    name = re.sub(r"^(ingest|sync|load|poll)_", "", name.lower())
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", fn.modal_name).lower()  # CamelCase.method
+    name = re.sub(r"^(ingest|sync|load|poll)_", "", name)
     slug = re.sub(r"[^a-z0-9]+", "-", name).strip("-")
     return slug or "workflow"
 

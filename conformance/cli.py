@@ -110,7 +110,7 @@ def scan(fmt: str, output: str | None, timings: bool, **kw: Any) -> int:
     "registry_source",
     metavar="PATH|DSN",
     help="Registry file or postgresql:// DSN (default: [tool.conformance] registry, "
-    "else workflow_registry.yaml). A DSN may come from $CONFORMANCE_DSN.",
+    "else workflow_registry.yaml); `env` reads the DSN from $CONFORMANCE_DSN.",
 )
 @click.option(
     "--format",
@@ -118,6 +118,12 @@ def scan(fmt: str, output: str | None, timings: bool, **kw: Any) -> int:
     type=click.Choice(["text", "json", "sarif", "github", "junit"]),
     default="text",
     show_default=True,
+)
+@click.option(
+    "--severity",
+    multiple=True,
+    metavar="CODE=LEVEL",
+    help="Override a rule's severity (error, warning, off); repeatable, wins over settings.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
 def check(
@@ -127,13 +133,12 @@ def check(
     from conformance import api, report
     from conformance.compare import compare
 
-    if registry_source in ("env", "$CONFORMANCE_DSN") or (
-        registry_source is None
-        and os.environ.get("CONFORMANCE_DSN")
-        and os.environ.get("CONFORMANCE_CHECK_DB") == "1"
-    ):
+    if registry_source == "env":
         registry_source = _env_dsn()
-    config, analysis = api.scan(kw.pop("project"), **_scan_kwargs(kw))
+    elif registry_source is not None and not api.is_dsn(registry_source):
+        registry_source = str(Path(registry_source).absolute())
+    severity = _parse_severity(kw.pop("severity"))
+    config, analysis = api.scan(kw.pop("project"), severity=severity, **_scan_kwargs(kw))
     phases = dict(analysis.timings)
     start = time.perf_counter()
     registry = api.load_registry(config, registry_source)
@@ -180,16 +185,20 @@ def _registry_file_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _registry_path(config: Any, registry_file: str | None) -> Path:
-    source = registry_file or config.registry_source
+    """Returns the registry file: ``--registry`` (relative to the current directory), else the
+    configured one (relative to the project)."""
     from conformance import api
 
-    if api.is_dsn(source):
+    if registry_file is not None:
+        if api.is_dsn(registry_file):
+            raise ConformanceError("this command works on a registry file: pass --registry PATH")
+        return Path(registry_file).absolute()
+    if api.is_dsn(config.registry_source):
         raise ConformanceError(
             "this command works on the registry file; [tool.conformance] "
             "registry names a database: pass --registry PATH"
         )
-    path = Path(source)
-    return path if path.is_absolute() else config.project_dir / path
+    return Path(config.registry_source)
 
 
 @cli.command(context_settings={"ignore_unknown_options": False})
@@ -459,6 +468,16 @@ def _rel_registry(config: Any, source: str | None) -> str | None:
         return path.resolve().relative_to(config.project_dir).as_posix()
     except ValueError:
         return str(path)
+
+
+def _parse_severity(values: tuple[str, ...]) -> dict[str, str] | None:
+    out: dict[str, str] = {}
+    for value in values:
+        code, sep, level = value.partition("=")
+        if not sep or level not in ("error", "warning", "off"):
+            raise click.UsageError(f"--severity takes CODE=error|warning|off, not {value!r}")
+        out[code.strip().upper()] = level
+    return out or None
 
 
 def _env_dsn() -> str:

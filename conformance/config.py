@@ -133,7 +133,10 @@ def load_config(project_dir: Path | str = ".", use_cache: bool = True, **overrid
     if not project.is_dir():
         raise ConformanceError(f"project directory not found: {project_dir}")
     settings = read_raw_settings(project)
+    severity = overrides.pop("severity", None)
     settings.update({k: v for k, v in overrides.items() if v is not None and v != ()})
+    if severity:
+        settings["severity"] = {**settings.get("severity", {}), **severity}
     for key in ("ingest", "exclude", "entity_types"):
         if isinstance(settings.get(key), tuple):
             settings[key] = list(settings[key])
