@@ -1,0 +1,626 @@
+#!/usr/bin/env python3
+"""Times conformance against bare parsing on generated corpora and prints Markdown tables.
+
+    python bench/run.py --scales 1,10,50 --repeat 5 [--out bench/RESULTS.md]
+
+For each scale it (re)generates ``bench/corpus/xN`` when missing or stale, then measures each row
+``--repeat`` times (at least 5) and prints one table per scale: min and median seconds, and the
+ratio of the row's min to the min of the bare single-process libcst parse of the same files.
+A row that cannot run prints ``n/a (reason)``; the runner itself does not fail.
+
+Rows (see bench/README.md):
+  floor        fresh interpreter: walk + read + hash every .py file (whole process)
+  ast          ast.parse of every file (read + parse, in a fresh process, imports excluded)
+  libcst       libcst.parse_module of every file, one process (the denominator)
+  libcst-pool  the same in a 2-process fork pool, including the pool's start-up
+  scan-*       ``conformance scan PROJECT --format json`` as a subprocess (whole-process wall time):
+               cold (--no-cache), cold-cache (empty cache dir), warm (hot cache), one (one ingest
+               file changed since the cache was filled)
+  check-*      the same four for
+               ``conformance check PROJECT --registry PROJECT/workflow_registry.yaml``
+  fixit        Fixit 2 with one no-op rule, when ``fixit`` is importable (--fixit-python)
+  rss          peak RSS of the cold scan (os.wait4 rusage of each run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+MANIFEST = ".bench_manifest.json"
+MIN_REPEAT = 5
+EDIT_MARK = b"\nBENCH_EDIT = "
+
+BASELINE_ROWS = ("floor", "ast", "libcst", "libcst-pool")
+TOOL_ROWS = (
+    "scan-cold",
+    "scan-cold-cache",
+    "scan-warm",
+    "scan-one",
+    "check-cold",
+    "check-cold-cache",
+    "check-warm",
+    "check-one",
+    "rss",
+)
+ALL_ROWS = BASELINE_ROWS + TOOL_ROWS + ("fixit",)
+GROUPS = {"baseline": BASELINE_ROWS, "tool": TOOL_ROWS, "all": ALL_ROWS}
+LABELS = {
+    "floor": "floor: start + walk + read + hash (whole process)",
+    "ast": "`ast.parse`, 1 process",
+    "libcst": "bare libcst `parse_module`, 1 process",
+    "libcst-pool": "bare libcst, 2-process fork pool (incl. start-up)",
+    "scan-cold": "`scan` cold (`--no-cache`)",
+    "scan-cold-cache": "`scan` cold, empty cache",
+    "scan-warm": "`scan` warm (nothing changed)",
+    "scan-one": "`scan`, one ingest file changed",
+    "check-cold": "`check` cold (`--no-cache`)",
+    "check-cold-cache": "`check` cold, empty cache",
+    "check-warm": "`check` warm (nothing changed)",
+    "check-one": "`check`, one ingest file changed",
+    "fixit": "Fixit 2, one no-op rule",
+    "rss": "peak RSS of the cold scan (MB)",
+}
+
+FLOOR_SOURCE = """
+import hashlib, os, sys
+n = 0
+for dirpath, dirnames, filenames in os.walk(sys.argv[1]):
+    dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
+    for name in filenames:
+        if name.endswith(".py"):
+            with open(os.path.join(dirpath, name), "rb") as fh:
+                hashlib.sha256(fh.read()).digest()
+            n += 1
+"""
+
+
+# -- in-process measurements (run in a fresh child: ``run.py --measure MODE PROJECT``) ------------
+
+
+def py_files(project: Path) -> list[str]:
+    """Returns every ``.py`` file under ``project`` (hidden and cache directories skipped)."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(project):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
+        out.extend(os.path.join(dirpath, f) for f in sorted(filenames) if f.endswith(".py"))
+    return out
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def _libcst_parse_file(path: str) -> int:
+    import libcst
+
+    libcst.parse_module(_read(path))
+    return 1
+
+
+def measure(mode: str, project: Path) -> float:
+    """Returns the seconds that ``mode`` takes over ``project`` (imports and the walk excluded)."""
+    files = py_files(project)
+    if mode == "ast":
+        import ast
+
+        started = time.perf_counter()
+        for path in files:
+            ast.parse(_read(path), filename=path)
+        return time.perf_counter() - started
+    if mode == "libcst":
+        import libcst
+
+        started = time.perf_counter()
+        for path in files:
+            libcst.parse_module(_read(path))
+        return time.perf_counter() - started
+    if mode == "libcst-pool":
+        import multiprocessing
+
+        import libcst  # noqa: F401 - imported before the fork, like a tool would
+
+        started = time.perf_counter()
+        ctx = multiprocessing.get_context("fork")
+        pool = ctx.Pool(2)
+        chunksize = max(1, len(files) // 16)
+        for _ in pool.imap_unordered(_libcst_parse_file, files, chunksize=chunksize):
+            pass
+        pool.close()
+        pool.join()
+        return time.perf_counter() - started
+    raise ValueError(f"unknown mode {mode}")
+
+
+# -- running children ----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    seconds: float
+    returncode: int
+    maxrss_mb: float
+    stderr: str
+    stdout_path: Path
+    timed_out: bool = False
+
+
+def child_env(extra: dict[str, str] | None = None, keep_env: bool = False) -> dict[str, str]:
+    env = dict(os.environ)
+    if not keep_env:
+        # Users have bytecode caches; a benchmark without them measures compilation.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("CONFORMANCE_REGISTRY", None)
+    env.update(extra or {})
+    return env
+
+
+def run_child(
+    cmd: list[str], env: dict[str, str], cwd: Path, timeout: float, stdout_path: Path
+) -> Run:
+    """Runs ``cmd`` and returns its wall time, exit code and peak RSS (from ``os.wait4``)."""
+    with open(stdout_path, "wb") as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        # its own process group, so that a timeout also ends the pool workers it started
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True
+        )
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    # ru_maxrss is in KiB on Linux (bytes on macOS)
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024
+    return Run(
+        seconds, proc.returncode, usage.ru_maxrss / scale, stderr, stdout_path, timed_out.is_set()
+    )
+
+
+def failure(run: Run, ok_codes: tuple[int, ...] = (0, 1)) -> str | None:
+    """Returns why ``run`` failed, or None when it looks like a normal run of the tool."""
+    if run.timed_out:
+        return f"timed out after {run.seconds:.0f} s"
+    last = next((line.strip() for line in reversed(run.stderr.splitlines()) if line.strip()), "")
+    if "Traceback (most recent call last)" in run.stderr:
+        return f"crashed: {last[:160]}"
+    if "No module named" in run.stderr:
+        return last[:160]
+    if run.returncode == 1 and run.stdout_path.stat().st_size == 0:
+        return f"exit 1 without output: {last[:160]}" if last else "exit 1 without output"
+    if run.returncode not in ok_codes:
+        return f"exit {run.returncode}: {last[:160]}" if last else f"exit {run.returncode}"
+    return None
+
+
+# -- rows ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    key: str
+    values: list[float] = field(default_factory=list)
+    error: str | None = None
+    unit: str = "s"
+    note: str = ""
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.repeat = args.repeat
+        self.timeout = args.timeout
+        self.tmp = Path(tempfile.mkdtemp(prefix="conformance-bench-"))
+        self.notes: list[str] = []
+
+    def close(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    # baseline rows -----------------------------------------------------------------------------
+    def floor(self, project: Path) -> Row:
+        row = Row("floor")
+        cmd = [sys.executable, "-c", FLOOR_SOURCE, str(project)]
+        env = child_env(keep_env=self.args.keep_env)
+        run_child(cmd, env, project, self.timeout, self.tmp / "floor.out")  # warms the page cache
+        for _ in range(self.repeat):
+            run = run_child(cmd, env, project, self.timeout, self.tmp / "floor.out")
+            reason = failure(run, (0,))
+            if reason:
+                row.error = reason
+                break
+            row.values.append(run.seconds)
+        return row
+
+    def in_process(self, key: str, project: Path) -> Row:
+        row = Row(key)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", key, str(project)]
+        env = child_env(keep_env=self.args.keep_env)
+        for _ in range(self.repeat):
+            run = run_child(cmd, env, REPO, self.timeout, self.tmp / "measure.out")
+            reason = failure(run, (0,))
+            if reason:
+                row.error = reason
+                break
+            try:
+                row.values.append(float(json.loads(run.stdout_path.read_text())["seconds"]))
+            except (ValueError, KeyError) as exc:
+                row.error = f"bad output from --measure: {exc}"
+                break
+        return row
+
+    # tool rows ---------------------------------------------------------------------------------
+    def tool_cmd(self, command: str, project: Path, no_cache: bool) -> list[str]:
+        cmd = [sys.executable, "-m", "conformance", command, str(project)]
+        if command == "scan":
+            cmd += ["--format", "json"]
+        else:
+            cmd += ["--registry", str(project / "workflow_registry.yaml")]
+        if no_cache:
+            cmd.append("--no-cache")
+        return cmd
+
+    def tool_run(
+        self, cmd: list[str], cache: Path, project: Path, validate_json: bool
+    ) -> tuple[Run, str | None]:
+        env = child_env({"CONFORMANCE_CACHE_DIR": str(cache)}, keep_env=self.args.keep_env)
+        out = self.tmp / "tool.out"
+        run = run_child(cmd, env, project, self.timeout, out)
+        reason = failure(run)
+        if reason is None and validate_json:
+            try:
+                json.loads(out.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                reason = f"output is not JSON ({exc})"
+        return run, reason
+
+    def fresh_cache(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix="cache-", dir=self.tmp))
+
+    def tool_rows(
+        self, command: str, project: Path, wanted: set[str], rss: Row | None
+    ) -> list[Row]:
+        rows: list[Row] = []
+        is_scan = command == "scan"
+        cold = self.tool_cmd(command, project, no_cache=True)
+        cached = self.tool_cmd(command, project, no_cache=False)
+        broken: str | None = None
+
+        def timed(key: str, cmd: list[str], cache_for_run, before=None) -> Row:
+            nonlocal broken
+            row = Row(key)
+            if broken:
+                row.error = broken
+                return row
+            for i in range(self.repeat):
+                if before:
+                    before(i)
+                run, reason = self.tool_run(cmd, cache_for_run(), project, is_scan and i == 0)
+                if reason:
+                    row.error = reason
+                    break
+                row.values.append(run.seconds)
+                if key == "scan-cold" and rss is not None:
+                    rss.values.append(run.maxrss_mb)
+                if key == f"{command}-cold" and i == 0:
+                    self.describe_output(command, run, project)
+            return row
+
+        # one untimed run first: writes bytecode caches, warms the page cache, and shows quickly
+        # whether the tool runs at all
+        run, reason = self.tool_run(cold, self.fresh_cache(), project, is_scan)
+        if reason:
+            broken = reason
+        if f"{command}-cold" in wanted or (is_scan and rss is not None):
+            rows.append(timed(f"{command}-cold", cold, self.fresh_cache))
+            if rss is not None and rows[-1].error:
+                rss.error = rows[-1].error
+        if f"{command}-cold-cache" in wanted:
+            rows.append(timed(f"{command}-cold-cache", cached, self.fresh_cache))
+        if f"{command}-warm" in wanted:
+            cache = self.fresh_cache()
+            prime_run, reason = self.tool_run(cached, cache, project, False)
+            row = timed(f"{command}-warm", cached, lambda: cache)
+            if reason and not row.error:
+                row.error = f"priming failed: {reason}"
+            rows.append(row)
+        if f"{command}-one" in wanted:
+            target = changed_file(project)
+            original = target.read_bytes()
+            if EDIT_MARK in original:  # left over from an interrupted run
+                original = original[: original.index(EDIT_MARK)]
+                target.write_bytes(original)
+            cache = self.fresh_cache()
+            self.tool_run(cached, cache, project, False)
+
+            def edit(i: int) -> None:
+                target.write_bytes(original + EDIT_MARK + f"{i}\n".encode())
+
+            try:
+                row = timed(f"{command}-one", cached, lambda: cache, edit)
+            finally:
+                target.write_bytes(original)
+            row.note = f"edits {target.relative_to(project)}"
+            rows.append(row)
+        return [r for r in rows if r.key in wanted]
+
+    def describe_output(self, command: str, run: Run, project: Path) -> None:
+        if command != "scan":
+            return
+        try:
+            data = json.loads(run.stdout_path.read_text(encoding="utf-8"))
+        except ValueError:
+            return
+        functions = data.get("functions") if isinstance(data, dict) else None
+        if isinstance(functions, list):
+            manifest = read_manifest(project) or {}
+            pairs = sum(
+                len({(w.get("schema"), w.get("table")) for w in f.get("writes", [])})
+                for f in functions
+                if isinstance(f, dict)
+            )
+            unresolved = sum(len(f.get("unresolved", [])) for f in functions if isinstance(f, dict))
+            self.notes.append(
+                f"`scan` reported {len(functions)} functions (generated: "
+                f"{manifest.get('ingest_functions', '?')}), {pairs} function-table pairs "
+                f"(generated: {manifest.get('function_table_pairs', '?')}) and {unresolved} "
+                f"unresolved writes."
+            )
+
+    def fixit(self, project: Path) -> Row:
+        row = Row("fixit")
+        python = self.args.fixit_python or os.environ.get("BENCH_FIXIT_PYTHON") or sys.executable
+        probe = subprocess.run([python, "-c", "import fixit"], capture_output=True)
+        if probe.returncode != 0:
+            row.error = f"fixit not importable by {python}; see bench/README.md"
+            return row
+        cmd = [python, "-m", "fixit", "--rules", "bench_fixit_noop:NoOp", "lint", str(project)]
+        env = child_env({"PYTHONPATH": str(BENCH)}, keep_env=self.args.keep_env)
+        for _ in range(self.repeat):
+            run = run_child(cmd, env, self.tmp, self.timeout, self.tmp / "fixit.out")
+            reason = failure(run)
+            if reason:
+                row.error = reason
+                break
+            row.values.append(run.seconds)
+        return row
+
+    # one scale ---------------------------------------------------------------------------------
+    def scale(self, scale: int, wanted: set[str]) -> str:
+        project = ensure_corpus(scale, self.args.corpus_dir, self.args.seed, self.log)
+        manifest = read_manifest(project) or {}
+        self.notes = []
+        rows: dict[str, Row] = {}
+        for key in ("floor", "ast", "libcst", "libcst-pool"):
+            if key in wanted or key == "libcst":
+                self.log(f"[x{scale}] {key} ...")
+                rows[key] = self.floor(project) if key == "floor" else self.in_process(key, project)
+        rss = Row("rss", unit="MB") if "rss" in wanted else None
+        for command in ("scan", "check"):
+            keys = {k for k in wanted if k.startswith(command + "-")}
+            if keys or (command == "scan" and rss is not None):
+                self.log(f"[x{scale}] {command} ...")
+                scan_rss = rss if command == "scan" else None
+                if scan_rss is not None:
+                    keys.add("scan-cold")
+                for row in self.tool_rows(command, project, keys, scan_rss):
+                    rows[row.key] = row
+        if rss is not None:
+            rows["rss"] = rss
+        if "fixit" in wanted:
+            self.log(f"[x{scale}] fixit ...")
+            rows["fixit"] = self.fixit(project)
+        return render(
+            scale,
+            manifest,
+            [rows[k] for k in ALL_ROWS if k in rows and k in wanted | {"libcst"}],
+            self.notes,
+            self.repeat,
+        )
+
+
+# -- corpus and output ---------------------------------------------------------------------------
+
+
+def read_manifest(project: Path) -> dict | None:
+    try:
+        return json.loads((project / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_corpus(scale: int, corpus_dir: Path, seed: int, log) -> Path:
+    """Returns ``corpus_dir/xN``, generating it when missing or made by another generator."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import gen_corpus
+    finally:
+        sys.path.pop(0)
+    project = corpus_dir / f"x{scale}"
+    manifest = read_manifest(project)
+    if (
+        manifest is None
+        or manifest.get("generator_digest") != gen_corpus.generator_digest()
+        or manifest.get("seed") != seed
+        or manifest.get("scale") != scale
+    ):
+        log(f"[x{scale}] generating {project} ...")
+        started = time.perf_counter()
+        gen_corpus.generate(scale, project, seed)
+        log(f"[x{scale}] generated in {time.perf_counter() - started:.1f} s")
+    return project
+
+
+def changed_file(project: Path) -> Path:
+    ingest = project / "modal-functions" / "src" / "ingest"
+    return sorted(p for p in ingest.glob("*.py") if p.name != "__init__.py")[0]
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "MB":
+        return f"{value:.0f}"
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def render(scale: int, manifest: dict, rows: list[Row], notes: list[str], repeat: int) -> str:
+    denominator = next(
+        (min(r.values) for r in rows if r.key == "libcst" and r.values and not r.error), None
+    )
+    title = (
+        f"### Scale {scale}× — {manifest.get('py_files', '?'):,} files, "
+        f"{manifest.get('py_lines', 0):,} lines, {manifest.get('ingest_functions', '?'):,} "
+        f"ingest functions, {manifest.get('write_sites', '?'):,} write sites"
+    )
+    out = [title, "", "| row | min | median | × libcst parse (min) |", "|---|---:|---:|---:|"]
+    for row in rows:
+        label = LABELS[row.key]
+        if row.error or not row.values:
+            out.append(f"| {label} | n/a ({row.error or 'no runs'}) | | |")
+            continue
+        lo, med = min(row.values), statistics.median(row.values)
+        suffix = " MB" if row.unit == "MB" else " s"
+        ratio = "—" if row.unit != "s" or denominator is None else f"{lo / denominator:.2f}×"
+        out.append(
+            f"| {label} | {fmt(lo, row.unit)}{suffix} | {fmt(med, row.unit)}{suffix} | {ratio} |"
+        )
+    out.append("")
+    runs = {r.key: len(r.values) for r in rows if r.values and not r.error}
+    if runs and len(set(runs.values())) == 1:
+        out.append(f"Runs per row: {next(iter(runs.values()))}.")
+    elif runs:
+        out.append("Runs per row: " + ", ".join(f"{k} {n}" for k, n in runs.items()) + ".")
+    for row in rows:
+        if row.note and row.values:
+            out.append(f"`{row.key}` {row.note}.")
+    out += notes
+    return "\n".join(out) + "\n"
+
+
+def machine_header() -> str:
+    try:
+        from importlib.metadata import version
+
+        import libcst  # noqa: F401
+
+        libcst_version = version("libcst")
+    except Exception:  # noqa: BLE001 - only for the header
+        libcst_version = "not installed"
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+            ).stdout.strip()
+            or "?"
+        )
+    except OSError:
+        commit = "?"
+    return (
+        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs; libcst {libcst_version}; conformance at {commit}; "
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}.\n"
+    )
+
+
+def parse_rows(text: str) -> set[str]:
+    wanted: set[str] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part in GROUPS:
+            wanted |= set(GROUPS[part])
+        elif part in ALL_ROWS:
+            wanted.add(part)
+        else:
+            raise argparse.ArgumentTypeError(
+                f"unknown row {part!r} (rows: {', '.join(ALL_ROWS)}; groups: {', '.join(GROUPS)})"
+            )
+    return wanted
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--scales", default="1,10,50", help="comma-separated scales (default 1,10,50)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=MIN_REPEAT,
+        help=f"runs per row, at least {MIN_REPEAT} (default {MIN_REPEAT})",
+    )
+    parser.add_argument(
+        "--rows",
+        type=parse_rows,
+        default=set(ALL_ROWS),
+        help="comma-separated rows or groups (baseline, tool, all); default all",
+    )
+    parser.add_argument("--corpus-dir", type=Path, default=BENCH / "corpus")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per child run")
+    parser.add_argument(
+        "--fixit-python",
+        help="Python that can import fixit (default: this one, or $BENCH_FIXIT_PYTHON)",
+    )
+    parser.add_argument(
+        "--keep-env",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE in the children's environment",
+    )
+    parser.add_argument("--out", type=Path, help="also write the Markdown to this file")
+    parser.add_argument("--measure", nargs=2, metavar=("MODE", "PROJECT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:
+        mode, project = args.measure
+        print(json.dumps({"seconds": measure(mode, Path(project))}))
+        return 0
+    if args.repeat < MIN_REPEAT:
+        parser.error(f"--repeat must be at least {MIN_REPEAT}")
+    scales = [int(s) for s in args.scales.split(",") if s.strip()]
+    bench = Bench(args)
+    parts = ["## conformance benchmark", "", machine_header()]
+    print("\n".join(parts), flush=True)
+    try:
+        for scale in scales:
+            table = bench.scale(scale, args.rows)
+            print(table, flush=True)
+            parts.append(table)
+    finally:
+        bench.close()
+    if args.out:
+        args.out.write_text("\n".join(parts), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
