@@ -114,7 +114,7 @@ class Extractor:
             self._statement(stmt, frame, top)
 
     def _suite(self, suite: cst.BaseSuite, frame: _Frame, top: bool = False) -> None:
-        if isinstance(suite, cst.SimpleStatementSuite):  # ``if x: a(); b()``
+        if type(suite) is cst.SimpleStatementSuite:  # ``if x: a(); b()``
             for small in suite.body:
                 self._where = small
                 self._small(small, frame)
@@ -122,23 +122,23 @@ class Extractor:
             self._block(suite.body, frame, top)
 
     def _statement(self, stmt: cst.CSTNode, frame: _Frame, top: bool) -> None:
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             for small in stmt.body:
                 self._where = small
                 self._small(small, frame)
             return
         self._where = stmt
-        if isinstance(stmt, cst.FunctionDef):
+        if type(stmt) is cst.FunctionDef:
             self._function(stmt, frame, top)
-        elif isinstance(stmt, cst.ClassDef):
+        elif type(stmt) is cst.ClassDef:
             if top:
                 self._class(stmt)
-        elif isinstance(stmt, cst.If):
+        elif type(stmt) is cst.If:
             self._ev(stmt.test, frame)
             self._branches(frame, [stmt.body, stmt.orelse], top)
-        elif isinstance(stmt, (cst.For)):
+        elif type(stmt) is cst.For:
             self._for(stmt, frame, top)
-        elif isinstance(stmt, cst.While):
+        elif type(stmt) is cst.While:
             self._ev(stmt.test, frame)
             self._branches(frame, [stmt.body, stmt.orelse], top, keep_base=True)
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
@@ -147,13 +147,13 @@ class Extractor:
             self._branches(frame, parts, top, keep_base=True)
             if stmt.finalbody is not None:
                 self._suite(stmt.finalbody.body, frame, top)
-        elif isinstance(stmt, cst.With):
+        elif type(stmt) is cst.With:
             for item in stmt.items:
                 value = self._ev(item.item, frame)
-                if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                if item.asname is not None and type(item.asname.name) is cst.Name:
                     frame.env[item.asname.name.value] = value
             self._suite(stmt.body, frame, top)
-        elif isinstance(stmt, cst.Match):
+        elif type(stmt) is cst.Match:
             self._ev(stmt.subject, frame)
             self._branches(frame, [case.body for case in stmt.cases], top, keep_base=True)
 
@@ -167,9 +167,9 @@ class Extractor:
         for suite in suites:
             if suite is None:
                 continue
-            if isinstance(suite, cst.Else):
+            if type(suite) is cst.Else:
                 suite, saw_else = suite.body, True
-            elif isinstance(suite, cst.If):  # elif
+            elif type(suite) is cst.If:  # elif
                 child = frame.fork()
                 self._statement(suite, child, top)
                 results.append(child.env)
@@ -199,7 +199,7 @@ class Extractor:
             frame.env.update(_merge_envs(envs))
         else:
             child = frame.fork()
-            label = target.value if isinstance(target, cst.Name) else ""
+            label = target.value if type(target) is cst.Name else ""
             self._bind_target(target, v.Elem(seq, None, label), child)
             self._suite(stmt.body, child, top)
             frame.env.clear()
@@ -208,7 +208,7 @@ class Extractor:
             self._suite(stmt.orelse.body, frame, top)
 
     def _bind_target(self, target: cst.BaseExpression, value: v.Value, frame: _Frame) -> None:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             frame.env[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             for i, element in enumerate(target.elements):
@@ -224,49 +224,49 @@ class Extractor:
                     item = v.Unknown("an unpacked value")
                 self._bind_target(element.value, item, frame)
         elif (
-            isinstance(target, cst.Attribute)
-            and isinstance(target.value, cst.Name)
+            type(target) is cst.Attribute
+            and type(target.value) is cst.Name
             and target.value.value == "self"
         ):
             frame.self_attrs.append((target.attr.value, value))
 
     def _small(self, small: cst.CSTNode, frame: _Frame) -> None:
-        if isinstance(small, cst.Expr):
+        if type(small) is cst.Expr:
             self._ev(small.value, frame)
-        elif isinstance(small, cst.Assign):
+        elif type(small) is cst.Assign:
             value = self._ev(small.value, frame)
             for target in small.targets:
                 self._bind_target(target.target, value, frame)
-        elif isinstance(small, cst.AnnAssign):
+        elif type(small) is cst.AnnAssign:
             if small.value is not None:
                 self._bind_target(small.target, self._ev(small.value, frame), frame)
-        elif isinstance(small, cst.AugAssign):
+        elif type(small) is cst.AugAssign:
             value = self._ev(small.value, frame)
-            if isinstance(small.target, cst.Name):
+            if type(small.target) is cst.Name:
                 name = small.target.value
                 old = frame.env.get(name, v.Global(name) if frame.module_level else None)
                 frame.env[name] = (
                     v.Concat((old, value))
-                    if old is not None and isinstance(small.operator, cst.AddAssign)
+                    if old is not None and type(small.operator) is cst.AddAssign
                     else v.Unknown(f"'{name}' is changed in place")
                 )
-        elif isinstance(small, cst.Return):
+        elif type(small) is cst.Return:
             if small.value is not None:
                 frame.returns.append(self._ev(small.value, frame))
-        elif isinstance(small, cst.Import):
+        elif type(small) is cst.Import:
             for alias in small.names:
                 dotted = _dotted(alias.name)
                 self.imports.add(dotted)
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                if alias.asname is not None and type(alias.asname.name) is cst.Name:
                     frame.env[alias.asname.name.value] = v.ImportRef(dotted)
                 else:
                     head = dotted.split(".", 1)[0]
                     frame.env[head] = v.ImportRef(head)
                     if "." in dotted:  # ``import a.b`` binds ``a`` but loads ``a.b``
                         frame.env.setdefault(f"<import {dotted}>", v.ImportRef(dotted))
-        elif isinstance(small, cst.ImportFrom):
+        elif type(small) is cst.ImportFrom:
             self._import_from(small, frame)
-        elif isinstance(small, cst.Raise) and small.exc is not None:
+        elif type(small) is cst.Raise and small.exc is not None:
             self._ev(small.exc, frame)
 
     def _import_from(self, node: cst.ImportFrom, frame: _Frame) -> None:
@@ -286,7 +286,7 @@ class Extractor:
         for alias in node.names:
             imported = _dotted(alias.name)
             local = imported
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 local = alias.asname.name.value
             frame.env[local] = v.ImportRef(module, imported)
             self.imports.add(f"{module}.{imported}")
@@ -319,7 +319,7 @@ class Extractor:
         env: dict[str, v.Value] = {} if outer.module_level else dict(outer.env)
         env.update({pname: v.Param(pname) for pname in params})
         for star in (p.star_arg, p.star_kwarg):
-            if isinstance(star, cst.Param):
+            if type(star) is cst.Param:
                 env[star.name.value] = v.Unknown(f"'{star.name.value}' collects arguments")
         frame = _Frame(qualname, env)
         self._suite(node.body, frame)
@@ -365,20 +365,20 @@ class Extractor:
         methods: list[str] = []
         self_attrs: list[tuple[str, str, v.Value]] = []
         fields: list[tuple[str, v.Value]] = []
-        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        body = node.body.body if type(node.body) is cst.IndentedBlock else ()
         for stmt in body:
-            if isinstance(stmt, cst.FunctionDef):
+            if type(stmt) is cst.FunctionDef:
                 summary = self._function(stmt, module_frame, True, class_name=name)
                 methods.append(summary.name)
                 self_attrs.extend((a, summary.qualname, val) for a, val in self._last_self_attrs)
-            elif isinstance(stmt, cst.SimpleStatementLine):
+            elif type(stmt) is cst.SimpleStatementLine:
                 for small in stmt.body:
                     target = None
-                    if isinstance(small, cst.AnnAssign) and small.value is not None:
+                    if type(small) is cst.AnnAssign and small.value is not None:
                         target, value_node = small.target, small.value
-                    elif isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    elif type(small) is cst.Assign and len(small.targets) == 1:
                         target, value_node = small.targets[0].target, small.value
-                    if isinstance(target, cst.Name):
+                    if type(target) is cst.Name:
                         value = self._ev(value_node, module_frame)
                         fields.append((target.value, value))
         self.classes.append(
@@ -396,72 +396,81 @@ class Extractor:
 
     # -- expressions ------------------------------------------------------------------------------
 
-    def _ev(self, node: cst.BaseExpression, frame: _Frame) -> v.Value:  # noqa: C901
+    def _ev(self, node: cst.BaseExpression, frame: _Frame) -> v.Value:
         """Returns the symbolic value of ``node``; records the effects of calls inside it."""
-        if isinstance(node, cst.Name):
-            name = node.value
-            if frame.module_level:
-                return v.Global(name)
-            return frame.env.get(name) or v.Global(name)
-        if isinstance(node, cst.SimpleString):
-            literal = node.evaluated_value
-            return v.Str(literal) if isinstance(literal, str) else v.Unknown("a bytes literal")
-        if isinstance(node, cst.Call):
-            return self._call(node, frame)
-        if isinstance(node, cst.Attribute):
-            return v.Attr(self._ev(node.value, frame), node.attr.value)
-        if isinstance(node, cst.ConcatenatedString):
-            return v.Concat((self._ev(node.left, frame), self._ev(node.right, frame)))
-        if isinstance(node, cst.FormattedString):
-            return self._fstring(node, frame)
-        if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
-            items = []
-            for element in node.elements:
-                value = self._ev(element.value, frame)
-                if isinstance(element, cst.StarredElement):
-                    value = v.Unknown("a starred element")
-                items.append(value)
-            return v.Seq(tuple(items))
-        if isinstance(node, cst.Dict):
-            return self._dict(node, frame)
-        if isinstance(node, cst.Subscript):
-            base = self._ev(node.value, frame)
-            if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-                return v.Sub(base, self._ev(node.slice[0].slice.value, frame))
-            return v.Unknown("a slice")
-        if isinstance(node, cst.BinaryOperation):
-            left, right = self._ev(node.left, frame), self._ev(node.right, frame)
-            if isinstance(node.operator, cst.Add):
-                return v.Concat((left, right))
-            return v.Unknown("the result of an operator")
-        if isinstance(node, cst.IfExp):
-            self._ev(node.test, frame)
-            return v.Choice((self._ev(node.body, frame), self._ev(node.orelse, frame)))
-        if isinstance(node, cst.Await):
-            return self._ev(node.expression, frame)
-        if isinstance(node, (cst.BooleanOperation, cst.Comparison, cst.UnaryOperation)):
-            for child in node.children:
-                if isinstance(child, cst.BaseExpression):
-                    self._ev(child, frame)
-            return v.Unknown("the result of an operator")
-        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
-            return self._comprehension(node, frame)
-        if isinstance(node, cst.NamedExpr):
-            value = self._ev(node.value, frame)
-            self._bind_target(node.target, value, frame)
-            return value
-        if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)):
-            return v.Unknown("a number")
-        if isinstance(node, cst.Lambda):
-            return v.Unknown("a lambda")
-        return v.Unknown(f"a {type(node).__name__} expression")
+        # Dispatch on the exact type: libcst's node classes are ABCs, so a chain of isinstance
+        # checks costs more than the rest of the walk.
+        handler = _EXPRESSIONS.get(type(node))
+        if handler is None:
+            return v.Unknown(f"a {type(node).__name__} expression")
+        value: v.Value = handler(self, node, frame)
+        return value
+
+    def _ev_name(self, node: cst.Name, frame: _Frame) -> v.Value:
+        if frame.module_level:
+            return v.Global(node.value)
+        return frame.env.get(node.value) or v.Global(node.value)
+
+    def _ev_string(self, node: cst.SimpleString, frame: _Frame) -> v.Value:
+        literal = _string_value(node)
+        return v.Str(literal) if isinstance(literal, str) else v.Unknown("a bytes literal")
+
+    def _ev_attribute(self, node: cst.Attribute, frame: _Frame) -> v.Value:
+        return v.Attr(self._ev(node.value, frame), node.attr.value)
+
+    def _ev_concatenated(self, node: cst.ConcatenatedString, frame: _Frame) -> v.Value:
+        return v.Concat((self._ev(node.left, frame), self._ev(node.right, frame)))
+
+    def _ev_sequence(self, node: cst.Tuple | cst.List | cst.Set, frame: _Frame) -> v.Value:
+        items = []
+        for element in node.elements:
+            value = self._ev(element.value, frame)
+            if type(element) is cst.StarredElement:
+                value = v.Unknown("a starred element")
+            items.append(value)
+        return v.Seq(tuple(items))
+
+    def _ev_subscript(self, node: cst.Subscript, frame: _Frame) -> v.Value:
+        base = self._ev(node.value, frame)
+        if len(node.slice) == 1 and type(node.slice[0].slice) is cst.Index:
+            return v.Sub(base, self._ev(node.slice[0].slice.value, frame))
+        return v.Unknown("a slice")
+
+    def _ev_binary(self, node: cst.BinaryOperation, frame: _Frame) -> v.Value:
+        left, right = self._ev(node.left, frame), self._ev(node.right, frame)
+        if type(node.operator) is cst.Add:
+            return v.Concat((left, right))
+        return v.Unknown("the result of an operator")
+
+    def _ev_ifexp(self, node: cst.IfExp, frame: _Frame) -> v.Value:
+        self._ev(node.test, frame)
+        return v.Choice((self._ev(node.body, frame), self._ev(node.orelse, frame)))
+
+    def _ev_await(self, node: cst.Await, frame: _Frame) -> v.Value:
+        return self._ev(node.expression, frame)
+
+    def _ev_operator(self, node: cst.CSTNode, frame: _Frame) -> v.Value:
+        for child in node.children:
+            if type(child) in _EXPRESSIONS:
+                self._ev(child, frame)  # type: ignore[arg-type]
+            elif type(child) is cst.ComparisonTarget:
+                self._ev(child.comparator, frame)
+        return v.Unknown("the result of an operator")
+
+    def _ev_named(self, node: cst.NamedExpr, frame: _Frame) -> v.Value:
+        value = self._ev(node.value, frame)
+        self._bind_target(node.target, value, frame)
+        return value
+
+    def _ev_constant(self, node: cst.CSTNode, frame: _Frame) -> v.Value:
+        return v.Unknown(f"a {type(node).__name__.lower()}")
 
     def _fstring(self, node: cst.FormattedString, frame: _Frame) -> v.Value:
         parts: list[v.Value] = []
         for part in node.parts:
-            if isinstance(part, cst.FormattedStringText):
+            if type(part) is cst.FormattedStringText:
                 parts.append(v.Str(part.value.replace("{{", "{").replace("}}", "}")))
-            elif isinstance(part, cst.FormattedStringExpression):
+            elif type(part) is cst.FormattedStringExpression:
                 value = self._ev(part.expression, frame)
                 if part.conversion is not None or part.format_spec is not None:
                     value = v.Unknown("a formatted value")
@@ -471,13 +480,13 @@ class Extractor:
     def _dict(self, node: cst.Dict, frame: _Frame) -> v.Value:
         items: list[tuple[str, v.Value]] = []
         for element in node.elements:
-            if not isinstance(element, cst.DictElement):
+            if type(element) is not cst.DictElement:
                 self._ev(element.value, frame)
                 continue
             key = element.key
             value = self._ev(element.value, frame)
-            if isinstance(key, cst.SimpleString):
-                text = key.evaluated_value
+            if type(key) is cst.SimpleString:
+                text = _string_value(key)
                 if isinstance(text, str):
                     items.append((text, value))
                     if text == "workflow_slug" and isinstance(value, v.Str):
@@ -489,13 +498,13 @@ class Extractor:
     def _comprehension(self, node: cst.CSTNode, frame: _Frame) -> v.Value:
         child = frame.fork()
         comp = getattr(node, "for_in", None)
-        while isinstance(comp, cst.CompFor):
+        while type(comp) is cst.CompFor:
             seq = self._ev(comp.iter, child)
             self._bind_target(comp.target, v.Elem(seq), child)
             for cond in comp.ifs:
                 self._ev(cond.test, child)
             comp = comp.inner_for_in
-        if isinstance(node, cst.DictComp):
+        if type(node) is cst.DictComp:
             self._ev(node.key, child)
             self._ev(node.value, child)
         else:
@@ -511,7 +520,7 @@ class Extractor:
         for a in node.args:
             if a.star:
                 self._ev(a.value, frame)
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             method = func.attr.value
             base = self._ev(func.value, frame)
             if method in ("table", "from_") and len(arg_values) == 1:
@@ -524,7 +533,7 @@ class Extractor:
                 if (
                     operation == "insert"
                     and upsert is not None
-                    and isinstance(upsert.value, cst.Name)
+                    and type(upsert.value) is cst.Name
                     and upsert.value.value == "True"
                 ):
                     operation = "upsert"
@@ -568,7 +577,7 @@ class Extractor:
             callee: v.Value = v.Attr(base, method)
             line_node: cst.CSTNode = func.attr
         else:
-            name = func.value if isinstance(func, cst.Name) else None
+            name = func.value if type(func) is cst.Name else None
             if name in SQL_FUNCTIONS and len(arg_values) >= 2:
                 frame.effects.append(_sql_site(arg_values[1], self._mark(func)))
                 return _QUERY
@@ -655,6 +664,21 @@ def _sql_site(sql: v.Value, line: int) -> v.SqlSite:
     return v.SqlSite(sql, line)
 
 
+def _string_value(node: cst.SimpleString) -> str | bytes:
+    """Returns a string literal's value; plain literals without escapes skip libcst's
+    ``evaluated_value`` (which compiles every literal)."""
+    value = node.value
+    quote = value[-1]
+    prefix_len = 0
+    while value[prefix_len] not in "'\"":
+        prefix_len += 1
+    prefix = value[:prefix_len].lower()
+    if prefix in ("", "u", "r") and ("\\" not in value or prefix == "r"):
+        width = 3 if value[prefix_len : prefix_len + 3] == quote * 3 else 1
+        return value[prefix_len + width : len(value) - width]
+    return node.evaluated_value
+
+
 def _client(args: tuple[v.Value, ...], kwargs: tuple[tuple[str, v.Value], ...]) -> v.Value:
     options = dict(kwargs).get("options")
     if options is None and len(args) >= 3:
@@ -690,9 +714,9 @@ def _merge_envs(envs: list[dict[str, v.Value]]) -> dict[str, v.Value]:
 
 
 def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
+    if type(node) is cst.Name:
         return node.value
-    if isinstance(node, cst.Attribute):
+    if type(node) is cst.Attribute:
         return f"{_dotted(node.value)}.{node.attr.value}"
     return ""
 
@@ -739,6 +763,37 @@ def find_secrets(text: str) -> tuple[tuple[int, str, str], ...]:
     return tuple(sorted(out))
 
 
+_EXPRESSIONS: dict[type, Any] = {
+    cst.Name: Extractor._ev_name,
+    cst.SimpleString: Extractor._ev_string,
+    cst.Call: Extractor._call,
+    cst.Attribute: Extractor._ev_attribute,
+    cst.ConcatenatedString: Extractor._ev_concatenated,
+    cst.FormattedString: Extractor._fstring,
+    cst.Tuple: Extractor._ev_sequence,
+    cst.List: Extractor._ev_sequence,
+    cst.Set: Extractor._ev_sequence,
+    cst.Dict: Extractor._dict,
+    cst.Subscript: Extractor._ev_subscript,
+    cst.BinaryOperation: Extractor._ev_binary,
+    cst.IfExp: Extractor._ev_ifexp,
+    cst.Await: Extractor._ev_await,
+    cst.BooleanOperation: Extractor._ev_operator,
+    cst.Comparison: Extractor._ev_operator,
+    cst.UnaryOperation: Extractor._ev_operator,
+    cst.ListComp: Extractor._comprehension,
+    cst.SetComp: Extractor._comprehension,
+    cst.GeneratorExp: Extractor._comprehension,
+    cst.DictComp: Extractor._comprehension,
+    cst.NamedExpr: Extractor._ev_named,
+    cst.Integer: Extractor._ev_constant,
+    cst.Float: Extractor._ev_constant,
+    cst.Imaginary: Extractor._ev_constant,
+    cst.Ellipsis: Extractor._ev_constant,
+    cst.Lambda: Extractor._ev_constant,
+}
+
+
 def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v.ModuleSummary:
     """Returns the summary of one file's ``source``. Never raises: a file that cannot be read as
     Python becomes a summary whose ``error`` is ``(line, reason)``."""
@@ -779,4 +834,7 @@ def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v
         lines = mark_lines(module, source, extractor.lines_needed())
     except RecursionError:
         return failed(1, "nesting too deep to analyse")
+    except Exception as exc:  # a bug in the analyzer must not stop the other files
+        first = (str(exc).splitlines() or [""])[0][:200]
+        return failed(1, f"internal analyzer error ({type(exc).__name__}: {first})")
     return extractor.summary(file, lines, suppressions, secrets)

@@ -20,7 +20,7 @@ from conformance.analysis.resolve import (
     Resolved,
     Resolver,
 )
-from conformance.analysis.summaries import summarize_files
+from conformance.analysis.summaries import summarize_reachable
 from conformance.analysis.values import (
     AppMethod,
     AppRef,
@@ -90,19 +90,7 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
     entry_module = _entry_module(config, files)
     if entry_module is not None:
         wanted.append(files[entry_module])
-    summaries: dict[str, v.ModuleSummary] = {}
-    queue = sorted(set(wanted))
-    while queue:
-        for summary in summarize_files(queue, config, use_cache, jobs, digests):
-            summaries[summary.module] = summary
-        queue = sorted(
-            {
-                files[name]
-                for s in summaries.values()
-                for name in _reached(s.imports)
-                if name in files and name not in summaries
-            }
-        )
+    summaries = summarize_reachable(sorted(set(wanted)), files, config, use_cache, jobs, digests)
     timings.lap("parse")
     functions = _resolve(summaries, config, entry_module)
     timings.lap("resolve")
@@ -110,9 +98,7 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
         functions,
         errors=tuple(
             sorted(
-                AnalysisError(s.file, s.error[0], s.error[1])
-                for s in summaries.values()
-                if s.error
+                AnalysisError(s.file, s.error[0], s.error[1]) for s in summaries.values() if s.error
             )
         ),
         suppressions=tuple(
@@ -159,14 +145,6 @@ def _entry_module(config: Config, files: dict[str, SourceFile]) -> str | None:
         if source.rel == rel:
             return source.module
     return None
-
-
-def _reached(imports: Iterable[str]) -> Iterable[str]:
-    """Every module an import statement loads: ``a.b.c`` loads ``a``, ``a.b`` and ``a.b.c``."""
-    for dotted in imports:
-        parts = dotted.split(".")
-        for i in range(1, len(parts) + 1):
-            yield ".".join(parts[:i])
 
 
 # -- from summaries to ingest functions -----------------------------------------------------------

@@ -9,7 +9,8 @@ a corrupt or foreign entry is ignored and rebuilt.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from conformance import cache
 from conformance.analysis.values import ModuleSummary
@@ -19,25 +20,36 @@ from conformance.discovery import SourceFile
 POOL_THRESHOLD = 48
 
 
-def summarize_files(
-    files: Sequence[SourceFile],
+def summarize_reachable(
+    roots: Sequence[SourceFile],
+    index: Mapping[str, SourceFile],
     config: Config,
     use_cache: bool = True,
     jobs: int | None = None,
     digests: dict[str, str] | None = None,
-) -> list[ModuleSummary]:
-    """Returns one summary per file, in order; records each file's content digest in
-    ``digests``. Never raises for a bad file."""
+) -> dict[str, ModuleSummary]:
+    """Returns the summaries of ``roots`` and of every module of ``index`` they import,
+    transitively, by module name; records each file's content digest in ``digests``.
+
+    Files not in the cache are parsed in one process pool that lives for the whole run (new
+    work is handed to it as imports are discovered), or serially for few files or ``jobs=1``.
+    Never raises for a bad file.
+    """
     root = cache.cache_root(config.project_dir) if use_cache else None
     salt = config.analysis_key().encode()
-    results: list[ModuleSummary | None] = [None] * len(files)
-    todo: list[tuple[int, bytes, str]] = []
-    for i, source in enumerate(files):
+    done: dict[str, ModuleSummary] = {}
+    seen: set[str] = set()
+    misses: deque[tuple[SourceFile, bytes, str]] = deque()
+
+    def visit(source: SourceFile) -> None:
+        if source.module in seen:
+            return
+        seen.add(source.module)
         try:
             data = source.path.read_bytes()
         except OSError as exc:
-            results[i] = _unreadable(source, exc)
-            continue
+            accept(_unreadable(source, exc), None)
+            return
         key = cache.digest(salt, source.rel.encode(), data)
         if digests is not None:
             digests[source.rel] = key
@@ -47,39 +59,72 @@ def summarize_files(
             and cached.file == source.rel
             and cached.module == source.module
         ):
-            results[i] = cached
+            accept(cached, None)
         else:
-            todo.append((i, data, key))
-    if todo:
-        tasks = [(data, files[i].module, files[i].rel, files[i].is_package) for i, data, _ in todo]
-        fresh = _run(tasks, jobs)
-        for (i, _, key), summary in zip(todo, fresh, strict=True):
-            results[i] = summary
-            if root is not None:
-                cache.store(root, key, summary)
-    return [r for r in results if r is not None]
+            misses.append((source, data, key))
+
+    def accept(summary: ModuleSummary, key: str | None) -> None:
+        done[summary.module] = summary
+        if key is not None and root is not None:
+            cache.store(root, key, summary)
+        for name in reached_modules(summary.imports):
+            if name in index:
+                visit(index[name])
+
+    for source in roots:
+        visit(source)
+    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
+    if workers <= 1 or len(misses) < POOL_THRESHOLD:
+        while misses:
+            source, data, key = misses.popleft()
+            accept(_summarize(_task(source, data)), key)
+        return done
+    import concurrent.futures as cf
+    import multiprocessing
+
+    import conformance.analysis.extract  # noqa: F401  (loaded once, before the fork)
+
+    if any(b"execute" in data or b"copy" in data for _, data, _ in misses):
+        import sqlglot.dialects.postgres  # noqa: F401  (likewise, when SQL text is likely)
+
+    # fork: ~0.15 s faster to start than spawn; Python 3.14 changes the Linux default.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        running: dict[cf.Future[list[ModuleSummary]], list[str]] = {}
+        while misses or running:
+            # a few files per task: fewer round trips, still enough tasks to balance the load
+            size = max(1, min(8, len(misses) // (workers * 4)))
+            while misses:
+                batch = [misses.popleft() for _ in range(min(size, len(misses)))]
+                tasks = [_task(source, data) for source, data, _ in batch]
+                running[pool.submit(_summarize_many, tasks)] = [key for _, _, key in batch]
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                for summary, key in zip(future.result(), running.pop(future), strict=True):
+                    accept(summary, key)
+    return done
+
+
+def reached_modules(imports: Iterable[str]) -> Iterator[str]:
+    """Every module an import statement loads: ``a.b.c`` loads ``a``, ``a.b`` and ``a.b.c``."""
+    for dotted in imports:
+        parts = dotted.split(".")
+        for i in range(1, len(parts) + 1):
+            yield ".".join(parts[:i])
+
+
+def _task(source: SourceFile, data: bytes) -> tuple[bytes, str, str, bool]:
+    return (data, source.module, source.rel, source.is_package)
+
+
+def _summarize_many(tasks: list[tuple[bytes, str, str, bool]]) -> list[ModuleSummary]:
+    return [_summarize(task) for task in tasks]
 
 
 def _summarize(task: tuple[bytes, str, str, bool]) -> ModuleSummary:
     from conformance.analysis.extract import summarize
 
     return summarize(*task)
-
-
-def _run(tasks: list[tuple[bytes, str, str, bool]], jobs: int | None) -> list[ModuleSummary]:
-    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
-    if workers <= 1 or len(tasks) < POOL_THRESHOLD:
-        return [_summarize(t) for t in tasks]
-    import multiprocessing
-
-    # fork: ~0.15 s faster to start than spawn, and Python 3.14 changes the Linux default.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    import conformance.analysis.extract  # noqa: F401  (loaded once, before the fork)
-
-    chunk = max(1, len(tasks) // (workers * 4))
-    with context.Pool(workers) as pool:
-        return pool.map(_summarize, tasks, chunksize=chunk)
 
 
 def _unreadable(source: SourceFile, exc: OSError) -> ModuleSummary:
@@ -93,5 +138,3 @@ def _unreadable(source: SourceFile, exc: OSError) -> ModuleSummary:
         (),
         error=(1, f"cannot read file: {reason}"),
     )
-
-
