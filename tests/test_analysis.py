@@ -281,3 +281,30 @@ def test_write_lines_are_exact(tmp_path: Path, newline: str) -> None:
     (fn,) = analyze_project(load_config(tmp_path), use_cache=False).functions
     assert fn.line == 4
     assert [w.location.line for w in fn.writes] == [8]
+
+
+def test_dispatch_tables_storage_buckets_sqlalchemy_text_and_to_sql(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "ingest/a.py": """
+            from sqlalchemy import text
+            from config import app
+
+            def _company(client, payload):
+                client.schema("core").table("companies").upsert(payload).execute()
+
+            def _person(client, payload):
+                client.schema("core").table("people").upsert(payload).execute()
+
+            HANDLERS = {"company": _company, "person": _person}
+
+            @app.function()
+            def f(client, session, df, request):
+                HANDLERS[request.kind](client, request.payload)
+                client.storage.from_("exports").update("a.csv", b"x")
+                session.execute(text("DELETE FROM staging.exports WHERE done"))
+                df.to_sql("frames", session, schema="raw", if_exists="append")
+        """,
+    })
+    assert only(result)["writes"] == [
+        ["core", "companies", "upsert"], ["core", "people", "upsert"],
+        ["raw", "frames", "insert"], ["staging", "exports", "delete"]]

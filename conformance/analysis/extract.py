@@ -524,7 +524,16 @@ class Extractor:
             method = func.attr.value
             base = self._ev(func.value, frame)
             if method in ("table", "from_") and len(arg_values) == 1:
+                if type(base) is v.Attr and base.attr == "storage":  # a storage bucket
+                    return v.Unknown("a storage bucket")
                 return v.TableRef(base, arg_values[0])
+            if method == "to_sql" and arg_values:  # pandas DataFrame.to_sql(name, con, schema=)
+                schema = dict(kwarg_values).get("schema", v.Str("public", "default-schema"))
+                table = v.TableRef(
+                    v.SchemaScope(v.Unknown("a SQL connection"), schema), arg_values[0]
+                )
+                frame.effects.append(v.WriteSite(table, "insert", self._mark(func.attr)))
+                return _QUERY
             if method == "schema" and len(arg_values) == 1:
                 return v.SchemaScope(base, arg_values[0])
             if method in WRITE_METHODS and not isinstance(base, _OPAQUE_BASES[:-2]):

@@ -52,6 +52,10 @@ WEB_DECORATORS = frozenset(
 )
 APP_FACTORIES = frozenset({"modal.App", "modal.Stub", "modal.app.App", "modal.stub.Stub"})
 METHOD_DECORATORS = frozenset({"method"})
+# calls that only wrap SQL text (SQLAlchemy's ``text("INSERT ...")``)
+SQL_TEXT_WRAPPERS = frozenset(
+    {"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text"}
+)
 _MAX_DEPTH = 48
 _MAX_CHOICES = 64
 
@@ -300,6 +304,8 @@ class Resolver:
                 if name is None:
                     name = self.resolve(dict(call.kwargs).get("name", v.Unknown("")), frame)
                 return AppRef(frame.module, name.value if isinstance(name, v.Str) else None)
+            if func.dotted in SQL_TEXT_WRAPPERS and call.args:
+                return self.resolve(call.args[0], frame, depth)
             if func.dotted.endswith(("Function.from_name", "Function.lookup")):
                 args = [self.resolve(a, frame, depth) for a in call.args]
                 if len(args) >= 2 and isinstance(args[1], v.Str):
@@ -432,7 +438,21 @@ class Resolver:
         out: Reach,
         modal_functions: frozenset[FuncRef],
     ) -> None:
-        target = self.resolve(call.func, frame)
+        resolved = self.resolve(call.func, frame)
+        # a dispatch table (``HANDLERS[kind](...)``): every handler it holds can run
+        for target in resolved.options if isinstance(resolved, v.Choice) else (resolved,):
+            self._follow_one(target, call, frame, loc, here, out, modal_functions)
+
+    def _follow_one(
+        self,
+        target: Resolved,
+        call: v.CallSite,
+        frame: Frame,
+        loc: Location,
+        here: str,
+        out: Reach,
+        modal_functions: frozenset[FuncRef],
+    ) -> None:
         instance: Instance | None = None
         if isinstance(target, ClassRef):
             instance = Instance(target)
@@ -588,6 +608,9 @@ def _subscript(base: Resolved, index: Resolved, original: v.Sub) -> Resolved:
             for key, item in base.items:
                 if key == index.value:
                     return _with_via(item, "constant")
+        callables = [item for _, item in base.items]
+        if callables and all(isinstance(c, (FuncRef, ClassRef, BoundMethod)) for c in callables):
+            return v.Choice(tuple(dict.fromkeys(callables)))
         keys = ", ".join(k for k, _ in base.items[:8])
         return v.Unknown(f"chosen at runtime from a mapping ({keys})")
     key = f"[{index.value!r}]" if isinstance(index, v.Str) else "[...]"
