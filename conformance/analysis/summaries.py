@@ -9,6 +9,7 @@ a corrupt or foreign entry is ignored and rebuilt.
 from __future__ import annotations
 
 import os
+import queue
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
@@ -90,6 +91,7 @@ def summarize_reachable(
     # fork: ~0.15 s faster to start than spawn; Python 3.14 changes the Linux default.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        finished: queue.SimpleQueue[cf.Future[list[ModuleSummary]]] = queue.SimpleQueue()
         running: dict[cf.Future[list[ModuleSummary]], list[str]] = {}
         while misses or running:
             # a few files per task: fewer round trips, still enough tasks to balance the load
@@ -97,11 +99,12 @@ def summarize_reachable(
             while misses:
                 batch = [misses.popleft() for _ in range(min(size, len(misses)))]
                 tasks = [_task(source, data) for source, data, _ in batch]
-                running[pool.submit(_summarize_many, tasks)] = [key for _, _, key in batch]
-            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in finished:
-                for summary, key in zip(future.result(), running.pop(future), strict=True):
-                    accept(summary, key)
+                future = pool.submit(_summarize_many, tasks)
+                running[future] = [key for _, _, key in batch]
+                future.add_done_callback(finished.put)
+            done_future = finished.get()
+            for summary, key in zip(done_future.result(), running.pop(done_future), strict=True):
+                accept(summary, key)
     return done
 
 
