@@ -38,3 +38,21 @@ def make_project(root: Path, files: dict[str, str], settings: str = "") -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return root
+
+
+# A minimal Modal project's files, shared by the surface tests (pre-commit, pytest plugin).
+MINI_CONFIG = """\
+import modal
+
+app = modal.App("mini-ingest")
+image = modal.Image.debian_slim()
+"""
+
+MINI_FUNCTION = """\
+from config import app, image
+
+
+@app.function(image=image)
+def ingest_{name}(client, row: dict) -> None:
+    client.schema("raw").from_("{name}_payloads").insert(row).execute()
+"""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from analysis_helpers import MINI_CONFIG, MINI_FUNCTION
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -39,21 +40,9 @@ entrypoint = "app.py"
 registry = "workflow_registry.yaml"
 """
 
-CONFIG = """\
-import modal
+CONFIG = MINI_CONFIG
 
-app = modal.App("mini-ingest")
-image = modal.Image.debian_slim()
-"""
-
-FUNCTION = """\
-from config import app, image
-
-
-@app.function(image=image)
-def ingest_{name}(client, row: dict) -> None:
-    client.schema("raw").from_("{name}_payloads").insert(row).execute()
-"""
+FUNCTION = MINI_FUNCTION
 
 REGISTRY = """\
 version: 1

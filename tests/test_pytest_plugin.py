@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from analysis_helpers import MINI_CONFIG, MINI_FUNCTION
 
 pytest_plugins = ["pytester"]
 
@@ -23,21 +24,9 @@ entrypoint = "app.py"
 registry = "workflow_registry.yaml"
 """
 
-CONFIG = """\
-import modal
+CONFIG = MINI_CONFIG
 
-app = modal.App("mini-ingest")
-image = modal.Image.debian_slim()
-"""
-
-FUNCTION = """\
-from config import app, image
-
-
-@app.function(image=image)
-def ingest_{name}(client, row: dict) -> None:
-    client.schema("raw").from_("{name}_payloads").insert(row).execute()
-"""
+FUNCTION = MINI_FUNCTION
 
 ENTRY = """\
 version: 1
