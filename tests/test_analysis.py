@@ -308,3 +308,38 @@ def test_dispatch_tables_storage_buckets_sqlalchemy_text_and_to_sql(tmp_path: Pa
     assert only(result)["writes"] == [
         ["core", "companies", "upsert"], ["core", "people", "upsert"],
         ["raw", "frames", "insert"], ["staging", "exports", "delete"]]
+
+
+def test_callbacks_lambdas_enums_and_asyncpg_copies(tmp_path: Path) -> None:
+    result = scan(tmp_path, {
+        "ingest/a.py": """
+            import enum
+            from concurrent.futures import ThreadPoolExecutor
+            from threading import Thread
+            from config import app
+
+            class Table(str, enum.Enum):
+                EVENTS = "events"
+
+            def _store(client, table):
+                client.schema("raw").table(table).insert({}).execute()
+
+            def _audit(client):
+                client.table("audit").insert({}).execute()
+
+            @app.function()
+            @modal.fastapi_endpoint(method="POST")
+            async def f(client, background_tasks, conn):
+                background_tasks.add_task(_store, client, "queued")
+                with ThreadPoolExecutor() as pool:
+                    pool.submit(_store, client, "submitted")
+                    pool.map(_audit, [client])
+                Thread(target=_store, args=(client, "threaded")).start()
+                retry(lambda: client.schema("core").table(Table.EVENTS.value).upsert({}).execute())
+                await conn.copy_records_to_table("bulk", records=[], schema_name="staging")
+        """,
+    })
+    assert only(result)["writes"] == [
+        ["core", "events", "upsert"], ["public", "audit", "insert"],
+        ["raw", "queued", "insert"], ["raw", "submitted", "insert"],
+        ["raw", "threaded", "insert"], ["staging", "bulk", "insert"]]

@@ -462,6 +462,15 @@ class Extractor:
         self._bind_target(node.target, value, frame)
         return value
 
+    def _ev_lambda(self, node: cst.Lambda, frame: _Frame) -> v.Value:
+        """A lambda's body runs when the lambda is called (``retry(lambda: ...)``): its effects
+        count for the enclosing function."""
+        child = frame.fork()
+        for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
+            child.env[param.name.value] = v.Unknown(f"lambda parameter '{param.name.value}'")
+        self._ev(node.body, child)
+        return v.Unknown("a lambda")
+
     def _ev_constant(self, node: cst.CSTNode, frame: _Frame) -> v.Value:
         return v.Unknown(f"a {type(node).__name__.lower()}")
 
@@ -562,8 +571,19 @@ class Extractor:
                 frame.effects.append(_sql_site(arg_values[1], self._mark(func.attr)))
                 return _QUERY
             if method in INVOKE_METHODS and not isinstance(base, _OPAQUE_BASES):
-                frame.effects.append(v.InvokeSite(base, method, self._mark(func.attr)))
+                line = self._mark(func.attr)
+                frame.effects.append(v.InvokeSite(base, method, line))
+                if not frame.module_level:  # ``executor.map(fn, items)``: fn may be ours
+                    callee = v.Attr(base, method)
+                    frame.effects.append(v.CallSite(callee, arg_values, kwarg_values, line))
                 return v.Unknown(f"the result of .{method}()")
+            if method in ("copy_records_to_table", "copy_to_table") and arg_values:  # asyncpg
+                schema = dict(kwarg_values).get("schema_name", v.Str("public", "default-schema"))
+                table = v.TableRef(
+                    v.SchemaScope(v.Unknown("a SQL connection"), schema), arg_values[0]
+                )
+                frame.effects.append(v.WriteSite(table, "insert", self._mark(func.attr)))
+                return _QUERY
             if method == "local":
                 frame.effects.append(
                     v.CallSite(base, arg_values, kwarg_values, self._mark(func.attr))
@@ -799,7 +819,7 @@ _EXPRESSIONS: dict[type, Any] = {
     cst.Float: Extractor._ev_constant,
     cst.Imaginary: Extractor._ev_constant,
     cst.Ellipsis: Extractor._ev_constant,
-    cst.Lambda: Extractor._ev_constant,
+    cst.Lambda: Extractor._ev_lambda,
 }
 
 

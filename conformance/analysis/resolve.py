@@ -52,6 +52,7 @@ WEB_DECORATORS = frozenset(
 )
 APP_FACTORIES = frozenset({"modal.App", "modal.Stub", "modal.app.App", "modal.stub.Stub"})
 METHOD_DECORATORS = frozenset({"method"})
+CALLBACK_KEYWORDS = ("target", "func", "fn", "function", "callback")
 # calls that only wrap SQL text (SQLAlchemy's ``text("INSERT ...")``)
 SQL_TEXT_WRAPPERS = frozenset(
     {"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text"}
@@ -233,6 +234,8 @@ class Resolver:
             return self._class_attr(base.cls, attr, base)
         if isinstance(base, v.Client) and attr == "schema":
             return base.schema or v.Unknown("client options without a schema")
+        if isinstance(base, v.Str) and attr == "value":  # an Enum member's value
+            return base
         if isinstance(base, v.Options) and attr == "schema":
             return base.schema or v.Unknown("client options without a schema")
         if isinstance(base, AppRef):
@@ -440,8 +443,38 @@ class Resolver:
     ) -> None:
         resolved = self.resolve(call.func, frame)
         # a dispatch table (``HANDLERS[kind](...)``): every handler it holds can run
+        followed = False
         for target in resolved.options if isinstance(resolved, v.Choice) else (resolved,):
-            self._follow_one(target, call, frame, loc, here, out, modal_functions)
+            followed |= self._follow_one(target, call, frame, loc, here, out, modal_functions)
+        if not followed:
+            self._follow_callbacks(call, frame, loc, here, out, modal_functions)
+
+    def _follow_callbacks(
+        self,
+        call: v.CallSite,
+        frame: Frame,
+        loc: Location,
+        here: str,
+        out: Reach,
+        modal_functions: frozenset[FuncRef],
+    ) -> None:
+        """A project function handed to code outside the project (``add_task(fn, a)``,
+        ``pool.submit(fn, a)``, ``Thread(target=fn, args=(a,))``) runs: it is followed with the
+        arguments that come after it."""
+        for i, arg in enumerate(call.args):
+            target = self.resolve(arg, frame)
+            if isinstance(target, (FuncRef, BoundMethod)):
+                site = v.CallSite(arg, call.args[i + 1 :], (), call.line)
+                self._follow_one(target, site, frame, loc, here, out, modal_functions)
+        kwargs = dict(call.kwargs)
+        for name in CALLBACK_KEYWORDS:
+            if name in kwargs:
+                target = self.resolve(kwargs[name], frame)
+                if isinstance(target, (FuncRef, BoundMethod)):
+                    extra = kwargs.get("args")
+                    args = extra.items if isinstance(extra, v.Seq) else ()
+                    site = v.CallSite(kwargs[name], args, (), call.line)
+                    self._follow_one(target, site, frame, loc, here, out, modal_functions)
 
     def _follow_one(
         self,
@@ -452,7 +485,8 @@ class Resolver:
         here: str,
         out: Reach,
         modal_functions: frozenset[FuncRef],
-    ) -> None:
+    ) -> bool:
+        """Follows one call target; returns whether it was a project function."""
         instance: Instance | None = None
         if isinstance(target, ClassRef):
             instance = Instance(target)
@@ -461,7 +495,7 @@ class Resolver:
             instance = target.instance
             target = target.func
         if not isinstance(target, FuncRef) or target not in self.known:
-            return
+            return False
         callee = target
         bindings = self.bind(callee, call, frame, 0, instance)
         inner = self.reach(callee, bindings, modal_functions)
@@ -471,6 +505,7 @@ class Resolver:
         out.rpc.extend(_prefixed(r, step) for r in inner.rpc)
         out.invokes.extend(_prefixed(i, step) for i in inner.invokes)
         out.slugs.extend(inner.slugs)
+        return True
 
     def _write(self, target: Resolved, operation: str, loc: Location, out: Reach) -> None:
         if not isinstance(target, v.TableRef):
