@@ -574,8 +574,8 @@ class Extractor:
                 line = self._mark(func.attr)
                 frame.effects.append(v.InvokeSite(base, method, line))
                 if not frame.module_level:  # ``executor.map(fn, items)``: fn may be ours
-                    callee = v.Attr(base, method)
-                    frame.effects.append(v.CallSite(callee, arg_values, kwarg_values, line))
+                    mapped = v.Attr(base, method)
+                    frame.effects.append(v.CallSite(mapped, arg_values, kwarg_values, line))
                 return v.Unknown(f"the result of .{method}()")
             if method in ("copy_records_to_table", "copy_to_table") and arg_values:  # asyncpg
                 schema = dict(kwarg_values).get("schema_name", v.Str("public", "default-schema"))
