@@ -8,6 +8,7 @@ costs time. The directory ignores itself for git.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -22,10 +23,25 @@ _SUM = 32
 
 
 def cache_root(project_dir: Path) -> Path:
-    """Returns the versioned cache directory for a project."""
+    """Returns the cache directory for a project, versioned by the tool's version and by the
+    layout of the records it stores (so an entry written by other code is never unpickled)."""
     env = os.environ.get("CONFORMANCE_CACHE_DIR")
     base = Path(env) if env else project_dir / ".conformance_cache"
-    return base / f"v{FORMAT}-{__version__}"
+    return base / f"v{FORMAT}-{__version__}-{_layout()}"
+
+
+@functools.cache
+def _layout() -> str:
+    from conformance import model
+    from conformance.analysis import values
+
+    shapes = sorted(
+        f"{module.__name__}.{name}:{','.join(obj.__dataclass_fields__)}:{hasattr(obj, '__slots__')}"
+        for module in (model, values)
+        for name, obj in vars(module).items()
+        if isinstance(obj, type) and hasattr(obj, "__dataclass_fields__")
+    )
+    return digest(*(shape.encode() for shape in shapes))[:12]
 
 
 def digest(*parts: bytes) -> str:

@@ -21,7 +21,7 @@ def layer_of(schema: str) -> str:
     return schema if schema in LAYERS else "other"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Location:
     """A place in the analysed project: ``file`` is POSIX and relative to the source root."""
 
@@ -32,7 +32,7 @@ class Location:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class CallStep:
     """One hop of evidence: ``function`` (``module.qualname``) calls onwards at ``location``."""
 
@@ -43,7 +43,7 @@ class CallStep:
         return f"{self.function} ({self.location})"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class TableWrite:
     """A write to ``schema.table`` at ``location``, reached through ``call_path``."""
 
@@ -74,7 +74,7 @@ class TableWrite:
         }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class UnresolvedWrite:
     """A write whose schema or table cannot be known statically, with the reason why."""
 
@@ -91,7 +91,7 @@ class UnresolvedWrite:
         }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class RpcCall:
     """A ``.rpc(name, ...)`` call: a database function whose effect code cannot show."""
 
@@ -108,7 +108,7 @@ class RpcCall:
         }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Invocation:
     """``target.spawn()/.remote()/.map()`` of another Modal function; its writes stay with it."""
 
@@ -127,7 +127,7 @@ class Invocation:
         }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class SlugHint:
     """A workflow slug the code states (request-model default, constant or inserted literal)."""
 
@@ -136,7 +136,7 @@ class SlugHint:
     location: Location
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class IngestFunction:
     """A Modal function under an ingest directory, with everything it can reach."""
 
@@ -192,7 +192,7 @@ class IngestFunction:
         }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class AnalysisError:
     """A file the analyzer could not read or parse; every other file is still analysed."""
 
@@ -204,7 +204,7 @@ class AnalysisError:
         return {"file": self.file, "line": self.line, "message": self.message}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Suppression:
     """``# conformance: ignore[CODE, ...] reason`` on a line of an analysed file."""
 
@@ -213,7 +213,7 @@ class Suppression:
     reason: str
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class SecretLiteral:
     """A literal connection string with a password, or a service key, in analysed code."""
 
@@ -222,7 +222,7 @@ class SecretLiteral:
     kind: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Analysis:
     """The result of analysing a project: plain records, ready for rules and reports."""
 
@@ -271,7 +271,7 @@ LAYER_COLUMNS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class RegistryEntry:
     """One row of ``reference.enrichment_workflow_registry``, keyed by ``workflow_slug``.
 
@@ -309,7 +309,7 @@ class RegistryEntry:
         return out
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class RegistryProblem:
     """Something wrong with a registry source: which entry, which field, and where."""
 
@@ -319,7 +319,7 @@ class RegistryProblem:
     line: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Registry:
     """The registry as one value, whichever source it came from.
 
@@ -345,7 +345,7 @@ class Registry:
 SEVERITIES: tuple[str, ...] = ("error", "warning", "off")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Finding:
     """A rule's verdict: a stable ``code``, where, what, and the chain of evidence behind it.
 

@@ -304,13 +304,13 @@ class FunctionItem(_ConformanceItem):
 
     def __init__(self, *, function: IngestFunction, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.function = function
+        self.ingest_function = function
 
     def runtest(self) -> None:
-        self._judge(self._findings(self.function.test_id))
+        self._judge(self._findings(self.ingest_function.test_id))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, self.function.line - 1, self.function.name
+        return self.path, self.ingest_function.line - 1, self.ingest_function.name
 
 
 class RegistryItem(_ConformanceItem):

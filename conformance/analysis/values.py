@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # -- values ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Str:
     """A known string; ``via`` says how it was known (see ``model.VIA``)."""
 
@@ -25,28 +25,28 @@ class Str:
     via: str = "literal"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """A value code cannot show; ``reason`` says why, in words for the user."""
 
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Param:
     """A parameter of the enclosing function, bound by each call site."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Global:
     """A module-level name (definition, constant or import) of the enclosing module."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImportRef:
     """``import module`` (``name`` None) or ``from module import name``, module made absolute."""
 
@@ -54,13 +54,13 @@ class ImportRef:
     name: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attr:
     base: Value
     attr: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sub:
     """``base[index]``."""
 
@@ -68,14 +68,14 @@ class Sub:
     index: Value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Concat:
     """String concatenation, f-strings included."""
 
     parts: tuple[Value, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Choice:
     """One of several values (branches, a literal loop); ``via`` overrides the options' own."""
 
@@ -83,21 +83,21 @@ class Choice:
     via: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Seq:
     """A tuple, list or set display."""
 
     items: tuple[Value, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mapping:
     """A dict display with string keys."""
 
     items: tuple[tuple[str, Value], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Elem:
     """An element of ``seq`` (a loop variable over a sequence not known in this file)."""
 
@@ -106,7 +106,7 @@ class Elem:
     label: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallResult:
     """What ``func(*args, **kwargs)`` returns; the resolver follows ``func`` when it can."""
 
@@ -115,21 +115,21 @@ class CallResult:
     kwargs: tuple[tuple[str, Value], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Client:
     """A supabase client from ``create_client``; ``schema`` is ``ClientOptions(schema=...)``."""
 
     schema: Value | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Options:
     """``ClientOptions(schema=...)``."""
 
     schema: Value | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SchemaScope:
     """``base.schema(name)``: a client bound to one schema."""
 
@@ -137,7 +137,7 @@ class SchemaScope:
     schema: Value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TableRef:
     """``base.table(name)`` / ``base.from_(name)``: a table builder (not yet a write)."""
 
@@ -145,7 +145,7 @@ class TableRef:
     table: Value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SqlTemplate:
     """``sql.SQL(text)``, possibly ``.format(...)``-ed with identifiers."""
 
@@ -154,21 +154,21 @@ class SqlTemplate:
     kwargs: tuple[tuple[str, Value], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SqlIdentifier:
     """``sql.Identifier(*parts)``."""
 
     parts: tuple[Value, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LocalFunction:
     """A function defined inside another one, called by name there."""
 
     qualname: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LocalClass:
     """A class defined at module level of the enclosing module."""
 
@@ -178,36 +178,36 @@ class LocalClass:
 # -- resolved values: what names turn out to be across modules (made by the resolver, never cached)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FuncRef:
     module: str
     qualname: str
     closure: tuple[tuple[str, Value], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClassRef:
     module: str
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModuleRef:
     module: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class External:
     dotted: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AppRef:
     module: str
     name: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AppMethod:
     """``app.function`` / ``app.cls`` / ... of a Modal App."""
 
@@ -215,19 +215,19 @@ class AppMethod:
     attr: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Instance:
     cls: ClassRef
     init: tuple[tuple[str, Value], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BoundMethod:
     instance: Instance | None
     func: FuncRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RemoteFunction:
     name: str
 
@@ -268,7 +268,7 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
 # -- effects --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WriteSite:
     """``target.insert/upsert/update/delete(...)``; a write only if ``target`` is a table."""
 
@@ -277,7 +277,7 @@ class WriteSite:
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SqlSite:
     """SQL text handed to ``execute``/``executemany``/``execute_values``/``copy``.
 
@@ -290,7 +290,7 @@ class SqlSite:
     parsed: SqlAnalysis | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallSite:
     func: Value
     args: tuple[Value, ...]
@@ -298,13 +298,13 @@ class CallSite:
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RpcSite:
     name: Value
     line: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InvokeSite:
     """``func.spawn/remote/map(...)``: an invocation if ``func`` is a Modal function."""
 
@@ -318,7 +318,7 @@ Effect = Union[WriteSite, SqlSite, CallSite, RpcSite, InvokeSite]  # noqa: UP007
 # -- summaries ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FunctionSummary:
     """One function (or method) as its file alone shows it."""
 
@@ -336,7 +336,7 @@ class FunctionSummary:
     slugs: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClassSummary:
     name: str
     line: int
@@ -348,7 +348,7 @@ class ClassSummary:
     fields: tuple[tuple[str, Value], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModuleSummary:
     """Everything the resolver needs from one file; cached by the file's content hash."""
 
