@@ -42,7 +42,7 @@ def scan(
     return config, analyze_project(config, use_cache=use_cache, jobs=jobs)
 
 
-def load_registry(config: Config, source: str | None = None) -> Registry:
+def load_registry(config: Config, source: str | None = None, use_cache: bool = True) -> Registry:
     """Returns the registry from ``source`` (a DSN, or a file path: relative paths are relative to
     the project), else the configured one."""
     source = source or config.registry_source
@@ -58,9 +58,34 @@ def load_registry(config: Config, source: str | None = None) -> Registry:
             f"registry file not found: {path} (run `conformance register "
             f"--all` to create it, or pass --registry)"
         )
+    return _load_registry_file(config, path, use_cache)
+
+
+def _load_registry_file(config: Config, path: Path, use_cache: bool) -> Registry:
+    """Loads a registry file, through the cache: an unchanged file is one unpickling, with no
+    YAML parser or JSON Schema validator loaded."""
+    from conformance import cache
+
+    root = cache.cache_root(config.project_dir) if use_cache else None
+    key = ""
+    if root is not None:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = b""
+        if data:
+            key = cache.digest(
+                b"registry", str(path).encode(), "\0".join(config.entity_types).encode(), data
+            )
+            cached = cache.load(root, key)
+            if isinstance(cached, Registry):
+                return cached
     from conformance.registry.file import load_registry_file
 
-    return load_registry_file(path, entity_types=config.entity_types)
+    registry = load_registry_file(path, entity_types=config.entity_types)
+    if root is not None and key:
+        cache.store(root, key, registry)
+    return registry
 
 
 def check(
@@ -73,7 +98,7 @@ def check(
 ) -> CheckResult:
     """Returns the findings of ``project`` against its registry."""
     config, analysis = scan(project, use_cache=use_cache, jobs=jobs, **overrides)
-    reg = load_registry(config, registry)
+    reg = load_registry(config, registry, use_cache)
     from conformance.compare import compare
 
     return CheckResult(config, analysis, reg, compare(analysis, reg, config))

@@ -138,10 +138,11 @@ def check(
     elif registry_source is not None and not api.is_dsn(registry_source):
         registry_source = str(Path(registry_source).absolute())
     severity = _parse_severity(kw.pop("severity"))
-    config, analysis = api.scan(kw.pop("project"), severity=severity, **_scan_kwargs(kw))
+    scan_kwargs = _scan_kwargs(kw)
+    config, analysis = api.scan(kw.pop("project"), severity=severity, **scan_kwargs)
     phases = dict(analysis.timings)
     start = time.perf_counter()
-    registry = api.load_registry(config, registry_source)
+    registry = api.load_registry(config, registry_source, scan_kwargs["use_cache"])
     phases["registry"] = time.perf_counter() - start
     start = time.perf_counter()
     findings = compare(analysis, registry, config)
