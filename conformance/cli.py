@@ -129,7 +129,11 @@ def scan(fmt: str, output: str | None, timings: bool, **kw: Any) -> int:
 def check(
     registry_source: str | None, fmt: str, output: str | None, timings: bool, **kw: Any
 ) -> int:
-    """Check every ingest function in PROJECT against the workflow registry."""
+    """Check every ingest function in PROJECT against the workflow registry.
+
+    Exit code 0: no finding at error severity; 1: at least one; 2: tool or usage error (one
+    line on stderr). `conformance explain CODE` documents each finding code.
+    """
     from conformance import api, report
     from conformance.compare import compare
 
