@@ -8,6 +8,7 @@ literal loops and branch-dependent names become symbolic values for the resolver
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
 from collections.abc import Iterable, Sequence
@@ -823,6 +824,43 @@ _EXPRESSIONS: dict[type, Any] = {
 }
 
 
+_NESTING_MESSAGES = (
+    "too many nested",
+    "too deeply nested",
+    "too many levels of indentation",
+    "too many statically nested",
+)
+# libcst's parser overflows its native stack a few thousand levels deep; real code stays far
+# below this.
+_MAX_DEPTH = 800
+_LONG_STATEMENT = 400
+_LONG_LINE = 1500
+
+
+def _too_deep(tree: ast.Module, text: str) -> int | None:
+    """Returns the line of a statement nested more than ``_MAX_DEPTH`` levels, else None.
+
+    Only statements that could be that deep are measured: those spanning many lines, or all of
+    them when the file has a very long line (a deep chain on one line).
+    """
+    long_line = len(text) > _LONG_LINE and any(len(line) > _LONG_LINE for line in text.splitlines())
+    for stmt in tree.body:
+        span = (stmt.end_lineno or stmt.lineno) - stmt.lineno
+        if (long_line or span > _LONG_STATEMENT) and _depth_exceeds(stmt, _MAX_DEPTH):
+            return stmt.lineno
+    return None
+
+
+def _depth_exceeds(root: ast.AST, limit: int) -> bool:
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
+
+
 def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v.ModuleSummary:
     """Returns the summary of one file's ``source``. Never raises: a file that cannot be read as
     Python becomes a summary whose ``error`` is ``(line, reason)``."""
@@ -849,9 +887,29 @@ def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v
     except UnicodeDecodeError as exc:
         if not source.startswith(b"# -*- coding") and b"coding" not in source[:200]:
             return failed(source.count(b"\n", 0, exc.start) + 1, "file is not valid UTF-8")
+    # Python's own parser first: it is ten times faster, its statement positions give the
+    # lines, and it refuses cleanly the deep nesting that overflows libcst's native stack.
+    tree: ast.Module | None = None
+    python_error: SyntaxError | None = None
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        if any(word in str(exc.msg) for word in _NESTING_MESSAGES):
+            return failed(exc.lineno or 1, f"syntax error: {exc.msg}")
+        python_error = exc  # perhaps newer syntax than this Python's: libcst decides
+    except (RecursionError, MemoryError):
+        return failed(1, "nesting too deep to parse")
+    except ValueError as exc:
+        return failed(1, f"cannot parse: {exc}")
+    if tree is not None:
+        deep = _too_deep(tree, text)
+        if deep is not None:
+            return failed(deep, f"expression nested more than {_MAX_DEPTH} levels deep")
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
+        if python_error is not None:
+            return failed(python_error.lineno or 1, f"syntax error: {python_error.msg}")
         return failed(exc.raw_line, f"syntax error: {exc.message}")
     except RecursionError:
         return failed(1, "nesting too deep to parse")
@@ -860,7 +918,7 @@ def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v
     extractor = Extractor(module_name, is_package)
     try:
         extractor.run(module)
-        lines = mark_lines(module, source, extractor.lines_needed())
+        lines = mark_lines(module, tree, extractor.lines_needed())
     except RecursionError:
         return failed(1, "nesting too deep to analyse")
     except Exception as exc:  # a bug in the analyzer must not stop the other files

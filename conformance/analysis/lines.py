@@ -160,15 +160,17 @@ def _suites(stmt: cst.CSTNode, node: ast.stmt) -> list[tuple[object, list[ast.st
     return out
 
 
-def mark_lines(module: cst.Module, source: bytes, marks: Sequence[Mark]) -> list[int]:
-    """Returns the 1-based start line of each marked node."""
+def mark_lines(module: cst.Module, tree: ast.Module | None, marks: Sequence[Mark]) -> list[int]:
+    """Returns the 1-based start line of each marked node; ``tree`` is ``ast.parse`` of the same
+    source (None when Python's parser rejected it)."""
     if not marks:
         return []
     spans: dict[int, _Span] = {}
     try:
-        tree = ast.parse(source)
+        if tree is None:
+            raise _Mismatch
         _pair(module.body, tree.body, spans)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, _Mismatch):
+    except (RecursionError, _Mismatch):
         return start_lines(module, [node for _, node in marks])
     lines = [0] * len(marks)
     pending: dict[int, tuple[cst.CSTNode, list[int]]] = {}
