@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 from conformance import cache
 from conformance.analysis.values import ModuleSummary
@@ -63,6 +65,11 @@ def summarize_reachable(
             accept(cached, None)
         else:
             misses.append((source, data, key))
+            # Read ahead: the modules this file's import lines name are very likely reached,
+            # so they join the first batch instead of waiting for this file's summary.
+            for name in likely_imports(data, source):
+                if name in index:
+                    visit(index[name])
 
     def accept(summary: ModuleSummary, key: str | None) -> None:
         done[summary.module] = summary
@@ -92,19 +99,20 @@ def summarize_reachable(
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         finished: queue.SimpleQueue[cf.Future[list[ModuleSummary]]] = queue.SimpleQueue()
-        running: dict[cf.Future[list[ModuleSummary]], list[str]] = {}
+        running = 0
         while misses or running:
             # a few files per task: fewer round trips, still enough tasks to balance the load
             size = max(1, min(8, len(misses) // (workers * 4)))
             while misses:
                 batch = [misses.popleft() for _ in range(min(size, len(misses)))]
-                tasks = [_task(source, data) for source, data, _ in batch]
-                future = pool.submit(_summarize_many, tasks)
-                running[future] = [key for _, _, key in batch]
+                tasks = [(_task(source, data), key) for source, data, key in batch]
+                future = pool.submit(_summarize_many, tasks, root)
                 future.add_done_callback(finished.put)
+                running += 1
             done_future = finished.get()
-            for summary, key in zip(done_future.result(), running.pop(done_future), strict=True):
-                accept(summary, key)
+            running -= 1
+            for summary in done_future.result():
+                accept(summary, None)  # the worker stored it in the cache
     return done
 
 
@@ -120,8 +128,51 @@ def _task(source: SourceFile, data: bytes) -> tuple[bytes, str, str, bool]:
     return (data, source.module, source.rel, source.is_package)
 
 
-def _summarize_many(tasks: list[tuple[bytes, str, str, bool]]) -> list[ModuleSummary]:
-    return [_summarize(task) for task in tasks]
+def _summarize_many(
+    tasks: list[tuple[tuple[bytes, str, str, bool], str]], root: Path | None
+) -> list[ModuleSummary]:
+    """Summarises a batch in a worker, storing each result in the cache there (in parallel)."""
+    out = []
+    for task, key in tasks:
+        summary = _summarize(task)
+        if root is not None:
+            cache.store(root, key, summary)
+        out.append(summary)
+    return out
+
+
+_IMPORT_LINE = re.compile(
+    rb"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([^#\r\n)]*)"
+    rb"|import[ \t]+([^#\r\n]+))",
+    re.MULTILINE,
+)
+
+
+def likely_imports(data: bytes, source: SourceFile) -> Iterator[str]:
+    """Yields the modules a file's import lines name, read with a regular expression (fast,
+    approximate: used only to start parsing early, never as the analysis)."""
+    package = source.module if source.is_package else source.module.rpartition(".")[0]
+    for match in _IMPORT_LINE.finditer(data):
+        dots, base, names, plain = match.groups()
+        if plain is not None:
+            for part in plain.split(b","):
+                name = part.strip().split(b" ")[0].decode("ascii", "ignore")
+                if name:
+                    yield from reached_modules((name,))
+            continue
+        module = base.decode("ascii", "ignore")
+        if dots:
+            anchor = package
+            for _ in range(len(dots) - 1):
+                anchor = anchor.rpartition(".")[0]
+            module = f"{anchor}.{module}".strip(".") if module else anchor
+        if not module:
+            continue
+        yield from reached_modules((module,))
+        for part in names.split(b","):
+            name = part.strip().split(b" ")[0].decode("ascii", "ignore")
+            if name.isidentifier():
+                yield f"{module}.{name}"
 
 
 def _summarize(task: tuple[bytes, str, str, bool]) -> ModuleSummary:
