@@ -8,8 +8,10 @@ is one error record with file, line and a short reason, and the JSON report stay
 Inputs that can kill the interpreter (deep nesting overflows libcst's native parser) or hang it
 (a FIFO) run in a child process with a timeout, so this suite itself cannot crash or hang.
 
-Tests marked ``xfail(strict=True)`` guard bugs reported and not fixed yet: they start failing
-(XPASS) the day the fix lands, which is the signal to drop the marker.
+Each bug these tests found (a FIFO that hung the run, a summary too deep to pickle back from
+the pool, resolution exponential in the number of branches building a name, string literals
+Python rejects, CR-only line counting, ``python -m`` importing from the working directory)
+is fixed; its test stays as a regression test.
 """
 
 from __future__ import annotations
@@ -266,12 +268,6 @@ def test_string_literal_python_rejects_never_raises(literal: bytes) -> None:
     assert summary.error is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug reported: a string literal Python rejects parses in "
-    "libcst, then reading its value raises SyntaxError in the extractor: reported "
-    "as 'internal analyzer error' on line 1 instead of a syntax error on its line",
-)
 @pytest.mark.parametrize("literal", [b'"\\N{no such name}"', b'"\\x4"', b'b"\xc3\xa9"'])
 def test_string_literal_python_rejects_is_a_syntax_error_on_its_line(literal: bytes) -> None:
     source = b"x = 1\n\ndef f(c):\n    c.table(" + literal + b").insert(1)\n"
@@ -326,23 +322,11 @@ def test_mixed_endings_inside_a_docstring_keep_write_lines() -> None:
     assert write_line_of(source) == GOOD_WRITE_LINE + 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug reported: when ast of this Python rejects the file "
-    "(3.12 syntax such as `type X = int` under 3.11) lines come from "
-    "lines.start_lines, whose add_token counts only the '\\n' of a token holding "
-    "both '\\r\\n' and a lone '\\r', so every later line is one short",
-)
 def test_mixed_endings_inside_a_docstring_on_newer_syntax() -> None:
     source = b'type Alias = int\n"""doc\r\nstring\rend"""\n' + GOOD.encode()
     assert write_line_of(source) == GOOD_WRITE_LINE + 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug reported: suppression, secret, NUL and UTF-8 lines "
-    "count only '\\n', so in a file ended by '\\r' they all say line 1",
-)
 def test_cr_only_file_text_level_lines() -> None:
     source = "\r".join(
         [
@@ -714,11 +698,6 @@ def test_five_megabyte_file_in_a_project(tmp_path: Path) -> None:
     assert [f.name for f in analysis.functions if f.file == "ingest/big.py"] == ["load_big"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug reported: a string literal Python rejects is "
-    "reported as an internal analyzer error on line 1",
-)
 def test_invalid_string_literal_next_to_a_good_file(tmp_path: Path) -> None:
     """(Passes but for the line: the file is reported as an internal error on line 1.)"""
     bad = (
@@ -838,12 +817,6 @@ def test_unreadable_special_file(tmp_path: Path) -> None:
     assert "cannot read" in error_for(analysis, "ingest/mem.py").message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug reported: a FIFO named *.py under the source root "
-    "blocks read_bytes() forever (summaries.py reads it without checking it is a "
-    "regular file)",
-)
 def test_fifo_does_not_hang(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     os.mkfifo(project / "src/ingest/pipe.py")
@@ -924,12 +897,6 @@ def test_damaging_one_example_file_leaves_the_rest(
 # Known failures of the project level that per-file tests cannot show.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug reported: with 48+ files the process pool pickles "
-    "each summary; a ~400-deep attribute chain summarises fine but does not "
-    "pickle (RecursionError) and the whole analysis fails",
-)
 def test_deep_value_through_the_process_pool(tmp_path: Path) -> None:
     files: dict[str, bytes | str] = {f"ingest/m{i}.py": f"x = {i}\n" for i in range(50)}
     files["ingest/deep.py"] = "X = a" + ".b" * 420 + "\n"
@@ -937,12 +904,6 @@ def test_deep_value_through_the_process_pool(tmp_path: Path) -> None:
     assert "ingest/good.py" in json.dumps(report)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug reported: resolving a name rebuilt in N branches "
-    "(`sql += ...` under N ifs) takes time exponential in N (resolve() has no "
-    "memo for shared sub-values); 22 branches take minutes",
-)
 def test_conditional_string_building_is_not_exponential(tmp_path: Path) -> None:
     body = "".join(f"    if k == {i}:\n        sql += ' AND c{i} = 1'\n" for i in range(22))
     src = (
@@ -1116,12 +1077,6 @@ def test_cli_never_runs_analysed_code(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: `python -m` puts the working directory first on "
-    "sys.path, so run from a source root holding typing.py (queue.py, ...) it "
-    "imports that file; the console script does not (or use `python -P -m`)",
-)
 def test_python_dash_m_from_the_source_root_runs_nothing(tmp_path: Path) -> None:
     marker = str(tmp_path / "marker")
     project = _trap_project(tmp_path / "project", marker)

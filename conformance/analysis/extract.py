@@ -763,13 +763,23 @@ _SECRET_JWT = re.compile(
 _SECRET_KEY = re.compile(r"""["']((?:sb_secret|sbp)_[A-Za-z0-9_-]{16,})["']""")
 
 
+def line_at(text: str, position: int) -> int:
+    """Returns the 1-based line of ``position`` counting LF, CRLF and lone CR line ends."""
+    return (
+        text.count("\n", 0, position)
+        + text.count("\r", 0, position)
+        - text.count("\r\n", 0, position)
+        + 1
+    )
+
+
 def find_suppressions(text: str) -> tuple[tuple[int, tuple[str, ...], str], ...]:
     """Returns ``(line, codes, reason)`` for every ``# conformance: ignore[...]`` comment."""
     if "conformance:" not in text:
         return ()
     out = []
     for match in _SUPPRESSION.finditer(text):
-        line = text.count("\n", 0, match.start()) + 1
+        line = line_at(text, match.start())
         codes = tuple(c.strip().upper() for c in match.group(1).split(",") if c.strip())
         out.append((line, codes, match.group(2).strip()))
     return tuple(out)
@@ -782,13 +792,13 @@ def find_secrets(text: str) -> tuple[tuple[int, str, str], ...]:
         for match in _SECRET_DSN.finditer(text):
             if match.group("pw").startswith("$"):
                 continue
-            line = text.count("\n", 0, match.start()) + 1
+            line = line_at(text, match.start())
             masked = f"{match.group('scheme')}{match.group('user')}:****@"
             out.append((line, masked, "connection string with a password"))
     if "eyJ" in text or "sb_secret_" in text or "sbp_" in text:
         for pattern, kind in ((_SECRET_JWT, "service key (JWT)"), (_SECRET_KEY, "service key")):
             for match in pattern.finditer(text):
-                line = text.count("\n", 0, match.start()) + 1
+                line = line_at(text, match.start())
                 out.append((line, match.group(1)[:6] + "****", kind))
     return tuple(sorted(out))
 
@@ -881,12 +891,14 @@ def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v
         )
 
     if b"\x00" in source:
-        return failed(text.count("\n", 0, text.index("\x00")) + 1, "file contains a NUL byte")
+        return failed(line_at(text, text.index("\x00")), "file contains a NUL byte")
     try:
         source.decode("utf-8")
     except UnicodeDecodeError as exc:
         if not source.startswith(b"# -*- coding") and b"coding" not in source[:200]:
-            return failed(source.count(b"\n", 0, exc.start) + 1, "file is not valid UTF-8")
+            return failed(
+                line_at(source[: exc.start].decode("latin-1"), exc.start), "file is not valid UTF-8"
+            )
     # Python's own parser first: it is ten times faster, its statement positions give the
     # lines, and it refuses cleanly the deep nesting that overflows libcst's native stack.
     tree: ast.Module | None = None
@@ -922,6 +934,8 @@ def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v
     except RecursionError:
         return failed(1, "nesting too deep to analyse")
     except Exception as exc:  # a bug in the analyzer must not stop the other files
+        if python_error is not None:  # e.g. a string literal Python rejects
+            return failed(python_error.lineno or 1, f"syntax error: {python_error.msg}")
         first = (str(exc).splitlines() or [""])[0][:200]
         return failed(1, f"internal analyzer error ({type(exc).__name__}: {first})")
     return extractor.summary(file, lines, suppressions, secrets)

@@ -38,10 +38,8 @@ class _LineCountingState(CodegenState):
         self.found: dict[int, int] = {}
 
     def add_token(self, value: str) -> None:
-        if "\n" in value:
-            self.line += value.count("\n")
-        elif "\r" in value:
-            self.line += value.count("\r")
+        if "\n" in value or "\r" in value:
+            self.line += value.count("\n") + value.count("\r") - value.count("\r\n")
 
     def add_indent_tokens(self) -> None:
         pass

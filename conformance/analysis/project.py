@@ -20,7 +20,7 @@ from conformance.analysis.resolve import (
     Resolved,
     Resolver,
 )
-from conformance.analysis.summaries import summarize_reachable
+from conformance.analysis.summaries import read_source, summarize_reachable
 from conformance.analysis.values import (
     AppMethod,
     AppRef,
@@ -128,9 +128,8 @@ def _unchanged(entry: _ProjectEntry, files: dict[str, SourceFile], config: Confi
         source = by_rel.get(rel)
         if source is None:
             return False
-        try:
-            data = source.path.read_bytes()
-        except OSError:
+        data = read_source(source)
+        if data is None:
             return False
         if cache.digest(salt, rel.encode(), data) != known:
             return False
@@ -170,6 +169,7 @@ def _resolve(
     deployed = _deployed(resolver, entry, {ref.module for ref in modal_refs})
     out: list[IngestFunction] = []
     for ref, func, info in candidates:
+        resolver.forget()
         reach = resolver.reach(ref, _self_binding(ref, func), modal_refs)
         module = summaries[ref.module]
         out.append(

@@ -106,6 +106,7 @@ class Resolver:
         self._stack: set[object] = set()
         self._returns_stack: set[object] = set()
         self.analyze_sql = _analyze_sql
+        self._memo: dict[tuple[int, int], tuple[object, Frame, Resolved]] = {}
         self.known = _FuncIndex(self.functions)
 
     # -- names ------------------------------------------------------------------------------------
@@ -155,8 +156,27 @@ class Resolver:
 
     # -- values -----------------------------------------------------------------------------------
 
-    def resolve(self, value: Resolved, frame: Frame, depth: int = 0) -> Resolved:  # noqa: C901
-        """Returns ``value`` with every name it mentions resolved in ``frame``."""
+    def resolve(self, value: Resolved, frame: Frame, depth: int = 0) -> Resolved:
+        """Returns ``value`` with every name it mentions resolved in ``frame``.
+
+        Values share structure (a name built up across branches holds its earlier self twice),
+        so results are remembered per (value, frame) object: each is resolved once.
+        """
+        if isinstance(value, (v.Str, v.Unknown)):
+            return value
+        key = (id(value), id(frame))
+        known = self._memo.get(key)
+        if known is not None:
+            return known[2]
+        result = self._resolve(value, frame, depth)
+        self._memo[key] = (value, frame, result)  # holding both keeps their ids unique
+        return result
+
+    def forget(self) -> None:
+        """Drops remembered resolutions (call between ingest functions to bound memory)."""
+        self._memo.clear()
+
+    def _resolve(self, value: Resolved, frame: Frame, depth: int) -> Resolved:  # noqa: C901
         if depth > _MAX_DEPTH:
             return v.Unknown("too many levels of indirection")
         r = self.resolve

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import stat
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -49,7 +50,7 @@ def summarize_reachable(
             return
         seen.add(source.module)
         try:
-            data = source.path.read_bytes()
+            data = _read_regular(source)
         except OSError as exc:
             accept(_unreadable(source, exc), None)
             return
@@ -99,7 +100,7 @@ def summarize_reachable(
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         finished: queue.SimpleQueue[cf.Future[list[ModuleSummary]]] = queue.SimpleQueue()
-        running = 0
+        running: dict[cf.Future[list[ModuleSummary]], list[tuple[SourceFile, bytes, str]]] = {}
         while misses or running:
             # a few files per task: fewer round trips, still enough tasks to balance the load
             size = max(1, min(8, len(misses) // (workers * 4)))
@@ -108,10 +109,16 @@ def summarize_reachable(
                 tasks = [(_task(source, data), key) for source, data, key in batch]
                 future = pool.submit(_summarize_many, tasks, root)
                 future.add_done_callback(finished.put)
-                running += 1
+                running[future] = batch
             done_future = finished.get()
-            running -= 1
-            for summary in done_future.result():
+            batch = running.pop(done_future)
+            try:
+                results = done_future.result()
+            except Exception:
+                # the batch could not come back (a summary too deep to pickle, a worker that
+                # died): summarise it here, where nothing needs pickling
+                results = [_summarize(_task(source, data)) for source, data, _ in batch]
+            for summary in results:
                 accept(summary, None)  # the worker stored it in the cache
     return done
 
@@ -179,6 +186,23 @@ def _summarize(task: tuple[bytes, str, str, bool]) -> ModuleSummary:
     from conformance.analysis.extract import summarize
 
     return summarize(*task)
+
+
+def _read_regular(source: SourceFile) -> bytes:
+    """Returns a file's bytes; raises OSError for anything but a regular file (a FIFO would
+    block forever, a device never end)."""
+    info = os.stat(source.path)
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(0, "not a regular file")
+    return source.path.read_bytes()
+
+
+def read_source(source: SourceFile) -> bytes | None:
+    """Returns a file's bytes, or None when it cannot be read as a regular file."""
+    try:
+        return _read_regular(source)
+    except OSError:
+        return None
 
 
 def _unreadable(source: SourceFile, exc: OSError) -> ModuleSummary:
