@@ -51,9 +51,13 @@ class Config:
 
     def analysis_key(self) -> str:
         """Returns a string of every setting that changes per-file analysis (for the cache)."""
-        return json.dumps(
-            [str(self.source_root), self.ingest, self.entrypoint, sorted(self.exclude)]
-        )
+        # relative, so a copy of the project elsewhere (the git hook checks a snapshot of the
+        # staged files in a temporary directory) still finds its cache entries
+        try:
+            root = self.source_root.relative_to(self.project_dir).as_posix()
+        except ValueError:
+            root = str(self.source_root)
+        return json.dumps([root, self.ingest, self.entrypoint, sorted(self.exclude)])
 
 
 def load_schema(name: str) -> dict[str, Any]:
