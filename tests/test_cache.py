@@ -131,3 +131,15 @@ def test_warm_path_imports_no_parser_and_no_database_driver(project: Path) -> No
     warm = subprocess.run([sys.executable, "-c", script, str(project), str(out)],
                           capture_output=True, text=True, env=env, check=True)
     assert json.loads(warm.stdout) == []
+
+
+def test_a_copy_of_the_project_elsewhere_hits_the_cache(project: Path, tmp_path: Path) -> None:
+    import shutil
+
+    analyze_project(load_config(project))
+    copy = tmp_path / "snapshot"
+    shutil.copytree(project, copy)  # what the git hook checks: the staged files, elsewhere
+    warm = analyze_project(load_config(copy))
+    assert "parse" not in warm.timings
+    assert tables(warm) == {"first": ["core.companies"],
+                            "second": ["core.companies", "raw.b_payloads"]}
