@@ -143,3 +143,33 @@ def test_a_copy_of_the_project_elsewhere_hits_the_cache(project: Path, tmp_path:
     assert "parse" not in warm.timings
     assert tables(warm) == {"first": ["core.companies"],
                             "second": ["core.companies", "raw.b_payloads"]}
+
+
+EDITS = [
+    ("extraction/company.py", '"companies"', '"organisations"'),  # a helper many reach
+    ("ingest/company_tags.py", '"company_keywords"', '"company_terms"'),  # one ingest file
+    ("app.py", "from ingest.reviews import ingest_reviews, score_review_batch\n",
+     "from ingest.reviews import ingest_reviews\n"),  # the entry point: deployment changes
+    ("config.py", 'modal.App("warehouse-ingest")', 'modal.App("warehouse-ingest-2")'),
+    ("extraction/people.py", "def ", "def _unused_helper():\n    pass\n\n\ndef "),
+]
+
+
+@pytest.mark.parametrize("rel,old,new", EDITS, ids=[e[0] for e in EDITS])
+def test_partly_cached_analysis_equals_a_fresh_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel: str, old: str, new: str) -> None:
+    import shutil
+
+    monkeypatch.setenv("CONFORMANCE_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "warehouse"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "warehouse", project)
+    config = load_config(project)
+    analyze_project(config)
+    path = project / "modal-functions" / "src" / rel
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    partly = analyze_project(config)
+    fresh = analyze_project(config, use_cache=False)
+    assert partly.to_dict() == fresh.to_dict()
+    assert [f.app_name for f in partly.functions] == [f.app_name for f in fresh.functions]

@@ -64,6 +64,8 @@ class _ProjectEntry:
 
     digests: tuple[tuple[str, str], ...]
     analysis: Analysis
+    # for each function (module, qualname): the modules its record was resolved from
+    depends: tuple[tuple[tuple[str, str], frozenset[str]], ...] = ()
 
 
 def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = None) -> Analysis:
@@ -79,11 +81,14 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
     root = cache.cache_root(config.project_dir) if use_cache else None
     listing = "\n".join(sorted(f.rel for f in files.values()))
     project_key = cache.digest(b"project", config.analysis_key().encode(), listing.encode())
+    previous: _ProjectEntry | None = None
     if root is not None:
         entry = cache.load(root, project_key)
-        if isinstance(entry, _ProjectEntry) and _unchanged(entry, files, config):
-            timings.lap("hash")
-            return replace(entry.analysis, timings=dict(timings.phases))
+        if isinstance(entry, _ProjectEntry):
+            if _unchanged(entry, files, config):
+                timings.lap("hash")
+                return replace(entry.analysis, timings=dict(timings.phases))
+            previous = entry
     timings.lap("hash")
     digests: dict[str, str] = {}
     wanted = [f for f in files.values() if is_ingest(f.rel, config)]
@@ -92,7 +97,8 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
         wanted.append(files[entry_module])
     summaries = summarize_reachable(sorted(set(wanted)), files, config, use_cache, jobs, digests)
     timings.lap("parse")
-    functions = _resolve(summaries, config, entry_module)
+    reuse = _Reuse.of(previous, digests, files) if previous is not None else None
+    functions, depends = _resolve(summaries, config, entry_module, reuse)
     timings.lap("resolve")
     analysis = Analysis(
         functions,
@@ -117,7 +123,8 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
         ),
     )
     if root is not None and len(digests) == len(summaries):
-        cache.store(root, project_key, _ProjectEntry(tuple(sorted(digests.items())), analysis))
+        entry = _ProjectEntry(tuple(sorted(digests.items())), analysis, depends)
+        cache.store(root, project_key, entry)
     return replace(analysis, timings=dict(timings.phases))
 
 
@@ -156,42 +163,97 @@ class _ModalInfo:
     app_name: str | None
 
 
+@dataclass(frozen=True)
+class _Reuse:
+    """What the previous analysis offers when only some files changed: each function's record,
+    reusable when none of the modules it was resolved from changed."""
+
+    records: dict[tuple[str, str], IngestFunction]
+    depends: dict[tuple[str, str], frozenset[str]]
+    changed: frozenset[str]
+
+    @classmethod
+    def of(
+        cls, previous: _ProjectEntry, digests: dict[str, str], files: dict[str, SourceFile]
+    ) -> _Reuse:
+        before = dict(previous.digests)
+        module_of = {f.rel: f.module for f in files.values()}
+        changed = {module_of.get(rel, rel) for rel, d in digests.items() if before.get(rel) != d}
+        changed |= {module_of.get(rel, rel) for rel in before if rel not in digests}
+        records = {(f.module, f.name): f for f in previous.analysis.functions}
+        return cls(records, dict(previous.depends), frozenset(changed))
+
+    def get(self, key: tuple[str, str], deployed: bool) -> IngestFunction | None:
+        deps = self.depends.get(key)
+        record = self.records.get(key)
+        if deps is None or record is None or deps & self.changed:
+            return None
+        return record if record.deployed == deployed else replace(record, deployed=deployed)
+
+
 def _resolve(
-    summaries: dict[str, v.ModuleSummary], config: Config, entry: str | None
-) -> tuple[IngestFunction, ...]:
+    summaries: dict[str, v.ModuleSummary],
+    config: Config,
+    entry: str | None,
+    reuse: _Reuse | None = None,
+) -> tuple[tuple[IngestFunction, ...], tuple[tuple[tuple[str, str], frozenset[str]], ...]]:
+    """Returns the ingest functions, and for each the modules its record was resolved from."""
     resolver = Resolver({k: s for k, s in summaries.items() if s.error is None})
-    candidates: list[tuple[FuncRef, v.FunctionSummary, _ModalInfo]] = []
+    candidates: list[tuple[FuncRef, v.FunctionSummary, _ModalInfo, frozenset[str]]] = []
     for name, summary in sorted(resolver.modules.items()):
         if not is_ingest(summary.file, config):
             continue
         candidates.extend(_modal_functions(resolver, name, summary))
-    modal_refs = frozenset(ref for ref, _, _ in candidates)
+    modal_refs = frozenset(ref for ref, _, _, _ in candidates)
     deployed = _deployed(resolver, entry, {ref.module for ref in modal_refs})
     out: list[IngestFunction] = []
-    for ref, func, info in candidates:
+    depends: list[tuple[tuple[str, str], frozenset[str]]] = []
+    for ref, func, info, found_deps in candidates:
+        key = (ref.module, func.qualname)
+        is_deployed = deployed is None or ref in deployed[0] or ref.module in deployed[1]
+        reused = reuse.get(key, is_deployed) if reuse is not None else None
+        if reuse is not None and reused is not None:
+            out.append(reused)
+            depends.append((key, reuse.depends[key]))
+            continue
         resolver.forget()
-        reach = resolver.reach(ref, _self_binding(ref, func), modal_refs)
-        module = summaries[ref.module]
-        out.append(
-            IngestFunction(
-                name=func.qualname,
-                module=ref.module,
-                file=module.file,
-                line=func.line,
-                kind=info.kind,
-                deployed=deployed is None or ref in deployed[0] or ref.module in deployed[1],
-                modal_name=info.modal_name,
-                app_name=info.app_name or config.app_name,
-                writes=_unique(
-                    reach.writes, key=lambda w: (w.schema, w.table, w.operation, w.location)
-                ),
-                unresolved=_unique(reach.unresolved, key=lambda u: (u.location, u.reason)),
-                rpc=_unique(reach.rpc, key=lambda r: (r.name, r.location)),
-                invokes=_unique(reach.invokes, key=lambda i: (i.target, i.method, i.location)),
-                slug_hints=_slug_hints(resolver, ref, func, module, reach.slugs),
+        with resolver.collect() as deps:
+            deps.update(found_deps)
+            out.append(
+                _record(resolver, summaries, config, ref, func, info, is_deployed, modal_refs)
             )
-        )
-    return tuple(sorted(out, key=lambda f: (f.file, f.line, f.name)))
+        depends.append((key, frozenset(deps)))
+    return tuple(sorted(out, key=lambda f: (f.file, f.line, f.name))), tuple(depends)
+
+
+def _record(
+    resolver: Resolver,
+    summaries: dict[str, v.ModuleSummary],
+    config: Config,
+    ref: FuncRef,
+    func: v.FunctionSummary,
+    info: _ModalInfo,
+    deployed: bool,
+    modal_refs: frozenset[FuncRef],
+) -> IngestFunction:
+    """Returns the record of one ingest function, resolving everything it reaches."""
+    reach = resolver.reach(ref, _self_binding(ref, func), modal_refs)
+    module = summaries[ref.module]
+    return IngestFunction(
+        name=func.qualname,
+        module=ref.module,
+        file=module.file,
+        line=func.line,
+        kind=info.kind,
+        deployed=deployed,
+        modal_name=info.modal_name,
+        app_name=info.app_name or config.app_name,
+        writes=_unique(reach.writes, key=lambda w: (w.schema, w.table, w.operation, w.location)),
+        unresolved=_unique(reach.unresolved, key=lambda u: (u.location, u.reason)),
+        rpc=_unique(reach.rpc, key=lambda r: (r.name, r.location)),
+        invokes=_unique(reach.invokes, key=lambda i: (i.target, i.method, i.location)),
+        slug_hints=_slug_hints(resolver, ref, func, module, reach.slugs),
+    )
 
 
 def _self_binding(ref: FuncRef, func: v.FunctionSummary) -> tuple[tuple[str, Resolved], ...]:
@@ -218,6 +280,16 @@ def _is_web(target: Resolved) -> bool:
 
 
 def _modal_functions(
+    resolver: Resolver, module: str, summary: v.ModuleSummary
+) -> list[tuple[FuncRef, v.FunctionSummary, _ModalInfo, frozenset[str]]]:
+    """Returns the Modal functions of one module, each with the modules its decorators were
+    resolved from."""
+    with resolver.collect() as deps:
+        found = _modal_functions_of(resolver, module, summary)
+    return [(ref, func, info, frozenset(deps)) for ref, func, info in found]
+
+
+def _modal_functions_of(
     resolver: Resolver, module: str, summary: v.ModuleSummary
 ) -> list[tuple[FuncRef, v.FunctionSummary, _ModalInfo]]:
     out = []

@@ -9,7 +9,8 @@ keeps the call path that reaches it. Nothing here touches a syntax tree.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -100,9 +101,12 @@ class Resolver:
         self.packages = {
             name.rsplit(".", i)[0] for name in modules for i in range(name.count(".") + 1)
         }
-        self._globals: dict[tuple[str, str], Resolved] = {}
+        self._globals: dict[tuple[str, str], tuple[Resolved, frozenset[str]]] = {}
+        self._deps: list[set[str]] = []
         self._resolving: set[tuple[str, str]] = set()
-        self._reach: dict[tuple[FuncRef, tuple[tuple[str, Resolved], ...]], Reach] = {}
+        self._reach: dict[
+            tuple[FuncRef, tuple[tuple[str, Resolved], ...]], tuple[Reach, frozenset[str]]
+        ] = {}
         self._stack: set[object] = set()
         self._returns_stack: set[object] = set()
         self.analyze_sql = _analyze_sql
@@ -114,17 +118,43 @@ class Resolver:
     def global_value(self, module: str, name: str) -> Resolved:
         """Returns what ``name`` means at the top level of ``module``."""
         key = (module, name)
-        if key in self._globals:
-            return self._globals[key]
+        known = self._globals.get(key)
+        if known is not None:
+            self._absorb(known[1])
+            return known[0]
         if key in self._resolving:
             return v.Unknown(f"'{name}' is defined through an import cycle")
         self._resolving.add(key)
         try:
-            result = self._global_value(module, name)
+            with self.collect() as deps:
+                deps.add(module)
+                result = self._global_value(module, name)
         finally:
             self._resolving.discard(key)
-        self._globals[key] = result
+        self._globals[key] = (result, frozenset(deps))
         return result
+
+    # -- dependencies -----------------------------------------------------------------------------
+
+    @contextmanager
+    def collect(self) -> Iterator[set[str]]:
+        """Collects the modules whose summaries are read inside the block (and hands them on to
+        an enclosing block): what a result depends on, so an unchanged one can be reused."""
+        deps: set[str] = set()
+        self._deps.append(deps)
+        try:
+            yield deps
+        finally:
+            self._deps.pop()
+            self._absorb(deps)
+
+    def _absorb(self, deps: Iterable[str]) -> None:
+        if self._deps:
+            self._deps[-1].update(deps)
+
+    def _touch(self, module: str) -> None:
+        if self._deps:
+            self._deps[-1].add(module)
 
     def _global_value(self, module: str, name: str) -> Resolved:
         bindings = self.bindings.get(module)
@@ -269,6 +299,7 @@ class Resolver:
         return v.Unknown(f"runtime value {_describe(original)}")
 
     def _class_attr(self, cls: ClassRef, attr: str, instance: Instance | None) -> Resolved:
+        self._touch(cls.module)
         summary = self.classes.get((cls.module, cls.name))
         if summary is None:
             return v.Unknown(f"attribute {attr} of an unknown class")
@@ -353,6 +384,7 @@ class Resolver:
                     [self.resolve(a, frame, depth) for a in call.args],
                 )
             return v.Unknown(f"the result of {_describe(call.func)}()")
+        self._touch(target.module)
         key = (target, call)
         if key in self._returns_stack:
             return v.Unknown("a recursive call")
@@ -377,6 +409,7 @@ class Resolver:
         instance: Instance | None = None,
     ) -> tuple[tuple[str, Resolved], ...]:
         """Returns the callee's parameters bound to the call site's resolved arguments."""
+        self._touch(target.module)
         summary = self.functions[(target.module, target.qualname)]
         params = list(summary.params)
         bound: dict[str, Resolved] = {}
@@ -406,15 +439,18 @@ class Resolver:
         key = (func, bindings)
         cached = self._reach.get(key)
         if cached is not None:
-            return cached
+            self._absorb(cached[1])
+            return cached[0]
         if key in self._stack or len(self._stack) > _MAX_DEPTH:
             return Reach()
         self._stack.add(key)
         try:
-            result = self._reach_uncached(func, bindings, modal_functions)
+            with self.collect() as deps:
+                deps.add(func.module)
+                result = self._reach_uncached(func, bindings, modal_functions)
         finally:
             self._stack.discard(key)
-        self._reach[key] = result
+        self._reach[key] = (result, frozenset(deps))
         return result
 
     def _reach_uncached(
