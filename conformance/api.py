@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.config import Config, load_config
+from conformance.config import Config, is_dsn, load_config
 from conformance.errors import ConformanceError
 from conformance.model import Analysis, Finding, Registry
 
@@ -25,10 +25,6 @@ class CheckResult:
     @property
     def has_errors(self) -> bool:
         return any(f.severity == "error" for f in self.findings)
-
-
-def is_dsn(source: str) -> bool:
-    return source.startswith(("postgresql://", "postgres://"))
 
 
 def scan(

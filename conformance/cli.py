@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from conformance import __version__
+from conformance.config import is_dsn
 from conformance.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, ConformanceError
 
 _DEBUG = {"on": False}
@@ -139,7 +140,7 @@ def check(
 
     if registry_source == "env":
         registry_source = _env_dsn()
-    elif registry_source is not None and not api.is_dsn(registry_source):
+    elif registry_source is not None and not is_dsn(registry_source):
         registry_source = str(Path(registry_source).absolute())
     severity = _parse_severity(kw.pop("severity"))
     scan_kwargs = _scan_kwargs(kw)
@@ -154,7 +155,7 @@ def check(
     start = time.perf_counter()
     prefix = _prefix(config)
     source = registry_source or config.registry_source
-    registry_file = None if api.is_dsn(source) else _rel_registry(config, source)
+    registry_file = None if is_dsn(source) else _rel_registry(config, source)
     text = report.render_check(
         fmt, analysis, findings, path_prefix=prefix, registry_file=registry_file
     )
@@ -192,13 +193,12 @@ def _registry_file_option(func: Callable[..., Any]) -> Callable[..., Any]:
 def _registry_path(config: Any, registry_file: str | None) -> Path:
     """Returns the registry file: ``--registry`` (relative to the current directory), else the
     configured one (relative to the project)."""
-    from conformance import api
 
     if registry_file is not None:
-        if api.is_dsn(registry_file):
+        if is_dsn(registry_file):
             raise ConformanceError("this command works on a registry file: pass --registry PATH")
         return Path(registry_file).absolute()
-    if api.is_dsn(config.registry_source):
+    if is_dsn(config.registry_source):
         raise ConformanceError(
             "this command works on the registry file; [tool.conformance] "
             "registry names a database: pass --registry PATH"

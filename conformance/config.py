@@ -45,7 +45,7 @@ class Config:
     def registry_source(self) -> str:
         """Returns the registry DSN, or the registry file's absolute path."""
         reg = self.registry or DEFAULT_REGISTRY_FILE
-        if reg.startswith(("postgresql://", "postgres://")):
+        if is_dsn(reg):
             return reg
         return str(self.project_dir / reg)
 
@@ -58,6 +58,11 @@ class Config:
         except ValueError:
             root = str(self.source_root)
         return json.dumps([root, self.ingest, self.entrypoint, sorted(self.exclude)])
+
+
+def is_dsn(source: str) -> bool:
+    """Returns whether a registry source names a PostgreSQL database rather than a file."""
+    return source.startswith(("postgresql://", "postgres://"))
 
 
 def load_schema(name: str) -> dict[str, Any]:

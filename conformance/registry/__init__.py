@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from conformance.config import DEFAULT_ENTITY_TYPES, DEFAULT_TABLE
+from conformance.config import DEFAULT_ENTITY_TYPES, DEFAULT_TABLE, is_dsn
 from conformance.model import Registry
 from conformance.registry.file import append_entries, load_registry_file, write_registry_file
 from conformance.registry.plan import Plan, RowChange, plan
@@ -28,11 +28,6 @@ __all__ = [
     "snapshot",
     "write_registry_file",
 ]
-
-
-def is_dsn(source: str) -> bool:
-    """Returns whether ``source`` names a PostgreSQL database rather than a file."""
-    return source.startswith(("postgresql://", "postgres://"))
 
 
 def load_registry(
