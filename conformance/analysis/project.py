@@ -205,6 +205,7 @@ def _resolve(
             continue
         candidates.extend(_modal_functions(resolver, name, summary))
     modal_refs = frozenset(ref for ref, _, _, _ in candidates)
+    resolver.modal_functions = modal_refs
     deployed = _deployed(resolver, entry, {ref.module for ref in modal_refs})
     out: list[IngestFunction] = []
     depends: list[tuple[tuple[str, str], frozenset[str]]] = []
@@ -219,9 +220,7 @@ def _resolve(
         resolver.forget()
         with resolver.collect() as deps:
             deps.update(found_deps)
-            out.append(
-                _record(resolver, summaries, config, ref, func, info, is_deployed, modal_refs)
-            )
+            out.append(_record(resolver, summaries, config, ref, func, info, is_deployed))
         depends.append((key, frozenset(deps)))
     return tuple(sorted(out, key=lambda f: (f.file, f.line, f.name))), tuple(depends)
 
@@ -234,10 +233,9 @@ def _record(
     func: v.FunctionSummary,
     info: _ModalInfo,
     deployed: bool,
-    modal_refs: frozenset[FuncRef],
 ) -> IngestFunction:
     """Returns the record of one ingest function, resolving everything it reaches."""
-    reach = resolver.reach(ref, _self_binding(ref, func), modal_refs)
+    reach = resolver.reach(ref, _self_binding(ref, func))
     module = summaries[ref.module]
     return IngestFunction(
         name=func.qualname,

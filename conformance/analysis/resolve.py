@@ -93,8 +93,15 @@ class Reach:
 class Resolver:
     """Resolves names and follows calls over a set of module summaries."""
 
-    def __init__(self, modules: dict[str, v.ModuleSummary]) -> None:
+    def __init__(
+        self,
+        modules: dict[str, v.ModuleSummary],
+        modal_functions: frozenset[FuncRef] = frozenset(),
+    ) -> None:
         self.modules = modules
+        # ``.spawn()``/``.remote()`` of these is an invocation; fixed for the resolver's life,
+        # which is what lets ``reach`` remember results by function and bindings alone
+        self.modal_functions = modal_functions
         self.bindings = {name: dict(m.bindings) for name, m in modules.items()}
         self.functions = {(name, f.qualname): f for name, m in modules.items() for f in m.functions}
         self.classes = {(name, c.name): c for name, m in modules.items() for c in m.classes}
@@ -433,7 +440,6 @@ class Resolver:
         self,
         func: FuncRef,
         bindings: tuple[tuple[str, Resolved], ...] = (),
-        modal_functions: frozenset[FuncRef] = frozenset(),
     ) -> Reach:
         """Returns everything ``func`` reaches with ``bindings``; cycle-safe and memoised."""
         key = (func, bindings)
@@ -447,7 +453,7 @@ class Resolver:
         try:
             with self.collect() as deps:
                 deps.add(func.module)
-                result = self._reach_uncached(func, bindings, modal_functions)
+                result = self._reach_uncached(func, bindings)
         finally:
             self._stack.discard(key)
         self._reach[key] = (result, frozenset(deps))
@@ -457,7 +463,6 @@ class Resolver:
         self,
         func: FuncRef,
         bindings: tuple[tuple[str, Resolved], ...],
-        modal_functions: frozenset[FuncRef],
     ) -> Reach:
         summary = self.functions[(func.module, func.qualname)]
         module = self.modules[func.module]
@@ -482,37 +487,33 @@ class Resolver:
                 else:
                     if isinstance(target, BoundMethod):
                         target = target.func
-                    if isinstance(target, FuncRef) and target in modal_functions:
+                    if isinstance(target, FuncRef) and target in self.modal_functions:
                         out.invokes.append(Invocation(target.qualname, effect.method, loc))
             elif isinstance(effect, v.CallSite):
-                self._follow(effect, frame, loc, here, out, modal_functions)
+                self._follow(effect, frame, CallStep(here, loc), out)
         return out
 
     def _follow(
         self,
         call: v.CallSite,
         frame: Frame,
-        loc: Location,
-        here: str,
+        step: CallStep,
         out: Reach,
-        modal_functions: frozenset[FuncRef],
     ) -> None:
         resolved = self.resolve(call.func, frame)
         # a dispatch table (``HANDLERS[kind](...)``): every handler it holds can run
         followed = False
         for target in resolved.options if isinstance(resolved, v.Choice) else (resolved,):
-            followed |= self._follow_one(target, call, frame, loc, here, out, modal_functions)
+            followed |= self._follow_one(target, call, frame, step, out)
         if not followed:
-            self._follow_callbacks(call, frame, loc, here, out, modal_functions)
+            self._follow_callbacks(call, frame, step, out)
 
     def _follow_callbacks(
         self,
         call: v.CallSite,
         frame: Frame,
-        loc: Location,
-        here: str,
+        step: CallStep,
         out: Reach,
-        modal_functions: frozenset[FuncRef],
     ) -> None:
         """A project function handed to code outside the project (``add_task(fn, a)``,
         ``pool.submit(fn, a)``, ``Thread(target=fn, args=(a,))``) runs: it is followed with the
@@ -521,7 +522,7 @@ class Resolver:
             target = self.resolve(arg, frame)
             if isinstance(target, (FuncRef, BoundMethod)):
                 site = v.CallSite(arg, call.args[i + 1 :], (), call.line)
-                self._follow_one(target, site, frame, loc, here, out, modal_functions)
+                self._follow_one(target, site, frame, step, out)
         kwargs = dict(call.kwargs)
         for name in CALLBACK_KEYWORDS:
             if name in kwargs:
@@ -530,17 +531,15 @@ class Resolver:
                     extra = kwargs.get("args")
                     args = extra.items if isinstance(extra, v.Seq) else ()
                     site = v.CallSite(kwargs[name], args, (), call.line)
-                    self._follow_one(target, site, frame, loc, here, out, modal_functions)
+                    self._follow_one(target, site, frame, step, out)
 
     def _follow_one(
         self,
         target: Resolved,
         call: v.CallSite,
         frame: Frame,
-        loc: Location,
-        here: str,
+        step: CallStep,
         out: Reach,
-        modal_functions: frozenset[FuncRef],
     ) -> bool:
         """Follows one call target; returns whether it was a project function."""
         instance: Instance | None = None
@@ -554,8 +553,7 @@ class Resolver:
             return False
         callee = target
         bindings = self.bind(callee, call, frame, 0, instance)
-        inner = self.reach(callee, bindings, modal_functions)
-        step = CallStep(here, loc)
+        inner = self.reach(callee, bindings)
         out.writes.extend(_prefixed(w, step) for w in inner.writes)
         out.unresolved.extend(_prefixed(u, step) for u in inner.unresolved)
         out.rpc.extend(_prefixed(r, step) for r in inner.rpc)
