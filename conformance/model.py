@@ -6,7 +6,9 @@ compare them with a :class:`Registry`, and the reports render them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 LAYERS: tuple[str, ...] = ("raw", "extracted", "core")
@@ -14,6 +16,32 @@ WRITE_OPERATIONS: tuple[str, ...] = ("insert", "upsert", "update", "delete", "me
 FUNCTION_KINDS: tuple[str, ...] = ("web", "scheduled", "worker")
 # How the schema and table of a write were known, from the most direct to the least.
 VIA: tuple[str, ...] = ("literal", "sql", "constant", "argument", "loop", "default-schema")
+
+
+def fast_pickling(namespace: dict[str, Any]) -> None:
+    """Gives every frozen slots dataclass defined in ``namespace`` a ``__reduce__`` that pickles
+    its constructor's arguments as one tuple. The ``__setstate__`` dataclasses gives frozen slots
+    classes looks up the fields of every object it loads: loading the cached summaries of a
+    project took three times as long with it."""
+    for obj in list(namespace.values()):
+        if not (
+            isinstance(obj, type)
+            and obj.__module__ == namespace["__name__"]
+            and hasattr(obj, "__dataclass_fields__")
+            and hasattr(obj, "__slots__")
+        ):
+            continue
+        names = [f.name for f in fields(obj) if f.init]
+        if not names:
+            continue
+        setattr(obj, "__reduce__", _reducer(names))  # noqa: B010 (mypy: no method assignment)
+
+
+def _reducer(names: list[str]) -> Callable[[object], tuple[type, tuple[Any, ...]]]:
+    get = operator.attrgetter(*names)
+    if len(names) == 1:  # attrgetter of one name returns the value, not a 1-tuple
+        return lambda self: (type(self), (get(self),))
+    return lambda self: (type(self), get(self))
 
 
 def layer_of(schema: str) -> str:
@@ -379,3 +407,6 @@ class Finding:
             "slug": self.slug,
             "evidence": list(self.evidence),
         }
+
+
+fast_pickling(globals())

@@ -65,33 +65,43 @@ def test_warm_scan_equals_cold_scan(project: Path) -> None:
 def test_changed_helper_changes_every_function_that_reaches_it(project: Path) -> None:
     config = load_config(project)
     assert tables(analyze_project(config)) == {
-        "first": ["core.companies"], "second": ["core.companies", "raw.b_payloads"]}
+        "first": ["core.companies"],
+        "second": ["core.companies", "raw.b_payloads"],
+    }
     helper = project / "src" / "extraction" / "writer.py"
     helper.write_text(helper.read_text().replace('"companies"', '"organisations"'))
     assert tables(analyze_project(config)) == {
-        "first": ["core.organisations"], "second": ["core.organisations", "raw.b_payloads"]}
+        "first": ["core.organisations"],
+        "second": ["core.organisations", "raw.b_payloads"],
+    }
 
 
 def test_new_file_is_seen_on_the_warm_path(project: Path) -> None:
     config = load_config(project)
     analyze_project(config)
     (project / "src" / "ingest" / "c.py").write_text(
-        "from config import app\n\n@app.function()\ndef third():\n    pass\n")
+        "from config import app\n\n@app.function()\ndef third():\n    pass\n"
+    )
     assert [f.name for f in analyze_project(config).functions] == ["first", "second", "third"]
 
 
 def test_corrupt_entries_are_ignored_and_rebuilt(project: Path) -> None:
     config = load_config(project)
     cold = analyze_project(config)
-    entries = [p for p in (project.parent / "cache").rglob("*") if p.is_file()
-               and p.name != ".gitignore"]
+    entries = [
+        p for p in (project.parent / "cache").rglob("*") if p.is_file() and p.name != ".gitignore"
+    ]
     assert entries
     for i, path in enumerate(entries):
         data = path.read_bytes()
         # truncate one, flip a byte in another, replace the rest with a foreign pickle
-        path.write_bytes(data[: len(data) // 2] if i % 3 == 0 else
-                         data[:-1] + bytes([data[-1] ^ 1]) if i % 3 == 1 else
-                         b"not a cache entry")
+        path.write_bytes(
+            data[: len(data) // 2]
+            if i % 3 == 0
+            else data[:-1] + bytes([data[-1] ^ 1])
+            if i % 3 == 1
+            else b"not a cache entry"
+        )
     again = analyze_project(config)
     assert again.to_dict() == cold.to_dict()
     assert "parse" in again.timings  # everything was rebuilt
@@ -125,11 +135,21 @@ def test_warm_path_imports_no_parser_and_no_database_driver(project: Path) -> No
     )
     env = {**os.environ, "CONFORMANCE_CACHE_DIR": str(project.parent / "cache")}
     out = project.parent / "out.json"
-    cold = subprocess.run([sys.executable, "-c", script, str(project), str(out)],
-                          capture_output=True, text=True, env=env, check=True)
+    cold = subprocess.run(
+        [sys.executable, "-c", script, str(project), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert "libcst" in json.loads(cold.stdout)
-    warm = subprocess.run([sys.executable, "-c", script, str(project), str(out)],
-                          capture_output=True, text=True, env=env, check=True)
+    warm = subprocess.run(
+        [sys.executable, "-c", script, str(project), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert json.loads(warm.stdout) == []
 
 
@@ -141,15 +161,20 @@ def test_a_copy_of_the_project_elsewhere_hits_the_cache(project: Path, tmp_path:
     shutil.copytree(project, copy)  # what the git hook checks: the staged files, elsewhere
     warm = analyze_project(load_config(copy))
     assert "parse" not in warm.timings
-    assert tables(warm) == {"first": ["core.companies"],
-                            "second": ["core.companies", "raw.b_payloads"]}
+    assert tables(warm) == {
+        "first": ["core.companies"],
+        "second": ["core.companies", "raw.b_payloads"],
+    }
 
 
 EDITS = [
     ("extraction/company.py", '"companies"', '"organisations"'),  # a helper many reach
     ("ingest/company_tags.py", '"company_keywords"', '"company_terms"'),  # one ingest file
-    ("app.py", "from ingest.reviews import ingest_reviews, score_review_batch\n",
-     "from ingest.reviews import ingest_reviews\n"),  # the entry point: deployment changes
+    (
+        "app.py",
+        "from ingest.reviews import ingest_reviews, score_review_batch\n",
+        "from ingest.reviews import ingest_reviews\n",
+    ),  # the entry point: deployment changes
     ("config.py", 'modal.App("warehouse-ingest")', 'modal.App("warehouse-ingest-2")'),
     ("extraction/people.py", "def ", "def _unused_helper():\n    pass\n\n\ndef "),
 ]
@@ -157,7 +182,8 @@ EDITS = [
 
 @pytest.mark.parametrize("rel,old,new", EDITS, ids=[e[0] for e in EDITS])
 def test_partly_cached_analysis_equals_a_fresh_one(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel: str, old: str, new: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rel: str, old: str, new: str
+) -> None:
     import shutil
 
     monkeypatch.setenv("CONFORMANCE_CACHE_DIR", str(tmp_path / "cache"))
@@ -173,3 +199,38 @@ def test_partly_cached_analysis_equals_a_fresh_one(
     fresh = analyze_project(config, use_cache=False)
     assert partly.to_dict() == fresh.to_dict()
     assert [f.app_name for f in partly.functions] == [f.app_name for f in fresh.functions]
+
+
+def test_every_record_survives_pickling_field_for_field(tmp_path: Path) -> None:
+    """Records pickle through their own ``__reduce__`` (model.fast_pickling): a real analysis,
+    its summaries and a finding (whose ``sort_key`` is computed, not passed) come back equal,
+    and of the same classes."""
+    import pickle
+
+    from conformance import model
+    from conformance.analysis import values
+    from conformance.analysis.summaries import summarize_reachable
+    from conformance.discovery import discover
+    from conformance.model import Finding, Location
+
+    project = make_project(tmp_path, FILES)
+    config = load_config(project)
+    analysis = analyze_project(config, use_cache=False)
+    files = discover(config)
+    summaries = summarize_reachable(list(files.values()), files, config, use_cache=False)
+    finding = Finding("CONF001", "error", "m", Location("a.py", 3), "f", "s", ("e",))
+    for record in (analysis, *summaries.values(), finding):
+        back = pickle.loads(pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL))
+        assert back == record
+        assert type(back) is type(record)
+    assert pickle.loads(pickle.dumps(finding)).sort_key == ("a.py", 3, "CONF001")
+    reducing = [
+        obj
+        for module in (values, model)
+        for obj in vars(module).values()
+        if isinstance(obj, type)
+        and hasattr(obj, "__slots__")
+        and hasattr(obj, "__dataclass_fields__")
+        and obj.__module__ == module.__name__
+    ]
+    assert reducing and all("__reduce__" in vars(cls) for cls in reducing)

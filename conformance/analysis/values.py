@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
+from conformance.model import fast_pickling
+
 if TYPE_CHECKING:
     from conformance.analysis.sqltext import SqlAnalysis
 
@@ -362,3 +364,6 @@ class ModuleSummary:
     suppressions: tuple[tuple[int, tuple[str, ...], str], ...] = ()
     secrets: tuple[tuple[int, str, str], ...] = ()
     error: tuple[int, str] | None = None
+
+
+fast_pickling(globals())
