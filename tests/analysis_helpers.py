@@ -12,17 +12,19 @@ from conformance.model import Analysis
 def normalise(analysis: Analysis) -> dict[str, Any]:
     functions = []
     for f in analysis.functions:
-        functions.append({
-            "name": f.name,
-            "file": f.file,
-            "kind": f.kind,
-            "deployed": f.deployed,
-            "modal_name": f.modal_name,
-            "writes": sorted({(w.schema, w.table, w.operation) for w in f.writes}),
-            "unresolved": len({u.location for u in f.unresolved}),
-            "rpc": sorted({r.name or "?" for r in f.rpc}),
-            "invokes": sorted({i.target for i in f.invokes}),
-        })
+        functions.append(
+            {
+                "name": f.name,
+                "file": f.file,
+                "kind": f.kind,
+                "deployed": f.deployed,
+                "modal_name": f.modal_name,
+                "writes": sorted({(w.schema, w.table, w.operation) for w in f.writes}),
+                "unresolved": len({u.location for u in f.unresolved}),
+                "rpc": sorted({r.name or "?" for r in f.rpc}),
+                "invokes": sorted({i.target for i in f.invokes}),
+            }
+        )
     functions.sort(key=lambda f: (f["file"], f["name"]))
     for f in functions:
         f["writes"] = [list(w) for w in f["writes"]]
@@ -32,7 +34,8 @@ def normalise(analysis: Analysis) -> dict[str, Any]:
 def make_project(root: Path, files: dict[str, str], settings: str = "") -> Path:
     """Writes a small project: ``files`` maps source-root-relative paths to source text."""
     (root / "pyproject.toml").write_text(
-        "[tool.conformance]\nsource_root = \"src\"\n" + settings, encoding="utf-8")
+        '[tool.conformance]\nsource_root = "src"\n' + settings, encoding="utf-8"
+    )
     for rel, text in files.items():
         path = root / "src" / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -37,8 +37,10 @@ def test_example_project_matches_its_expected_output() -> None:
 
 
 def test_app_alias_and_module_attribute(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "ingest/a.py": """
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": """
             import config
             from config import app as wh
 
@@ -50,14 +52,19 @@ def test_app_alias_and_module_attribute(tmp_path: Path) -> None:
 
             def not_modal(): ...
         """,
-    })
+        },
+    )
     assert [(f["name"], f["modal_name"], f["kind"]) for f in result["functions"]] == [
-        ("one", "one", "worker"), ("two", "two-renamed", "worker")]
+        ("one", "one", "worker"),
+        ("two", "two-renamed", "worker"),
+    ]
 
 
 def test_helper_in_other_module_with_call_site_literals(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "extraction/write.py": """
+    result = scan(
+        tmp_path,
+        {
+            "extraction/write.py": """
             def _upsert(client, schema, table, row):
                 client.schema(schema).from_(table).upsert(row).execute()
 
@@ -67,7 +74,7 @@ def test_helper_in_other_module_with_call_site_literals(tmp_path: Path) -> None:
             def never_called(client):
                 client.schema("core").table("ghost").insert({}).execute()
         """,
-        "ingest/a.py": """
+            "ingest/a.py": """
             from config import app
             from extraction.write import store
 
@@ -75,14 +82,17 @@ def test_helper_in_other_module_with_call_site_literals(tmp_path: Path) -> None:
             def f(client):
                 store(client, {})
         """,
-    })
+        },
+    )
     fn = only(result)
     assert fn["writes"] == [["core", "company_tags", "upsert"]]
 
 
 def test_split_chain_default_schema_and_client_options(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "ingest/a.py": """
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": """
             import os
             from supabase import create_client, ClientOptions
             from config import app
@@ -97,21 +107,26 @@ def test_split_chain_default_schema_and_client_options(tmp_path: Path) -> None:
                 raw.table("payloads").insert({}, upsert=True).execute()
                 plain.schema("reference").from_("registry").select("*").execute()
         """,
-    })
+        },
+    )
     fn = only(result)
     assert fn["kind"] == "scheduled"
     assert fn["writes"] == [
-        ["core", "companies", "upsert"], ["public", "scrape_log", "insert"],
-        ["raw", "payloads", "upsert"]]
+        ["core", "companies", "upsert"],
+        ["public", "scrape_log", "insert"],
+        ["raw", "payloads", "upsert"],
+    ]
 
 
 def test_literal_loop_constants_and_fstrings(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "tables.py": """
+    result = scan(
+        tmp_path,
+        {
+            "tables.py": """
             PREFIX = "company"
             TAGS = ("company_keywords", "company_categories")
         """,
-        "ingest/a.py": """
+            "ingest/a.py": """
             from config import app
             import tables
             from tables import TAGS
@@ -126,22 +141,33 @@ def test_literal_loop_constants_and_fstrings(tmp_path: Path) -> None:
                     client.schema("core").from_(t).upsert({}).execute()
                 client.schema("extracted").table(f"{tables.PREFIX}_signals").update({}).eq("x", 1).execute()
         """,
-    })
+        },
+    )
     assert only(result)["writes"] == [
-        ["core", "a", "upsert"], ["core", "b", "upsert"],
-        ["core", "company_categories", "upsert"], ["core", "company_keywords", "upsert"],
-        ["extracted", "company_signals", "update"], ["raw", "signal_payloads", "insert"]]
+        ["core", "a", "upsert"],
+        ["core", "b", "upsert"],
+        ["core", "company_categories", "upsert"],
+        ["core", "company_keywords", "upsert"],
+        ["extracted", "company_signals", "update"],
+        ["raw", "signal_payloads", "insert"],
+    ]
 
 
 def test_dynamic_names_are_unresolved_with_a_reason(tmp_path: Path) -> None:
-    make_project(tmp_path, {"config.py": CONFIG, "ingest/a.py": """
+    make_project(
+        tmp_path,
+        {
+            "config.py": CONFIG,
+            "ingest/a.py": """
         from config import app
 
         @app.function()
         def f(client, request):
             client.schema("raw").from_(request.table_name).insert({}).execute()
             cur.execute(request.sql)
-    """})
+    """,
+        },
+    )
     analysis = analyze_project(load_config(tmp_path), use_cache=False)
     (fn,) = analysis.functions
     assert fn.writes == ()
@@ -151,8 +177,10 @@ def test_dynamic_names_are_unresolved_with_a_reason(tmp_path: Path) -> None:
 
 
 def test_sql_text_writes_and_reads(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "ingest/a.py": '''
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": '''
             from psycopg import sql
             from psycopg2.extras import execute_values
             from config import app
@@ -166,15 +194,21 @@ def test_sql_text_writes_and_reads(tmp_path: Path) -> None:
                 cur.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(sql.Identifier("staging", "rows")), (1,))
                 cur.execute("SELECT * FROM core.nothing")
         ''',
-    })
+        },
+    )
     assert only(result)["writes"] == [
-        ["core", "company_customers", "update"], ["core", "x", "upsert"],
-        ["raw", "jobs", "insert"], ["staging", "rows", "delete"]]
+        ["core", "company_customers", "update"],
+        ["core", "x", "upsert"],
+        ["raw", "jobs", "insert"],
+        ["staging", "rows", "delete"],
+    ]
 
 
 def test_spawn_is_an_invocation_not_a_write(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "ingest/a.py": """
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": """
             from config import app
 
             @app.function()
@@ -186,29 +220,32 @@ def test_spawn_is_an_invocation_not_a_write(tmp_path: Path) -> None:
                 callee.spawn(client)
                 client.rpc("merge_company", {}).execute()
         """,
-    })
+        },
+    )
     caller = next(f for f in result["functions"] if f["name"] == "caller")
     assert caller["writes"] == [] and caller["invokes"] == ["callee"]
     assert caller["rpc"] == ["merge_company"]
 
 
 def test_import_cycle_and_function_local_import(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "extraction/a.py": """
+    result = scan(
+        tmp_path,
+        {
+            "extraction/a.py": """
             from extraction import b
 
             def one(client, depth):
                 client.schema("core").table("a").insert({}).execute()
                 b.two(client, depth)
         """,
-        "extraction/b.py": """
+            "extraction/b.py": """
             from extraction import a
 
             def two(client, depth):
                 client.schema("core").table("b").insert({}).execute()
                 a.one(client, depth)
         """,
-        "ingest/x.py": """
+            "ingest/x.py": """
             from config import app
 
             @app.function()
@@ -216,16 +253,19 @@ def test_import_cycle_and_function_local_import(tmp_path: Path) -> None:
                 from extraction.a import one
                 one(client, 0)
         """,
-    })
+        },
+    )
     assert only(result)["writes"] == [["core", "a", "insert"], ["core", "b", "insert"]]
 
 
 def test_app_cls_methods_and_deployment(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "app.py": """
+    result = scan(
+        tmp_path,
+        {
+            "app.py": """
             from ingest.a import Worker
         """,
-        "ingest/a.py": """
+            "ingest/a.py": """
             import modal
             from config import app
 
@@ -246,7 +286,9 @@ def test_app_cls_methods_and_deployment(tmp_path: Path) -> None:
             @modal.fastapi_endpoint(method="POST")
             def hidden(): ...
         """,
-    }, settings='entrypoint = "app.py"\n')
+        },
+        settings='entrypoint = "app.py"\n',
+    )
     by_name = {f["name"]: f for f in result["functions"]}
     assert set(by_name) == {"Worker.run", "hidden"}
     assert by_name["Worker.run"]["deployed"] and not by_name["hidden"]["deployed"]
@@ -255,26 +297,40 @@ def test_app_cls_methods_and_deployment(tmp_path: Path) -> None:
 
 
 def test_syntax_error_is_reported_and_others_still_analysed(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "ingest/bad.py": "def broken(:\n",
-        "ingest/good.py": """
+    result = scan(
+        tmp_path,
+        {
+            "ingest/bad.py": "def broken(:\n",
+            "ingest/good.py": """
             from config import app
 
             @app.function()
             def good(client):
                 client.schema("raw").table("t").insert({}).execute()
         """,
-    })
+        },
+    )
     assert result["errors"] == ["ingest/bad.py"]
     assert only(result)["writes"] == [["raw", "t", "insert"]]
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_write_lines_are_exact(tmp_path: Path, newline: str) -> None:
-    source = newline.join([
-        "from config import app", "", "@app.function()", "def f(client):", "    (",
-        "        client.schema('core')", "        .table('t')", "        .upsert({})",
-        "        .execute()", "    )", ""])
+    source = newline.join(
+        [
+            "from config import app",
+            "",
+            "@app.function()",
+            "def f(client):",
+            "    (",
+            "        client.schema('core')",
+            "        .table('t')",
+            "        .upsert({})",
+            "        .execute()",
+            "    )",
+            "",
+        ]
+    )
     make_project(tmp_path, {"config.py": CONFIG})
     (tmp_path / "src" / "ingest").mkdir()
     (tmp_path / "src" / "ingest" / "a.py").write_bytes(source.encode())
@@ -284,8 +340,10 @@ def test_write_lines_are_exact(tmp_path: Path, newline: str) -> None:
 
 
 def test_dispatch_tables_storage_buckets_sqlalchemy_text_and_to_sql(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "ingest/a.py": """
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": """
             from sqlalchemy import text
             from config import app
 
@@ -304,15 +362,21 @@ def test_dispatch_tables_storage_buckets_sqlalchemy_text_and_to_sql(tmp_path: Pa
                 session.execute(text("DELETE FROM staging.exports WHERE done"))
                 df.to_sql("frames", session, schema="raw", if_exists="append")
         """,
-    })
+        },
+    )
     assert only(result)["writes"] == [
-        ["core", "companies", "upsert"], ["core", "people", "upsert"],
-        ["raw", "frames", "insert"], ["staging", "exports", "delete"]]
+        ["core", "companies", "upsert"],
+        ["core", "people", "upsert"],
+        ["raw", "frames", "insert"],
+        ["staging", "exports", "delete"],
+    ]
 
 
 def test_callbacks_lambdas_enums_and_asyncpg_copies(tmp_path: Path) -> None:
-    result = scan(tmp_path, {
-        "ingest/a.py": """
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": """
             import enum
             from concurrent.futures import ThreadPoolExecutor
             from threading import Thread
@@ -338,8 +402,13 @@ def test_callbacks_lambdas_enums_and_asyncpg_copies(tmp_path: Path) -> None:
                 retry(lambda: client.schema("core").table(Table.EVENTS.value).upsert({}).execute())
                 await conn.copy_records_to_table("bulk", records=[], schema_name="staging")
         """,
-    })
+        },
+    )
     assert only(result)["writes"] == [
-        ["core", "events", "upsert"], ["public", "audit", "insert"],
-        ["raw", "queued", "insert"], ["raw", "submitted", "insert"],
-        ["raw", "threaded", "insert"], ["staging", "bulk", "insert"]]
+        ["core", "events", "upsert"],
+        ["public", "audit", "insert"],
+        ["raw", "queued", "insert"],
+        ["raw", "submitted", "insert"],
+        ["raw", "threaded", "insert"],
+        ["staging", "bulk", "insert"],
+    ]

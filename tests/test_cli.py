@@ -30,13 +30,20 @@ CLEAN = {
 }
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "conformance", *args], capture_output=True,
-                          text=True, cwd=cwd, env=full_env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=120,
+    )
 
 
 @pytest.fixture()
@@ -86,19 +93,23 @@ def test_register_then_check_is_clean(project: Path) -> None:
 def test_unregistered_function_fails_with_conf001_and_the_fix(project: Path) -> None:
     run("register", str(project), "--all")
     (project / "src" / "ingest" / "b.py").write_text(
-        "from config import app\n\n@app.function()\ndef ingest_b():\n    pass\n")
+        "from config import app\n\n@app.function()\ndef ingest_b():\n    pass\n"
+    )
     result = run("check", str(project))
     assert result.returncode == 1
     assert "CONF001" in result.stdout and "conformance register ingest_b" in result.stdout
 
 
-@pytest.mark.parametrize("args", [
-    ["scan", "/nonexistent/project"],
-    ["check", str(EXAMPLE), "--format", "yaml"],
-    ["explain", "CONF999"],
-    ["frobnicate"],
-    ["register", str(EXAMPLE)],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "/nonexistent/project"],
+        ["check", str(EXAMPLE), "--format", "yaml"],
+        ["explain", "CONF999"],
+        ["frobnicate"],
+        ["register", str(EXAMPLE)],
+    ],
+)
 def test_usage_and_tool_errors_exit_2_in_one_line(args: list[str]) -> None:
     result = run(*args)
     assert result.returncode == 2
@@ -133,8 +144,10 @@ def test_emit_sql_from_code_runs_on_an_empty_database(project: Path, pg_db: str)
     with psycopg.connect(pg_db, autocommit=True) as conn:
         conn.execute(sql_text)
         conn.execute(sql_text)  # idempotent
-        rows = conn.execute("SELECT workflow_slug, modal_function_name, raw_table, writes "
-                            "FROM reference.enrichment_workflow_registry").fetchall()
+        rows = conn.execute(
+            "SELECT workflow_slug, modal_function_name, raw_table, writes "
+            "FROM reference.enrichment_workflow_registry"
+        ).fetchall()
     assert rows == [("a", "ingest_a", "raw.a_payloads", ["extracted.a_rows", "raw.a_payloads"])]
 
 
@@ -174,21 +187,27 @@ def test_diff_and_snapshot_round_trip(project: Path, pg_db: str, tmp_path: Path)
 
 @pytest.mark.postgres
 def test_emit_sql_with_dsn_deactivates_rows_the_file_no_longer_has(
-        project: Path, pg_db: str) -> None:
+    project: Path, pg_db: str
+) -> None:
     import psycopg
 
     run("register", str(project), "--all")
     assert run("apply", str(project), env={"CONFORMANCE_DSN": pg_db}).returncode == 0
     with psycopg.connect(pg_db, autocommit=True) as conn:
-        conn.execute("INSERT INTO reference.enrichment_workflow_registry "
-                     "(workflow_slug, modal_function_name) VALUES ('gone', 'gone_fn')")
+        conn.execute(
+            "INSERT INTO reference.enrichment_workflow_registry "
+            "(workflow_slug, modal_function_name) VALUES ('gone', 'gone_fn')"
+        )
     sql_text = run("emit-sql", str(project), "--dsn", pg_db).stdout
     statements = [line for line in sql_text.upper().splitlines() if not line.startswith("--")]
     assert not any(line.lstrip().startswith(("DELETE", "TRUNCATE")) for line in statements)
     with psycopg.connect(pg_db, autocommit=True) as conn:
         conn.execute(sql_text)
-        rows = dict(conn.execute("SELECT workflow_slug, is_active FROM "
-                                 "reference.enrichment_workflow_registry").fetchall())
+        rows = dict(
+            conn.execute(
+                "SELECT workflow_slug, is_active FROM reference.enrichment_workflow_registry"
+            ).fetchall()
+        )
     assert rows == {"a": True, "gone": False}
 
 
@@ -196,9 +215,13 @@ def test_password_never_printed_on_failure(project: Path) -> None:
     secret = "s3cr3t-pass-word"
     dsn = f"postgresql://someone:{secret}@127.0.0.1:1/nowhere?connect_timeout=2"
     run("register", str(project), "--all")
-    for args in (["check", str(project), "--registry", dsn], ["apply", str(project), "--dsn", dsn],
-                 ["diff", str(project), "--dsn", dsn], ["snapshot", str(project), "--dsn", dsn],
-                 ["emit-sql", str(project), "--dsn", dsn]):
+    for args in (
+        ["check", str(project), "--registry", dsn],
+        ["apply", str(project), "--dsn", dsn],
+        ["diff", str(project), "--dsn", dsn],
+        ["snapshot", str(project), "--dsn", dsn],
+        ["emit-sql", str(project), "--dsn", dsn],
+    ):
         result = run(*args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert secret not in result.stdout + result.stderr

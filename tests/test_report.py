@@ -405,3 +405,22 @@ def test_unknown_formats_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown scan format"):
         render_scan("html", ANALYSIS)
     assert render_scan("json", ANALYSIS) == render_scan_json(ANALYSIS)
+
+
+def test_dump_json_is_json_with_outer_levels_one_member_per_line() -> None:
+    from conformance.report.common import dump_json
+
+    data = {
+        "version": "1",
+        "functions": [{"name": "f", "writes": [{"table": "t", "path": [1, 2]}], "none": []}],
+        "errors": [],
+        "odd": {'ä"': None, "n": 1.5},
+    }
+    text = dump_json(data)
+    assert json.loads(text) == data
+    assert text.endswith("}\n")
+    lines = text.splitlines()
+    assert '  "errors": [],' in lines
+    assert '        {"table": "t", "path": [1, 2]}' in lines  # the fifth level stays on one line
+    assert '    "\\u00e4\\"": null,' not in lines and '    "ä\\"": null,' in lines
+    assert dump_json([]) == "[]\n" and dump_json("x") == '"x"\n'

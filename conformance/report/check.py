@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from conformance.codes import RULES_BY_CODE
 from conformance.model import Analysis, Finding
 from conformance.report.common import (
     VERSION,
+    dump_json,
     finding_dict,
     place_text,
     summarize,
@@ -55,4 +55,4 @@ def render_check_json(
         "findings": [finding_dict(f, path_prefix, registry_file) for f in findings],
         "summary": summarize(analysis, findings),
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return dump_json(data)

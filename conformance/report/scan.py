@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 
 from conformance.model import LAYERS, Analysis, IngestFunction, Location, layer_of
-from conformance.report.common import VERSION, out_path, plural, with_prefix
+from conformance.report.common import VERSION, dump_json, out_path, plural, with_prefix
 
 GROUPS = (*LAYERS, "other")
 
@@ -28,7 +27,7 @@ def render_scan_text(analysis: Analysis, *, path_prefix: str = "") -> str:
 def render_scan_json(analysis: Analysis, *, path_prefix: str = "") -> str:
     """Returns ``Analysis.to_dict()`` plus ``version`` as JSON (schemas/report.schema.json)."""
     data = {"version": VERSION, **analysis.to_dict()}
-    return json.dumps(with_prefix(data, path_prefix), indent=2, ensure_ascii=False) + "\n"
+    return dump_json(with_prefix(data, path_prefix))
 
 
 def _function_block(fn: IngestFunction, prefix: str) -> Iterator[str]:
