@@ -412,3 +412,37 @@ def test_callbacks_lambdas_enums_and_asyncpg_copies(tmp_path: Path) -> None:
         ["raw", "threaded", "insert"],
         ["staging", "bulk", "insert"],
     ]
+
+
+def test_parse_without_node_checks_builds_the_same_trees_and_restores_the_checks() -> None:
+    """extract.parse_module skips libcst's per-node checks while it parses: the trees are the
+    ones libcst builds with them, and hand-built nodes are checked again afterwards."""
+    import libcst as cst
+
+    from conformance.analysis import extract
+
+    assert extract._SKIP_VALIDATION  # the installed libcst's hook only validates
+    sources = [p.read_bytes() for p in sorted(EXAMPLE.rglob("*.py"))]
+    assert len(sources) > 20
+    for source in sources:
+        try:
+            expected = cst.parse_module(source)
+        except cst.ParserSyntaxError:
+            with pytest.raises(cst.ParserSyntaxError):
+                extract.parse_module(source)
+            continue
+        assert extract.parse_module(source).deep_equals(expected)
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")
+
+
+def test_a_libcst_whose_hook_does_more_than_validate_keeps_it() -> None:
+    from conformance.analysis import extract
+
+    def hook(self: object) -> None:
+        self._validate()  # type: ignore[attr-defined]
+        self._remember = 1  # type: ignore[attr-defined]
+
+    assert extract._validates_only(extract._VALIDATE_HOOK)
+    assert not extract._validates_only(hook)
+    assert not extract._validates_only(None)
