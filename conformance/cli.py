@@ -7,6 +7,7 @@ Exit codes are decided in :func:`main` only: 0 clean, 1 findings at error severi
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -494,6 +495,11 @@ def _env_dsn() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Runs the CLI and exits with the code decided here (never a traceback without --debug)."""
+    # A run is short and its records are acyclic; at the default thresholds the cyclic
+    # collector walks every parsed summary again and again after the parse (a quarter of a
+    # cold scan's resolve and report time). The parse itself does the same for the same reason
+    # (analysis.summaries._rare_collections).
+    gc.set_threshold(50_000, 20, 20)
     try:
         code = cli.main(args=argv, prog_name="conformance", standalone_mode=False)
     except click.exceptions.Exit as exc:
