@@ -234,3 +234,10 @@ def test_module_entry_point_and_console_script_agree() -> None:
     a = subprocess.run([exe, "--version"], capture_output=True, text=True)
     b = run("--version")
     assert a.stdout == b.stdout and "conformance" in a.stdout
+    # both end with a hard exit (cli.run): the whole report is flushed first, the code kept
+    example = str(Path(__file__).resolve().parent.parent / "examples" / "warehouse")
+    args = ["check", example, "--format", "json", "--no-cache"]
+    a = subprocess.run([exe, *args], capture_output=True, text=True)
+    b = run(*args)
+    assert a.returncode == b.returncode == 1
+    assert a.stdout == b.stdout and len(json.loads(a.stdout)["findings"]) > 18
