@@ -32,7 +32,7 @@ def scan(
 ) -> tuple[Config, Analysis]:
     """Returns the config and the analysis of ``project``; raises ConformanceError for bad
     settings. Bad source files are part of the analysis, never an exception."""
-    config = load_config(project, use_cache=use_cache, **overrides)
+    config = load_config(project, **overrides)
     from conformance.analysis.project import analyze_project
 
     return config, analyze_project(config, use_cache=use_cache, jobs=jobs)

@@ -104,35 +104,17 @@ def _line_from_toml_error(text: str) -> int:
 
 def validate_settings(settings: dict[str, Any], where: str) -> None:
     """Raises ConformanceError naming the first setting that breaks the config schema."""
-    import jsonschema  # type: ignore[import-untyped]
+    from conformance.schema import Validator
 
-    validator = jsonschema.Draft202012Validator(load_schema("config.schema.json"))
-    errors = sorted(validator.iter_errors(settings), key=lambda e: list(e.path))
+    validator = Validator(load_schema("config.schema.json"))
+    errors = sorted(validator.iter_errors(settings), key=lambda e: [str(p) for p in e.path])
     if errors:
         err = errors[0]
         key = ".".join(str(p) for p in err.path) or "(top level)"
         raise ConformanceError(f"[tool.conformance] {key}: {err.message}", where)
 
 
-def _validate_once(settings: dict[str, Any], where: str, project: Path, use_cache: bool) -> None:
-    """Validates settings against the schema, remembering settings that passed in the cache so
-    an unchanged configuration does not load jsonschema again."""
-    if not use_cache:
-        validate_settings(settings, where)
-        return
-    from conformance import cache
-
-    root = cache.cache_root(project)
-    key = cache.digest(
-        b"valid-settings", json.dumps(settings, sort_keys=True, default=str).encode()
-    )
-    if cache.load(root, key) is True:
-        return
-    validate_settings(settings, where)
-    cache.store(root, key, True)
-
-
-def load_config(project_dir: Path | str = ".", use_cache: bool = True, **overrides: Any) -> Config:
+def load_config(project_dir: Path | str = ".", **overrides: Any) -> Config:
     """Returns the validated Config for ``project_dir``; ``overrides`` (not None) win.
 
     Without settings, ``PROJECT/modal-functions/src`` is the source root when it exists.
@@ -149,7 +131,7 @@ def load_config(project_dir: Path | str = ".", use_cache: bool = True, **overrid
     for key in ("ingest", "exclude", "entity_types"):
         if isinstance(settings.get(key), tuple):
             settings[key] = list(settings[key])
-    _validate_once(settings, f"{project / 'pyproject.toml'}:1", project, use_cache)
+    validate_settings(settings, f"{project / 'pyproject.toml'}:1")
     if "source_root" in settings:
         source_root = (project / settings["source_root"]).resolve()
     elif (project / "modal-functions" / "src").is_dir():

@@ -118,7 +118,7 @@ def test_load_rejects_a_payload_whose_checksum_does_not_match(tmp_path: Path) ->
 
 
 def test_no_cache_writes_nothing(project: Path) -> None:
-    analyze_project(load_config(project, use_cache=False), use_cache=False)
+    analyze_project(load_config(project), use_cache=False)
     assert not (project.parent / "cache").exists()
 
 
@@ -143,6 +143,7 @@ def test_warm_path_imports_no_parser_and_no_database_driver(project: Path) -> No
         check=True,
     )
     assert "libcst" in json.loads(cold.stdout)
+    assert "jsonschema" not in json.loads(cold.stdout)  # settings: conformance.schema
     warm = subprocess.run(
         [sys.executable, "-c", script, str(project), str(out)],
         capture_output=True,

@@ -116,11 +116,10 @@ def _function_of(item: RawEntry) -> str | None:
 
 @lru_cache(maxsize=1)
 def _entry_validator() -> Any:
-    import jsonschema  # type: ignore[import-untyped, unused-ignore]
+    from conformance.schema import Validator
 
     schema = load_schema(SCHEMA_FILE)
-    entry_schema = dict(schema["$defs"]["entry"], **{"$defs": schema["$defs"]})
-    return jsonschema.Draft202012Validator(entry_schema)
+    return Validator(dict(schema["$defs"]["entry"], **{"$defs": schema["$defs"]}))
 
 
 def _entry_problems(item: RawEntry, entity_types: tuple[str, ...] | None) -> list[RegistryProblem]:

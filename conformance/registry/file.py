@@ -121,7 +121,7 @@ class _Document:
 
     def check_shape(self) -> None:
         """Raises ConformanceError when the document is not a registry file at all."""
-        import jsonschema  # type: ignore[import-untyped, unused-ignore]
+        from conformance.schema import Validator
 
         if not isinstance(self.data, dict):
             raise ConformanceError(
@@ -131,7 +131,7 @@ class _Document:
         shallow = dict(self.data)
         if isinstance(shallow.get("workflows"), list) or shallow.get("workflows", ()) is None:
             shallow["workflows"] = []
-        validator = jsonschema.Draft202012Validator(load_schema(SCHEMA_FILE))
+        validator = Validator(load_schema(SCHEMA_FILE))
         for err in sorted(validator.iter_errors(shallow), key=lambda e: list(map(str, e.path))):
             key = str(err.path[0]) if err.path else None
             if err.validator == "additionalProperties":
