@@ -17,7 +17,7 @@ from pathlib import Path
 
 from conformance import __version__
 
-FORMAT = 3
+FORMAT = 4
 _GITIGNORE = "# created by conformance\n*\n"
 _SUM = 32
 

@@ -178,6 +178,16 @@ EDITS = [
     ),  # the entry point: deployment changes
     ("config.py", 'modal.App("warehouse-ingest")', 'modal.App("warehouse-ingest-2")'),
     ("extraction/people.py", "def ", "def _unused_helper():\n    pass\n\n\ndef "),
+    # a file that stops parsing, and one that starts
+    ("ingest/company_tags.py", "def ", "def (\n"),
+    ("ingest/broken_syntax.py", '"""Half-finished', '"""Half-finished"""\nraise SystemExit\n"""'),
+    # a suppression and a secret appear; a suppressed file changes elsewhere
+    (
+        "ingest/champions.py",
+        "\n\n",
+        '\n\nKEY = "postgresql://u:hunter22@db/x"  # conformance: ignore[CONF017] test\n\n',
+    ),
+    ("ingest/reviews.py", "\n\n", "\n\nimport extraction.lineage\n\n"),  # a new import
 ]
 
 
@@ -200,6 +210,41 @@ def test_partly_cached_analysis_equals_a_fresh_one(
     fresh = analyze_project(config, use_cache=False)
     assert partly.to_dict() == fresh.to_dict()
     assert [f.app_name for f in partly.functions] == [f.app_name for f in fresh.functions]
+    assert partly.suppressions == fresh.suppressions and partly.secrets == fresh.secrets
+    assert partly.functions == fresh.functions  # slug hints, call paths: every field
+    again = analyze_project(config)  # and the entry it stored is as good as a fresh one
+    assert again.functions == fresh.functions and again.errors == fresh.errors
+
+
+def test_a_one_file_change_loads_only_the_summaries_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After one ingest file changes, the summaries of the other ingest files and of helpers
+    it does not reach stay on disk (summaries.Summaries loads on first use)."""
+    import shutil
+
+    from conformance.analysis import summaries as summaries_module
+
+    monkeypatch.setenv("CONFORMANCE_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "warehouse"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "warehouse", project)
+    config = load_config(project)
+    analyze_project(config)
+    path = project / "modal-functions" / "src" / "ingest" / "company_tags.py"
+    path.write_text(path.read_text() + "\nEDITED = 1\n")
+    made: list[summaries_module.Summaries] = []
+    real = summaries_module.summarize_reachable
+
+    def spy(*args: object, **kwargs: object) -> summaries_module.Summaries:
+        made.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr("conformance.analysis.project.summarize_reachable", spy)
+    partly = analyze_project(config)
+    (store,) = made
+    assert len(store) > 30
+    assert 1 <= store.loaded() <= 10, store.loaded()
+    assert partly.to_dict() == analyze_project(config, use_cache=False).to_dict()
 
 
 def test_every_record_survives_pickling_field_for_field(tmp_path: Path) -> None:

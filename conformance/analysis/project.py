@@ -20,7 +20,12 @@ from conformance.analysis.resolve import (
     Resolved,
     Resolver,
 )
-from conformance.analysis.summaries import read_source, summarize_reachable
+from conformance.analysis.summaries import (
+    ModuleFacts,
+    Summaries,
+    read_source,
+    summarize_reachable,
+)
 from conformance.analysis.values import (
     AppMethod,
     AppRef,
@@ -59,13 +64,42 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class _ModalInfo:
+    modal_name: str
+    kind: str
+    app_name: str | None
+
+
+# an ingest module's Modal functions (qualname, facts), and the modules they were found from
+_Candidates = tuple[frozenset[str], tuple[tuple[str, _ModalInfo], ...]]
+# one import of the entry point: its name, the functions and whole modules it deploys, and the
+# modules that was resolved from
+_Import = tuple[str, frozenset[FuncRef], frozenset[str], frozenset[str]]
+# what the entry point deploys, import by import (None: no entry point), and the Modal modules
+# it was computed for
+_Deployed = tuple[tuple[_Import, ...] | None, frozenset[str]]
+
+
+@dataclass(frozen=True)
 class _ProjectEntry:
     """A whole analysis and the digests of the files it read (the warm path's cache entry)."""
 
     digests: tuple[tuple[str, str], ...]
     analysis: Analysis
-    # for each function (module, qualname): the modules its record was resolved from
-    depends: tuple[tuple[tuple[str, str], frozenset[str]], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Increments:
+    """What a run after a partial change reuses, stored apart so the warm path does not load
+    it: per function, the modules its record was resolved from; per file, its imports; per
+    ingest module, its Modal functions; per import of the entry point, what it deploys.
+    ``digests`` ties it to the :class:`_ProjectEntry` it was written with."""
+
+    digests: tuple[tuple[str, str], ...]
+    depends: tuple[tuple[tuple[str, str], frozenset[str]], ...]
+    modules: tuple[ModuleFacts, ...]
+    candidates: tuple[tuple[str, _Candidates], ...]
+    deployed: _Deployed
 
 
 def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = None) -> Analysis:
@@ -81,51 +115,69 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
     root = cache.cache_root(config.project_dir) if use_cache else None
     listing = "\n".join(sorted(f.rel for f in files.values()))
     project_key = cache.digest(b"project", config.analysis_key().encode(), listing.encode())
-    previous: _ProjectEntry | None = None
+    increments_key = cache.digest(b"increments", project_key.encode())
+    previous: tuple[_ProjectEntry, _Increments] | None = None
     if root is not None:
         entry = cache.load(root, project_key)
         if isinstance(entry, _ProjectEntry):
             if _unchanged(entry, files, config):
                 timings.lap("hash")
                 return replace(entry.analysis, timings=dict(timings.phases))
-            previous = entry
+            increments = cache.load(root, increments_key)
+            if isinstance(increments, _Increments) and increments.digests == entry.digests:
+                previous = entry, increments
     timings.lap("hash")
     digests: dict[str, str] = {}
     wanted = [f for f in files.values() if is_ingest(f.rel, config)]
     entry_module = _entry_module(config, files)
     if entry_module is not None:
         wanted.append(files[entry_module])
-    summaries = summarize_reachable(sorted(set(wanted)), files, config, use_cache, jobs, digests)
+    known = {m.rel: m for m in previous[1].modules} if previous is not None else None
+    summaries = summarize_reachable(
+        sorted(set(wanted)), files, config, use_cache, jobs, digests, known
+    )
     timings.lap("parse")
     reuse = _Reuse.of(previous, digests, files) if previous is not None else None
-    functions, depends = _resolve(summaries, config, entry_module, reuse)
+    functions, depends, candidates, deployed = _resolve(summaries, config, entry_module, reuse)
     timings.lap("resolve")
-    analysis = Analysis(
-        functions,
-        errors=tuple(
-            sorted(
-                AnalysisError(s.file, s.error[0], s.error[1]) for s in summaries.values() if s.error
-            )
-        ),
-        suppressions=tuple(
-            sorted(
-                Suppression(Location(s.file, line), codes, reason)
-                for s in summaries.values()
-                for line, codes, reason in s.suppressions
-            )
-        ),
-        secrets=tuple(
-            sorted(
-                SecretLiteral(Location(s.file, line), masked, kind)
-                for s in summaries.values()
-                for line, masked, kind in s.secrets
-            )
-        ),
-    )
+    analysis = _assemble(functions, summaries, previous[0] if previous is not None else None)
     if root is not None and len(digests) == len(summaries):
-        entry = _ProjectEntry(tuple(sorted(digests.items())), analysis, depends)
-        cache.store(root, project_key, entry)
+        read = tuple(sorted(digests.items()))
+        modules = tuple(summaries.facts.values())
+        cache.store(root, increments_key, _Increments(read, depends, modules, candidates, deployed))
+        cache.store(root, project_key, _ProjectEntry(read, analysis))
     return replace(analysis, timings=dict(timings.phases))
+
+
+def _assemble(
+    functions: tuple[IngestFunction, ...], summaries: Summaries, previous: _ProjectEntry | None
+) -> Analysis:
+    """The analysis: the functions, and each file's errors, suppressions and secrets (from
+    the last analysis for a file that did not change, so its summary need not be loaded)."""
+    unchanged = {summaries.facts[m].rel for m in summaries.unchanged}
+    fresh = [summaries[m] for m in summaries if m not in summaries.unchanged]
+    before = previous.analysis if previous is not None else None
+    errors = [AnalysisError(s.file, s.error[0], s.error[1]) for s in fresh if s.error]
+    suppressions = [
+        Suppression(Location(s.file, line), codes, reason)
+        for s in fresh
+        for line, codes, reason in s.suppressions
+    ]
+    secrets = [
+        SecretLiteral(Location(s.file, line), masked, kind)
+        for s in fresh
+        for line, masked, kind in s.secrets
+    ]
+    if before is not None and unchanged:
+        errors += [e for e in before.errors if e.file in unchanged]
+        suppressions += [x for x in before.suppressions if x.location.file in unchanged]
+        secrets += [x for x in before.secrets if x.location.file in unchanged]
+    return Analysis(
+        functions,
+        errors=tuple(sorted(errors)),
+        suppressions=tuple(sorted(suppressions)),
+        secrets=tuple(sorted(secrets)),
+    )
 
 
 def _unchanged(entry: _ProjectEntry, files: dict[str, SourceFile], config: Config) -> bool:
@@ -157,31 +209,37 @@ def _entry_module(config: Config, files: dict[str, SourceFile]) -> str | None:
 
 
 @dataclass(frozen=True)
-class _ModalInfo:
-    modal_name: str
-    kind: str
-    app_name: str | None
-
-
-@dataclass(frozen=True)
 class _Reuse:
     """What the previous analysis offers when only some files changed: each function's record,
-    reusable when none of the modules it was resolved from changed."""
+    each ingest module's Modal functions and what the entry point deploys, each reusable when
+    none of the modules it was resolved from changed."""
 
     records: dict[tuple[str, str], IngestFunction]
     depends: dict[tuple[str, str], frozenset[str]]
     changed: frozenset[str]
+    candidates: dict[str, _Candidates]
+    deployed: _Deployed
 
     @classmethod
     def of(
-        cls, previous: _ProjectEntry, digests: dict[str, str], files: dict[str, SourceFile]
+        cls,
+        previous: tuple[_ProjectEntry, _Increments],
+        digests: dict[str, str],
+        files: dict[str, SourceFile],
     ) -> _Reuse:
-        before = dict(previous.digests)
+        entry, increments = previous
+        before = dict(entry.digests)
         module_of = {f.rel: f.module for f in files.values()}
         changed = {module_of.get(rel, rel) for rel, d in digests.items() if before.get(rel) != d}
         changed |= {module_of.get(rel, rel) for rel in before if rel not in digests}
-        records = {(f.module, f.name): f for f in previous.analysis.functions}
-        return cls(records, dict(previous.depends), frozenset(changed))
+        records = {(f.module, f.name): f for f in entry.analysis.functions}
+        return cls(
+            records,
+            dict(increments.depends),
+            frozenset(changed),
+            dict(increments.candidates),
+            increments.deployed,
+        )
 
     def get(self, key: tuple[str, str], deployed: bool) -> IngestFunction | None:
         deps = self.depends.get(key)
@@ -190,27 +248,59 @@ class _Reuse:
             return None
         return record if record.deployed == deployed else replace(record, deployed=deployed)
 
+    def candidates_of(self, module: str) -> _Candidates | None:
+        found = self.candidates.get(module)
+        return found if found is not None and not found[0] & self.changed else None
+
+    def deployed_imports(self, modal_modules: frozenset[str]) -> dict[str, _Import]:
+        imports, modules = self.deployed
+        if imports is None or modules != modal_modules:
+            return {}
+        return {part[0]: part for part in imports if not part[3] & self.changed}
+
 
 def _resolve(
-    summaries: dict[str, v.ModuleSummary],
+    summaries: Summaries,
     config: Config,
     entry: str | None,
     reuse: _Reuse | None = None,
-) -> tuple[tuple[IngestFunction, ...], tuple[tuple[tuple[str, str], frozenset[str]], ...]]:
-    """Returns the ingest functions, and for each the modules its record was resolved from."""
-    resolver = Resolver({k: s for k, s in summaries.items() if s.error is None})
-    candidates: list[tuple[FuncRef, v.FunctionSummary, _ModalInfo, frozenset[str]]] = []
-    for name, summary in sorted(resolver.modules.items()):
-        if not is_ingest(summary.file, config):
+) -> tuple[
+    tuple[IngestFunction, ...],
+    tuple[tuple[tuple[str, str], frozenset[str]], ...],
+    tuple[tuple[str, _Candidates], ...],
+    _Deployed,
+]:
+    """Returns the ingest functions, and for each the modules its record was resolved from;
+    each ingest module's Modal functions; and what the entry point deploys."""
+    resolver = Resolver(summaries.without_errors())
+    by_module: list[tuple[str, _Candidates]] = []
+    for name in sorted(resolver.modules):
+        if not is_ingest(summaries.facts[name].rel, config):
             continue
-        candidates.extend(_modal_functions(resolver, name, summary))
-    modal_refs = frozenset(ref for ref, _, _, _ in candidates)
+        found = reuse.candidates_of(name) if reuse is not None else None
+        if found is None:
+            found = _modal_functions(resolver, name, resolver.modules[name])
+        by_module.append((name, found))
+    candidates = [
+        (FuncRef(module, qualname), info, deps)
+        for module, (deps, found) in by_module
+        for qualname, info in found
+    ]
+    modal_refs = frozenset(ref for ref, _, _ in candidates)
     resolver.modal_functions = modal_refs
-    deployed = _deployed(resolver, entry, {ref.module for ref in modal_refs})
+    modal_modules = frozenset(ref.module for ref in modal_refs)
+    known_imports = reuse.deployed_imports(modal_modules) if reuse is not None else {}
+    imports = _deployed(resolver, entry, modal_modules, known_imports)
+    deployed: tuple[set[FuncRef], set[str]] | None = None
+    if imports is not None and entry is not None:
+        deployed = (set(), {entry})
+        for _name, functions, modules, _deps in imports:
+            deployed[0].update(functions)
+            deployed[1].update(modules)
     out: list[IngestFunction] = []
     depends: list[tuple[tuple[str, str], frozenset[str]]] = []
-    for ref, func, info, found_deps in candidates:
-        key = (ref.module, func.qualname)
+    for ref, info, found_deps in candidates:
+        key = (ref.module, ref.qualname)
         is_deployed = deployed is None or ref in deployed[0] or ref.module in deployed[1]
         reused = reuse.get(key, is_deployed) if reuse is not None else None
         if reuse is not None and reused is not None:
@@ -220,21 +310,24 @@ def _resolve(
         resolver.forget()
         with resolver.collect() as deps:
             deps.update(found_deps)
-            out.append(_record(resolver, summaries, config, ref, func, info, is_deployed))
+            out.append(_record(resolver, summaries, config, ref, info, is_deployed))
         depends.append((key, frozenset(deps)))
-    return tuple(sorted(out, key=lambda f: (f.file, f.line, f.name))), tuple(depends)
+    records = tuple(sorted(out, key=lambda f: (f.file, f.line, f.name)))
+    return records, tuple(depends), tuple(by_module), (imports, modal_modules)
 
 
 def _record(
     resolver: Resolver,
-    summaries: dict[str, v.ModuleSummary],
+    summaries: Summaries,
     config: Config,
     ref: FuncRef,
-    func: v.FunctionSummary,
     info: _ModalInfo,
     deployed: bool,
 ) -> IngestFunction:
     """Returns the record of one ingest function, resolving everything it reaches."""
+    func = resolver.function(ref.module, ref.qualname)
+    if func is None:
+        raise KeyError(f"{ref.module}.{ref.qualname}")
     reach = resolver.reach(ref, _self_binding(ref, func))
     module = summaries[ref.module]
     return IngestFunction(
@@ -277,14 +370,12 @@ def _is_web(target: Resolved) -> bool:
     return isinstance(target, AppMethod) and target.attr in WEB_DECORATORS
 
 
-def _modal_functions(
-    resolver: Resolver, module: str, summary: v.ModuleSummary
-) -> list[tuple[FuncRef, v.FunctionSummary, _ModalInfo, frozenset[str]]]:
-    """Returns the Modal functions of one module, each with the modules its decorators were
-    resolved from."""
+def _modal_functions(resolver: Resolver, module: str, summary: v.ModuleSummary) -> _Candidates:
+    """Returns the Modal functions of one module, with the modules they were found from."""
     with resolver.collect() as deps:
+        deps.add(module)
         found = _modal_functions_of(resolver, module, summary)
-    return [(ref, func, info, frozenset(deps)) for ref, func, info in found]
+    return frozenset(deps), tuple((ref.qualname, info) for ref, _func, info in found)
 
 
 def _modal_functions_of(
@@ -343,31 +434,44 @@ def _modal_functions_of(
 
 
 def _deployed(
-    resolver: Resolver, entry: str | None, modal_modules: set[str]
-) -> tuple[set[FuncRef], set[str]] | None:
-    """Returns the functions and whole modules the entry point imports (None: no entry point)."""
+    resolver: Resolver, entry: str | None, modal_modules: frozenset[str], known: dict[str, _Import]
+) -> tuple[_Import, ...] | None:
+    """Returns, for each import of the entry point, the functions and whole modules it deploys
+    (None: no entry point); ``known`` holds the imports whose result is still good."""
     if entry is None or entry not in resolver.modules:
         return None
+    out = []
+    for name, value in resolver.modules[entry].bindings:
+        if isinstance(value, v.ImportRef):
+            part = known.get(name)
+            out.append(
+                part if part is not None else _deploys(resolver, entry, name, value, modal_modules)
+            )
+    return tuple(out)
+
+
+def _deploys(
+    resolver: Resolver, entry: str, name: str, value: v.ImportRef, modal_modules: frozenset[str]
+) -> _Import:
     functions: set[FuncRef] = set()
-    modules: set[str] = {entry}
-    for _name, value in resolver.modules[entry].bindings:
-        if not isinstance(value, v.ImportRef):
-            continue
+    modules: set[str] = set()
+    with resolver.collect() as deps:
+        deps.add(entry)
         target = resolver.resolve(value, Frame(entry))
         if isinstance(target, FuncRef):
             functions.add(target)
         elif isinstance(target, ClassRef):
-            cls = resolver.classes.get((target.module, target.name))
+            cls = resolver.class_summary(target.module, target.name)
             functions.update(
                 FuncRef(target.module, f"{target.name}.{m}") for m in (cls.methods if cls else ())
             )
         elif isinstance(target, ModuleRef):
             if value.name is None and target.module != value.module:
-                continue
+                return name, frozenset(), frozenset(), frozenset(deps)
             modules.add(target.module)
         if value.name is None and value.module in modal_modules:
             modules.add(value.module)
-    return functions, modules
+    return name, frozenset(functions), frozenset(modules), frozenset(deps)
 
 
 def _slug_hints(
@@ -382,7 +486,7 @@ def _slug_hints(
     for _param, annotation in func.annotations:
         cls = resolver.resolve(annotation, Frame(ref.module))
         if isinstance(cls, ClassRef):
-            summary = resolver.classes.get((cls.module, cls.name))
+            summary = resolver.class_summary(cls.module, cls.name)
             if summary is None:
                 continue
             for name, value in summary.fields:

@@ -9,10 +9,10 @@ keeps the call path that reaches it. Nothing here touches a syntax tree.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from conformance.analysis import values as v
 from conformance.analysis.values import (
@@ -95,16 +95,18 @@ class Resolver:
 
     def __init__(
         self,
-        modules: dict[str, v.ModuleSummary],
+        modules: Mapping[str, v.ModuleSummary],
         modal_functions: frozenset[FuncRef] = frozenset(),
     ) -> None:
+        # ``modules`` may load each summary only when it is first asked for (summaries.Summaries
+        # after a partial change): the indexes below are built module by module, on first use
         self.modules = modules
         # ``.spawn()``/``.remote()`` of these is an invocation; fixed for the resolver's life,
         # which is what lets ``reach`` remember results by function and bindings alone
         self.modal_functions = modal_functions
-        self.bindings = {name: dict(m.bindings) for name, m in modules.items()}
-        self.functions = {(name, f.qualname): f for name, m in modules.items() for f in m.functions}
-        self.classes = {(name, c.name): c for name, m in modules.items() for c in m.classes}
+        self._bindings = _PerModule(modules, lambda m: dict(m.bindings))
+        self._functions = _PerModule(modules, lambda m: {f.qualname: f for f in m.functions})
+        self._classes = _PerModule(modules, lambda m: {c.name: c for c in m.classes})
         self.packages = {
             name.rsplit(".", i)[0] for name in modules for i in range(name.count(".") + 1)
         }
@@ -118,7 +120,21 @@ class Resolver:
         self._returns_stack: set[object] = set()
         self.analyze_sql = _analyze_sql
         self._memo: dict[tuple[int, int], tuple[object, Frame, Resolved]] = {}
-        self.known = _FuncIndex(self.functions)
+        self.known = _FuncIndex(self)
+
+    def function(self, module: str, qualname: str) -> v.FunctionSummary | None:
+        """Returns the summary of a project function (None when there is none)."""
+        return (self._functions.of(module) or {}).get(qualname)
+
+    def _function(self, ref: FuncRef) -> v.FunctionSummary:
+        summary = self.function(ref.module, ref.qualname)
+        if summary is None:  # callers check ``ref in self.known`` first
+            raise KeyError(f"{ref.module}.{ref.qualname}")
+        return summary
+
+    def class_summary(self, module: str, name: str) -> v.ClassSummary | None:
+        """Returns the summary of a project class (None when there is none)."""
+        return (self._classes.of(module) or {}).get(name)
 
     # -- names ------------------------------------------------------------------------------------
 
@@ -164,7 +180,7 @@ class Resolver:
             self._deps[-1].add(module)
 
     def _global_value(self, module: str, name: str) -> Resolved:
-        bindings = self.bindings.get(module)
+        bindings = self._bindings.of(module)
         if bindings is None:
             return External(f"{module}.{name}")
         value = bindings.get(name)
@@ -183,7 +199,7 @@ class Resolver:
         if ref.name is None:
             return ModuleRef(ref.module) if ref.module in self.packages else External(ref.module)
         dotted = f"{ref.module}.{ref.name}"
-        if dotted in self.packages and dotted not in self.bindings.get(ref.module, {}):
+        if dotted in self.packages and dotted not in (self._bindings.of(ref.module) or {}):
             return ModuleRef(dotted)
         if ref.module in self.modules:
             return self.global_value(ref.module, ref.name)
@@ -307,7 +323,7 @@ class Resolver:
 
     def _class_attr(self, cls: ClassRef, attr: str, instance: Instance | None) -> Resolved:
         self._touch(cls.module)
-        summary = self.classes.get((cls.module, cls.name))
+        summary = self.class_summary(cls.module, cls.name)
         if summary is None:
             return v.Unknown(f"attribute {attr} of an unknown class")
         if attr in summary.methods:
@@ -397,7 +413,7 @@ class Resolver:
             return v.Unknown("a recursive call")
         self._returns_stack.add(key)
         try:
-            summary = self.functions[(target.module, target.qualname)]
+            summary = self._function(target)
             if not summary.returns:
                 return v.Unknown(f"the result of {_describe(call.func)}()")
             bindings = self.bind(target, call, frame, depth, instance)
@@ -417,7 +433,7 @@ class Resolver:
     ) -> tuple[tuple[str, Resolved], ...]:
         """Returns the callee's parameters bound to the call site's resolved arguments."""
         self._touch(target.module)
-        summary = self.functions[(target.module, target.qualname)]
+        summary = self._function(target)
         params = list(summary.params)
         bound: dict[str, Resolved] = {}
         if summary.class_name is not None and params and params[0] in ("self", "cls"):
@@ -464,7 +480,7 @@ class Resolver:
         func: FuncRef,
         bindings: tuple[tuple[str, Resolved], ...],
     ) -> Reach:
-        summary = self.functions[(func.module, func.qualname)]
+        summary = self._function(func)
         module = self.modules[func.module]
         frame = Frame(func.module, bindings, _closure(func))
         out = Reach()
@@ -611,12 +627,38 @@ class Resolver:
                 out.rpc.append(RpcCall(name, loc))
 
 
+_T = TypeVar("_T")
+
+
+class _PerModule(Generic[_T]):
+    """One index per module (name → fact), built the first time that module is asked for."""
+
+    def __init__(
+        self, modules: Mapping[str, v.ModuleSummary], build: Callable[[v.ModuleSummary], _T]
+    ) -> None:
+        self._modules = modules
+        self._build = build
+        self._built: dict[str, _T] = {}
+
+    def of(self, module: str) -> _T | None:
+        built = self._built.get(module)
+        if built is None:
+            summary = self._modules.get(module)
+            if summary is None:
+                return None
+            built = self._built[module] = self._build(summary)
+        return built
+
+
 class _FuncIndex:
-    def __init__(self, functions: dict[tuple[str, str], v.FunctionSummary]) -> None:
-        self.functions = functions
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
 
     def __contains__(self, ref: object) -> bool:
-        return isinstance(ref, FuncRef) and (ref.module, ref.qualname) in self.functions
+        return (
+            isinstance(ref, FuncRef)
+            and self.resolver.function(ref.module, ref.qualname) is not None
+        )
 
 
 def _analyze_sql(text: str) -> SqlAnalysis:

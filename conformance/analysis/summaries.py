@@ -16,14 +16,97 @@ import stat
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from conformance import cache
 from conformance.analysis.values import ModuleSummary
 from conformance.config import Config
 from conformance.discovery import SourceFile
+from conformance.model import fast_pickling
 
 POOL_THRESHOLD = 48
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleFacts:
+    """What a project cache entry remembers of one summarised file, so that a later run can
+    follow its imports, and know whether it had an error, without unpickling its summary."""
+
+    module: str
+    rel: str
+    digest: str
+    imports: tuple[str, ...]
+    has_error: bool
+
+
+fast_pickling(globals())
+
+
+class Summaries(Mapping[str, ModuleSummary]):
+    """Module name → summary. A summary the last run recorded unchanged is unpickled only when
+    it is first asked for: after a one-file change most are never needed."""
+
+    def __init__(self) -> None:
+        self.facts: dict[str, ModuleFacts] = {}
+        self._loaded: dict[str, ModuleSummary] = {}
+        self._deferred: dict[str, Callable[[], ModuleSummary]] = {}
+        self.unchanged: set[str] = set()  # modules recorded as unchanged (deferred or not)
+
+    def add(self, summary: ModuleSummary, digest: str) -> None:
+        self._loaded[summary.module] = summary
+        self.facts[summary.module] = ModuleFacts(
+            summary.module, summary.file, digest, summary.imports, summary.error is not None
+        )
+
+    def defer(self, facts: ModuleFacts, load: Callable[[], ModuleSummary]) -> None:
+        self.facts[facts.module] = facts
+        self._deferred[facts.module] = load
+        self.unchanged.add(facts.module)
+
+    def __getitem__(self, module: str) -> ModuleSummary:
+        summary = self._loaded.get(module)
+        if summary is None:
+            summary = self._loaded[module] = self._deferred.pop(module)()
+        return summary
+
+    def __contains__(self, module: object) -> bool:
+        return module in self.facts
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.facts)
+
+    def __len__(self) -> int:
+        return len(self.facts)
+
+    def loaded(self) -> int:
+        """How many summaries were parsed or unpickled (for tests and --timings)."""
+        return len(self._loaded)
+
+    def without_errors(self) -> Mapping[str, ModuleSummary]:
+        """The modules that could be analysed, still loaded on first use."""
+        return _WithoutErrors(self)
+
+
+class _WithoutErrors(Mapping[str, ModuleSummary]):
+    def __init__(self, summaries: Summaries) -> None:
+        self._all = summaries
+        self._names = [m for m, facts in summaries.facts.items() if not facts.has_error]
+        self._set = set(self._names)
+
+    def __getitem__(self, module: str) -> ModuleSummary:
+        if module not in self._set:
+            raise KeyError(module)
+        return self._all[module]
+
+    def __contains__(self, module: object) -> bool:
+        return module in self._set
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def summarize_reachable(
@@ -33,19 +116,22 @@ def summarize_reachable(
     use_cache: bool = True,
     jobs: int | None = None,
     digests: dict[str, str] | None = None,
-) -> dict[str, ModuleSummary]:
+    known: Mapping[str, ModuleFacts] | None = None,
+) -> Summaries:
     """Returns the summaries of ``roots`` and of every module of ``index`` they import,
     transitively, by module name; records each file's content digest in ``digests``.
 
-    Files not in the cache are parsed in one process pool that lives for the whole run (new
-    work is handed to it as imports are discovered), or serially for few files or ``jobs=1``.
-    Never raises for a bad file.
+    ``known`` (by file) is what the last run recorded: a file whose content is unchanged is
+    not unpickled until its summary is asked for. Files not in the cache are parsed in one
+    process pool that lives for the whole run (new work is handed to it as imports are
+    discovered), or serially for few files or ``jobs=1``. Never raises for a bad file.
     """
     root = cache.cache_root(config.project_dir) if use_cache else None
     salt = config.analysis_key().encode()
-    done: dict[str, ModuleSummary] = {}
+    done = Summaries()
     seen: set[str] = set()
     misses: deque[tuple[SourceFile, bytes, str]] = deque()
+    keys: dict[str, str] = {}
 
     def visit(source: SourceFile) -> None:
         if source.module in seen:
@@ -56,9 +142,14 @@ def summarize_reachable(
         except OSError as exc:
             accept(_unreadable(source, exc), None)
             return
-        key = cache.digest(salt, source.rel.encode(), data)
+        key = keys[source.module] = cache.digest(salt, source.rel.encode(), data)
         if digests is not None:
             digests[source.rel] = key
+        before = known.get(source.rel) if known is not None and root is not None else None
+        if before is not None and before.digest == key and before.module == source.module:
+            done.defer(before, lambda: _load_unchanged(root, source, key))
+            follow(before.imports)
+            return
         cached = cache.load(root, key) if root is not None else None
         if (
             isinstance(cached, ModuleSummary)
@@ -74,19 +165,38 @@ def summarize_reachable(
                 if name in index:
                     visit(index[name])
 
-    def accept(summary: ModuleSummary, key: str | None) -> None:
-        done[summary.module] = summary
-        if key is not None and root is not None:
-            cache.store(root, key, summary)
-        for name in reached_modules(summary.imports):
+    def follow(imports: Iterable[str]) -> None:
+        for name in reached_modules(imports):
             if name in index:
                 visit(index[name])
+
+    def accept(summary: ModuleSummary, key: str | None) -> None:
+        done.add(summary, keys.get(summary.module, ""))
+        if key is not None and root is not None:
+            cache.store(root, key, summary)
+        follow(summary.imports)
 
     with _rare_collections():
         for source in roots:
             visit(source)
         _parse_misses(misses, accept, root, jobs)
     return done
+
+
+def _load_unchanged(root: Path | None, source: SourceFile, key: str) -> ModuleSummary:
+    """The summary of a file the last run recorded with this content: from the cache, or
+    parsed again when the entry has gone since."""
+    cached = cache.load(root, key) if root is not None else None
+    if isinstance(cached, ModuleSummary) and cached.file == source.rel:
+        return cached
+    try:
+        data = _read_regular(source)
+    except OSError as exc:
+        return _unreadable(source, exc)
+    summary = _summarize(_task(source, data))
+    if root is not None:
+        cache.store(root, key, summary)
+    return summary
 
 
 @contextmanager
