@@ -59,6 +59,23 @@ SQL_TEXT_WRAPPERS = frozenset(
     {"sqlalchemy.text", "sqlalchemy.sql.text", "sqlalchemy.sql.expression.text"}
 )
 _MAX_DEPTH = 48
+# values that resolve to a string, a container or a client, never to a function
+_NEVER_A_FUNCTION = frozenset(
+    {
+        v.Str,
+        v.Unknown,
+        v.Concat,
+        v.Mapping,
+        v.Seq,
+        v.SqlTemplate,
+        v.SqlIdentifier,
+        v.Client,
+        v.Options,
+        v.SchemaScope,
+        v.TableRef,
+        v.LocalClass,
+    }
+)
 _MAX_CHOICES = 64
 
 Resolved = v.Value
@@ -535,6 +552,8 @@ class Resolver:
         ``pool.submit(fn, a)``, ``Thread(target=fn, args=(a,))``) runs: it is followed with the
         arguments that come after it."""
         for i, arg in enumerate(call.args):
+            if type(arg) in _NEVER_A_FUNCTION:  # a payload dict, a literal: nothing to resolve
+                continue
             target = self.resolve(arg, frame)
             if isinstance(target, (FuncRef, BoundMethod)):
                 site = v.CallSite(arg, call.args[i + 1 :], (), call.line)
