@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from conformance.compare import REGISTRY_GROUP, group_findings
 from conformance.model import Analysis, Finding
 from conformance.report.check import finding_text
 from conformance.report.common import out_path, summarize, summary_line
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 # Characters XML 1.0 cannot carry at all, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -29,6 +32,8 @@ def render_junit(
     secrets, unused suppressions). A case fails when it has an error-severity finding; its
     warnings go to ``system-out``.
     """
+    import xml.etree.ElementTree as ET  # loaded for this format only
+
     groups = group_findings(analysis, findings)
     functions = {fn.test_id: fn for fn in analysis.functions}
     suite = ET.Element("testsuite", name="conformance")
@@ -58,6 +63,8 @@ def render_junit(
 
 def _fill(case: ET.Element, items: list[Finding], prefix: str, registry_file: str | None) -> int:
     """Adds the failure and output of one case; returns 1 when it fails."""
+    import xml.etree.ElementTree as ET  # loaded for this format only
+
     errors = [f for f in items if f.severity == "error"]
     warnings = [f for f in items if f.severity != "error"]
     if errors:

@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from conformance.codes import RULES, RULES_URL, Rule, explain
 from conformance.model import Finding
@@ -95,7 +94,7 @@ def _result(
         result["locations"].append(
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": quote(file, safe="/")},
+                    "artifactLocation": {"uri": _uri(file)},
                     "region": {"startLine": max(1, line or 1)},
                 }
             }
@@ -107,3 +106,9 @@ def _fingerprint(f: Finding) -> str:
     """Returns a hash that survives lines moving: code, function, row and message."""
     key = "\0".join((f.code, f.function or "", f.slug or "", f.message))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def _uri(file: str) -> str:
+    from urllib.parse import quote  # loaded for this format only
+
+    return quote(file, safe="/")
