@@ -3,9 +3,10 @@
 
     python bench/run.py --scales 1,10,50 --repeat 5 [--out bench/RESULTS.md]
 
-For each scale it (re)generates ``bench/corpus/xN`` when missing or stale, then measures each row
-``--repeat`` times (at least 5) and prints one table per scale: min and median seconds, and the
-ratio of the row's min to the min of the bare single-process libcst parse of the same files.
+For each scale it (re)generates ``bench/corpus/xN`` when missing or stale, sets every row up,
+then runs ``--repeat`` rounds (at least 5) of one run per row, so that a stretch of slowness on
+the machine falls on every row alike. It prints one table per scale: min and median seconds, and
+the ratio of the row's min to the min of the bare single-process libcst parse of the same files.
 A row that cannot run prints ``n/a (reason)``; the runner itself does not fail.
 
 Rows (see bench/README.md):
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -233,6 +235,19 @@ class Row:
     note: str = ""
 
 
+class BenchFailure(Exception):
+    """A row that cannot run: its reason is printed in the table instead of figures."""
+
+
+@dataclass
+class Sampler:
+    """One row: ``setup`` once (untimed), then ``sample(i)`` once per round, seconds back."""
+
+    row: Row
+    sample: Callable[[int], float]
+    setup: Callable[[], None] | None = None
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -248,36 +263,35 @@ class Bench:
         print(message, file=sys.stderr, flush=True)
 
     # baseline rows -----------------------------------------------------------------------------
-    def floor(self, project: Path) -> Row:
-        row = Row("floor")
+    def floor(self, project: Path) -> Sampler:
         cmd = [sys.executable, "-c", FLOOR_SOURCE, str(project)]
         env = child_env(keep_env=self.args.keep_env)
-        run_child(cmd, env, project, self.timeout, self.tmp / "floor.out")  # warms the page cache
-        for _ in range(self.repeat):
+
+        def sample(_: int) -> float:
             run = run_child(cmd, env, project, self.timeout, self.tmp / "floor.out")
             reason = failure(run, (0,))
             if reason:
-                row.error = reason
-                break
-            row.values.append(run.seconds)
-        return row
+                raise BenchFailure(reason)
+            return run.seconds
 
-    def in_process(self, key: str, project: Path) -> Row:
-        row = Row(key)
+        # the untimed run warms the page cache
+        return Sampler(Row("floor"), sample, lambda: _ignore(sample))
+
+    def in_process(self, key: str, project: Path) -> Sampler:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", key, str(project)]
         env = child_env(keep_env=self.args.keep_env)
-        for _ in range(self.repeat):
+
+        def sample(_: int) -> float:
             run = run_child(cmd, env, REPO, self.timeout, self.tmp / "measure.out")
             reason = failure(run, (0,))
             if reason:
-                row.error = reason
-                break
+                raise BenchFailure(reason)
             try:
-                row.values.append(float(json.loads(run.stdout_path.read_text())["seconds"]))
+                return float(json.loads(run.stdout_path.read_text())["seconds"])
             except (ValueError, KeyError) as exc:
-                row.error = f"bad output from --measure: {exc}"
-                break
-        return row
+                raise BenchFailure(f"bad output from --measure: {exc}") from exc
+
+        return Sampler(Row(key), sample)
 
     # tool rows ---------------------------------------------------------------------------------
     def tool_cmd(self, command: str, project: Path, no_cache: bool) -> list[str]:
@@ -307,72 +321,78 @@ class Bench:
     def fresh_cache(self) -> Path:
         return Path(tempfile.mkdtemp(prefix="cache-", dir=self.tmp))
 
-    def tool_rows(
+    def tool_samplers(
         self, command: str, project: Path, wanted: set[str], rss: Row | None
-    ) -> list[Row]:
-        rows: list[Row] = []
+    ) -> list[Sampler]:
         is_scan = command == "scan"
         cold = self.tool_cmd(command, project, no_cache=True)
         cached = self.tool_cmd(command, project, no_cache=False)
-        broken: str | None = None
+        target = changed_file(project)
+        original = target.read_bytes()
+        if EDIT_MARK in original:  # left over from an interrupted run
+            original = original[: original.index(EDIT_MARK)]
+            target.write_bytes(original)
 
-        def timed(key: str, cmd: list[str], cache_for_run, before=None) -> Row:
-            nonlocal broken
-            row = Row(key)
-            if broken:
-                row.error = broken
-                return row
-            for i in range(self.repeat):
-                if before:
-                    before(i)
+        def check(cmd: list[str], cache: Path) -> None:
+            _run, reason = self.tool_run(cmd, cache, project, is_scan)
+            if reason:
+                raise BenchFailure(reason)
+
+        def timed(
+            key: str, cmd: list[str], cache_for_run: Callable[[], Path]
+        ) -> Callable[[int], float]:
+            def sample(i: int) -> float:
                 run, reason = self.tool_run(cmd, cache_for_run(), project, is_scan and i == 0)
                 if reason:
-                    row.error = reason
-                    break
-                row.values.append(run.seconds)
+                    raise BenchFailure(reason)
                 if key == "scan-cold" and rss is not None:
                     rss.values.append(run.maxrss_mb)
                 if key == f"{command}-cold" and i == 0:
                     self.describe_output(command, run, project)
-            return row
+                return run.seconds
 
-        # one untimed run first: writes bytecode caches, warms the page cache, and shows quickly
-        # whether the tool runs at all
-        run, reason = self.tool_run(cold, self.fresh_cache(), project, is_scan)
-        if reason:
-            broken = reason
+            return sample
+
+        out: list[Sampler] = []
         if f"{command}-cold" in wanted or (is_scan and rss is not None):
-            rows.append(timed(f"{command}-cold", cold, self.fresh_cache))
-            if rss is not None and rows[-1].error:
-                rss.error = rows[-1].error
+            # its setup is one untimed run: bytecode caches, the page cache, and a quick sign
+            # that the tool runs at all
+            out.append(
+                Sampler(
+                    Row(f"{command}-cold"),
+                    timed(f"{command}-cold", cold, self.fresh_cache),
+                    lambda: check(cold, self.fresh_cache()),
+                )
+            )
         if f"{command}-cold-cache" in wanted:
-            rows.append(timed(f"{command}-cold-cache", cached, self.fresh_cache))
+            key = f"{command}-cold-cache"
+            out.append(Sampler(Row(key), timed(key, cached, self.fresh_cache)))
         if f"{command}-warm" in wanted:
-            cache = self.fresh_cache()
-            prime_run, reason = self.tool_run(cached, cache, project, False)
-            row = timed(f"{command}-warm", cached, lambda: cache)
-            if reason and not row.error:
-                row.error = f"priming failed: {reason}"
-            rows.append(row)
+            warm_cache = self.fresh_cache()
+            key = f"{command}-warm"
+            out.append(
+                Sampler(
+                    Row(key),
+                    timed(key, cached, lambda: warm_cache),
+                    lambda: check(cached, warm_cache),
+                )
+            )
         if f"{command}-one" in wanted:
-            target = changed_file(project)
-            original = target.read_bytes()
-            if EDIT_MARK in original:  # left over from an interrupted run
-                original = original[: original.index(EDIT_MARK)]
-                target.write_bytes(original)
-            cache = self.fresh_cache()
-            self.tool_run(cached, cache, project, False)
+            one_cache = self.fresh_cache()
+            key = f"{command}-one"
+            run_one = timed(key, cached, lambda: one_cache)
 
-            def edit(i: int) -> None:
+            def one(i: int) -> float:
+                # the file is edited for this run only: the other rows see it unchanged
                 target.write_bytes(original + EDIT_MARK + f"{i}\n".encode())
+                try:
+                    return run_one(i)
+                finally:
+                    target.write_bytes(original)
 
-            try:
-                row = timed(f"{command}-one", cached, lambda: cache, edit)
-            finally:
-                target.write_bytes(original)
-            row.note = f"edits {target.relative_to(project)}"
-            rows.append(row)
-        return [r for r in rows if r.key in wanted]
+            row = Row(key, note=f"edits {target.relative_to(project)}")
+            out.append(Sampler(row, one, lambda: check(cached, one_cache)))
+        return out
 
     def describe_output(self, command: str, run: Run, project: Path) -> None:
         if command != "scan":
@@ -397,49 +417,71 @@ class Bench:
                 f"unresolved writes."
             )
 
-    def fixit(self, project: Path) -> Row:
-        row = Row("fixit")
+    def fixit(self, project: Path) -> Sampler:
         python = self.args.fixit_python or os.environ.get("BENCH_FIXIT_PYTHON") or sys.executable
-        probe = subprocess.run([python, "-c", "import fixit"], capture_output=True)
-        if probe.returncode != 0:
-            row.error = f"fixit not importable by {python}; see bench/README.md"
-            return row
         cmd = [python, "-m", "fixit", "--rules", "bench_fixit_noop:NoOp", "lint", str(project)]
         env = child_env({"PYTHONPATH": str(BENCH)}, keep_env=self.args.keep_env)
-        for _ in range(self.repeat):
+
+        def setup() -> None:
+            try:
+                probe = subprocess.run([python, "-c", "import fixit"], capture_output=True)
+            except OSError as exc:
+                raise BenchFailure(f"cannot run {python}: {exc.strerror}") from exc
+            if probe.returncode != 0:
+                raise BenchFailure(f"fixit not importable by {python}; see bench/README.md")
+
+        def sample(_: int) -> float:
             run = run_child(cmd, env, self.tmp, self.timeout, self.tmp / "fixit.out")
             reason = failure(run)
             if reason:
-                row.error = reason
-                break
-            row.values.append(run.seconds)
-        return row
+                raise BenchFailure(reason)
+            return run.seconds
+
+        return Sampler(Row("fixit"), sample, setup)
 
     # one scale ---------------------------------------------------------------------------------
     def scale(self, scale: int, wanted: set[str]) -> str:
+        """Sets every row up, then runs rounds of one run per row: a machine that is slower
+        for a while slows every row alike, instead of whichever row it was measuring."""
         project = ensure_corpus(scale, self.args.corpus_dir, self.args.seed, self.log)
         manifest = read_manifest(project) or {}
         self.notes = []
-        rows: dict[str, Row] = {}
+        samplers: list[Sampler] = []
         for key in ("floor", "ast", "libcst", "libcst-pool"):
             if key in wanted or key == "libcst":
-                self.log(f"[x{scale}] {key} ...")
-                rows[key] = self.floor(project) if key == "floor" else self.in_process(key, project)
+                samplers.append(
+                    self.floor(project) if key == "floor" else self.in_process(key, project)
+                )
         rss = Row("rss", unit="MB") if "rss" in wanted else None
         for command in ("scan", "check"):
             keys = {k for k in wanted if k.startswith(command + "-")}
-            if keys or (command == "scan" and rss is not None):
-                self.log(f"[x{scale}] {command} ...")
-                scan_rss = rss if command == "scan" else None
-                if scan_rss is not None:
-                    keys.add("scan-cold")
-                for row in self.tool_rows(command, project, keys, scan_rss):
-                    rows[row.key] = row
-        if rss is not None:
-            rows["rss"] = rss
+            if command == "scan" and rss is not None:
+                keys.add("scan-cold")
+            samplers += self.tool_samplers(
+                command, project, keys, rss if command == "scan" else None
+            )
         if "fixit" in wanted:
-            self.log(f"[x{scale}] fixit ...")
-            rows["fixit"] = self.fixit(project)
+            samplers.append(self.fixit(project))
+        for sampler in samplers:
+            if sampler.setup is not None:
+                self.log(f"[x{scale}] {sampler.row.key}: setting up ...")
+                try:
+                    sampler.setup()
+                except BenchFailure as exc:
+                    sampler.row.error = str(exc)
+        for i in range(self.repeat):
+            self.log(f"[x{scale}] round {i + 1} of {self.repeat} ...")
+            for sampler in samplers:
+                if sampler.row.error is None:
+                    try:
+                        sampler.row.values.append(sampler.sample(i))
+                    except BenchFailure as exc:
+                        sampler.row.error = str(exc)
+        rows = {s.row.key: s.row for s in samplers}
+        if rss is not None:
+            cold = rows.get("scan-cold")
+            rss.error = cold.error if cold is not None else None
+            rows["rss"] = rss
         return render(
             scale,
             manifest,
@@ -447,6 +489,10 @@ class Bench:
             self.notes,
             self.repeat,
         )
+
+
+def _ignore(sample: Callable[[int], float]) -> None:
+    sample(-1)
 
 
 # -- corpus and output ---------------------------------------------------------------------------
