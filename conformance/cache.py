@@ -8,6 +8,7 @@ costs time. The directory ignores itself for git.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -75,24 +76,50 @@ def load(root: Path, key: str) -> object | None:
 
 def store(root: Path, key: str, value: object) -> None:
     """Stores ``value`` under ``key`` atomically; never raises for an unwritable cache."""
-    target = root / key[:2] / key
     try:
         payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        if not root.exists():
-            root.mkdir(parents=True, exist_ok=True)
-            gitignore = root.parent / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text(_GITIGNORE, encoding="utf-8")
-        target.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    except (pickle.PicklingError, RecursionError, TypeError):
+        return
+    store_payload(root, key, payload)
+
+
+def store_payload(root: Path, key: str, payload: bytes) -> None:
+    """Stores an already pickled value under ``key`` atomically (a temporary file, then
+    ``os.replace``); never raises for an unwritable cache."""
+    directory = root / key[:2]
+    for _attempt in range(2):  # a second time when the directory went away meanwhile
+        try:
+            if directory not in _MADE:
+                _make(root, directory)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        except OSError:
+            if directory not in _MADE:
+                return  # cannot be made: an unwritable cache
+            _MADE.discard(directory)
+            continue
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(key.encode() + b"\n")
-                fh.write(hashlib.blake2b(payload, digest_size=_SUM).digest())
-                fh.write(payload)
-            os.replace(tmp, target)
+                checksum = hashlib.blake2b(payload, digest_size=_SUM).digest()
+                fh.write(b"".join((key.encode(), b"\n", checksum, payload)))
+            os.replace(tmp, directory / key)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         except BaseException:
             os.unlink(tmp)
             raise
-    except (OSError, pickle.PicklingError, RecursionError):
-        pass
+        return
+
+
+def _make(root: Path, directory: Path) -> None:
+    if not root.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        gitignore = root.parent / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text(_GITIGNORE, encoding="utf-8")
+    directory.mkdir(exist_ok=True)
+    _MADE.add(directory)
+
+
+# directories this process has made (or found) in a cache: one mkdir each, not one per entry
+_MADE: set[Path] = set()

@@ -280,3 +280,17 @@ def test_every_record_survives_pickling_field_for_field(tmp_path: Path) -> None:
         and obj.__module__ == module.__name__
     ]
     assert reducing and all("__reduce__" in vars(cls) for cls in reducing)
+
+
+def test_a_cache_directory_removed_while_running_is_made_again(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "cache" / "v"
+    cache.store(root, "ab" + "1" * 38, {"a": 1})
+    shutil.rmtree(tmp_path / "cache")
+    cache.store(root, "ab" + "2" * 38, {"b": 2})  # this process had made "ab" before
+    assert cache.load(root, "ab" + "2" * 38) == {"b": 2}
+    assert (tmp_path / "cache" / ".gitignore").is_file()
+    cache.store(tmp_path / "file-not-dir" / "v", "cd" + "0" * 38, 1)  # never raises
+    (tmp_path / "blocked").write_text("")
+    cache.store(tmp_path / "blocked" / "v", "cd" + "0" * 38, 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import queue
 import re
 import stat
@@ -236,27 +237,31 @@ def _parse_misses(
     # fork: ~0.15 s faster to start than spawn; Python 3.14 changes the Linux default.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        finished: queue.SimpleQueue[cf.Future[list[ModuleSummary]]] = queue.SimpleQueue()
-        running: dict[cf.Future[list[ModuleSummary]], list[tuple[SourceFile, bytes, str]]] = {}
+        finished: queue.SimpleQueue[cf.Future[list[bytes | None]]] = queue.SimpleQueue()
+        running: dict[cf.Future[list[bytes | None]], list[tuple[SourceFile, bytes, str]]] = {}
         while misses or running:
             # a few files per task: fewer round trips, still enough tasks to balance the load
             size = max(1, min(8, len(misses) // (workers * 4)))
             while misses:
                 batch = [misses.popleft() for _ in range(min(size, len(misses)))]
-                tasks = [(_task(source, data), key) for source, data, key in batch]
-                future = pool.submit(_summarize_many, tasks, root)
+                future = pool.submit(_summarize_many, [_task(src, data) for src, data, _ in batch])
                 future.add_done_callback(finished.put)
                 running[future] = batch
             done_future = finished.get()
             batch = running.pop(done_future)
             try:
-                results = done_future.result()
-            except Exception:
-                # the batch could not come back (a summary too deep to pickle, a worker that
-                # died): summarise it here, where nothing needs pickling
-                results = [_summarize(_task(source, data)) for source, data, _ in batch]
-            for summary in results:
-                accept(summary, None)  # the worker stored it in the cache
+                payloads = done_future.result()
+            except Exception:  # a worker died: the batch is summarised here
+                payloads = [None] * len(batch)
+            for (source, data, key), payload in zip(batch, payloads, strict=True):
+                if payload is None:  # e.g. a summary too deep to pickle: made here, not sent
+                    accept(_summarize(_task(source, data)), key)
+                    continue
+                # the bytes that carried the summary here are what the cache stores; the
+                # writes happen here, while the workers parse
+                if root is not None:
+                    cache.store_payload(root, key, payload)
+                accept(pickle.loads(payload), None)
 
 
 def reached_modules(imports: Iterable[str]) -> Iterator[str]:
@@ -271,16 +276,15 @@ def _task(source: SourceFile, data: bytes) -> tuple[bytes, str, str, bool]:
     return (data, source.module, source.rel, source.is_package)
 
 
-def _summarize_many(
-    tasks: list[tuple[tuple[bytes, str, str, bool], str]], root: Path | None
-) -> list[ModuleSummary]:
-    """Summarises a batch in a worker, storing each result in the cache there (in parallel)."""
-    out = []
-    for task, key in tasks:
-        summary = _summarize(task)
-        if root is not None:
-            cache.store(root, key, summary)
-        out.append(summary)
+def _summarize_many(tasks: list[tuple[bytes, str, str, bool]]) -> list[bytes | None]:
+    """Summarises a batch in a worker; each summary comes back pickled once (None when it
+    cannot be pickled), which is also the form the cache stores."""
+    out: list[bytes | None] = []
+    for task in tasks:
+        try:
+            out.append(pickle.dumps(_summarize(task), protocol=pickle.HIGHEST_PROTOCOL))
+        except (pickle.PicklingError, RecursionError, TypeError):
+            out.append(None)
     return out
 
 
