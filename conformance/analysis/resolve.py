@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from conformance.analysis import values as v
 from conformance.analysis.values import (
@@ -246,69 +246,93 @@ class Resolver:
         """Drops remembered resolutions (call between ingest functions to bound memory)."""
         self._memo.clear()
 
-    def _resolve(self, value: Resolved, frame: Frame, depth: int) -> Resolved:  # noqa: C901
+    def _resolve(self, value: Resolved, frame: Frame, depth: int) -> Resolved:
         if depth > _MAX_DEPTH:
             return v.Unknown("too many levels of indirection")
+        # dispatch on the exact type (values have no subclasses); a type not listed is already
+        # resolved (a FuncRef, a ModuleRef, ...)
+        handler = _RESOLVERS.get(type(value))
+        return handler(self, value, frame, depth + 1) if handler is not None else value
+
+    def _r_param(self, value: v.Param, frame: Frame, d: int) -> Resolved:
+        bound = frame.lookup(value.name)
+        if bound is not None:
+            return bound
+        return v.Unknown(f"depends on the runtime value of parameter '{value.name}'")
+
+    def _r_global(self, value: v.Global, frame: Frame, d: int) -> Resolved:
+        bound = frame.lookup(value.name) if frame.parent is not None else None
+        return bound if bound is not None else self.global_value(frame.module, value.name)
+
+    def _r_import(self, value: v.ImportRef, frame: Frame, d: int) -> Resolved:
+        return self._import(value)
+
+    def _r_local_function(self, value: v.LocalFunction, frame: Frame, d: int) -> Resolved:
+        if "<locals>" in value.qualname:
+            return FuncRef(frame.module, value.qualname, frame.bindings)
+        return FuncRef(frame.module, value.qualname)
+
+    def _r_local_class(self, value: v.LocalClass, frame: Frame, d: int) -> Resolved:
+        return ClassRef(frame.module, value.name)
+
+    def _r_attr(self, value: v.Attr, frame: Frame, d: int) -> Resolved:
+        return self._attr(self.resolve(value.base, frame, d), value.attr, value)
+
+    def _r_concat(self, value: v.Concat, frame: Frame, d: int) -> Resolved:
+        return _concat([self.resolve(p, frame, d) for p in value.parts])
+
+    def _r_choice(self, value: v.Choice, frame: Frame, d: int) -> Resolved:
+        options: list[Resolved] = []
+        for option in value.options:
+            resolved = self.resolve(option, frame, d)
+            flat = resolved.options if isinstance(resolved, v.Choice) else (resolved,)
+            options.extend(o for o in flat if o not in options)
+        if value.via is not None:
+            options = [_with_via(o, value.via) for o in options]
+        return options[0] if len(options) == 1 else v.Choice(tuple(options[:_MAX_CHOICES]))
+
+    def _r_seq(self, value: v.Seq, frame: Frame, d: int) -> Resolved:
+        return v.Seq(tuple(self.resolve(i, frame, d) for i in value.items))
+
+    def _r_mapping(self, value: v.Mapping, frame: Frame, d: int) -> Resolved:
+        return v.Mapping(tuple((k, self.resolve(i, frame, d)) for k, i in value.items))
+
+    def _r_elem(self, value: v.Elem, frame: Frame, d: int) -> Resolved:
+        return self._element(self.resolve(value.seq, frame, d), value.index)
+
+    def _r_sub(self, value: v.Sub, frame: Frame, d: int) -> Resolved:
         r = self.resolve
-        d = depth + 1
-        if isinstance(value, (v.Str, v.Unknown)):
-            return value
-        if isinstance(value, v.Param):
-            bound = frame.lookup(value.name)
-            if bound is not None:
-                return bound
-            return v.Unknown(f"depends on the runtime value of parameter '{value.name}'")
-        if isinstance(value, v.Global):
-            bound = frame.lookup(value.name) if frame.parent is not None else None
-            return bound if bound is not None else self.global_value(frame.module, value.name)
-        if isinstance(value, v.ImportRef):
-            return self._import(value)
-        if isinstance(value, v.LocalFunction):
-            if "<locals>" in value.qualname:
-                return FuncRef(frame.module, value.qualname, frame.bindings)
-            return FuncRef(frame.module, value.qualname)
-        if isinstance(value, v.LocalClass):
-            return ClassRef(frame.module, value.name)
-        if isinstance(value, v.Attr):
-            return self._attr(r(value.base, frame, d), value.attr, value)
-        if isinstance(value, v.Concat):
-            return _concat([r(p, frame, d) for p in value.parts])
-        if isinstance(value, v.Choice):
-            options: list[Resolved] = []
-            for option in value.options:
-                resolved = r(option, frame, d)
-                flat = resolved.options if isinstance(resolved, v.Choice) else (resolved,)
-                options.extend(o for o in flat if o not in options)
-            if value.via is not None:
-                options = [_with_via(o, value.via) for o in options]
-            return options[0] if len(options) == 1 else v.Choice(tuple(options[:_MAX_CHOICES]))
-        if isinstance(value, v.Seq):
-            return v.Seq(tuple(r(i, frame, d) for i in value.items))
-        if isinstance(value, v.Mapping):
-            return v.Mapping(tuple((k, r(i, frame, d)) for k, i in value.items))
-        if isinstance(value, v.Elem):
-            return self._element(r(value.seq, frame, d), value.index)
-        if isinstance(value, v.Sub):
-            return _subscript(r(value.base, frame, d), r(value.index, frame, d), value)
-        if isinstance(value, v.CallResult):
-            return self._call_result(value, frame, d)
-        if isinstance(value, v.Client):
-            return v.Client(r(value.schema, frame, d) if value.schema is not None else None)
-        if isinstance(value, v.Options):
-            return v.Options(r(value.schema, frame, d) if value.schema is not None else None)
-        if isinstance(value, v.SchemaScope):
-            return v.SchemaScope(r(value.base, frame, d), r(value.schema, frame, d))
-        if isinstance(value, v.TableRef):
-            return v.TableRef(r(value.base, frame, d), r(value.table, frame, d))
-        if isinstance(value, v.SqlTemplate):
-            return _render_sql(
-                r(value.text, frame, d),
-                [r(a, frame, d) for a in value.args],
-                {k: r(a, frame, d) for k, a in value.kwargs},
-            )
-        if isinstance(value, v.SqlIdentifier):
-            return v.SqlIdentifier(tuple(r(p, frame, d) for p in value.parts))
-        return value
+        return _subscript(r(value.base, frame, d), r(value.index, frame, d), value)
+
+    def _r_call(self, value: v.CallResult, frame: Frame, d: int) -> Resolved:
+        return self._call_result(value, frame, d)
+
+    def _r_client(self, value: v.Client, frame: Frame, d: int) -> Resolved:
+        schema = value.schema
+        return v.Client(self.resolve(schema, frame, d) if schema is not None else None)
+
+    def _r_options(self, value: v.Options, frame: Frame, d: int) -> Resolved:
+        schema = value.schema
+        return v.Options(self.resolve(schema, frame, d) if schema is not None else None)
+
+    def _r_scope(self, value: v.SchemaScope, frame: Frame, d: int) -> Resolved:
+        return v.SchemaScope(
+            self.resolve(value.base, frame, d), self.resolve(value.schema, frame, d)
+        )
+
+    def _r_table(self, value: v.TableRef, frame: Frame, d: int) -> Resolved:
+        return v.TableRef(self.resolve(value.base, frame, d), self.resolve(value.table, frame, d))
+
+    def _r_sql(self, value: v.SqlTemplate, frame: Frame, d: int) -> Resolved:
+        r = self.resolve
+        return _render_sql(
+            r(value.text, frame, d),
+            [r(a, frame, d) for a in value.args],
+            {k: r(a, frame, d) for k, a in value.kwargs},
+        )
+
+    def _r_identifier(self, value: v.SqlIdentifier, frame: Frame, d: int) -> Resolved:
+        return v.SqlIdentifier(tuple(self.resolve(p, frame, d) for p in value.parts))
 
     def _attr(self, base: Resolved, attr: str, original: v.Attr) -> Resolved:
         if isinstance(base, ModuleRef):
@@ -645,6 +669,28 @@ class Resolver:
             for name in result.functions:
                 out.rpc.append(RpcCall(name, loc))
 
+
+_RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
+    v.Param: Resolver._r_param,
+    v.Global: Resolver._r_global,
+    v.ImportRef: Resolver._r_import,
+    v.LocalFunction: Resolver._r_local_function,
+    v.LocalClass: Resolver._r_local_class,
+    v.Attr: Resolver._r_attr,
+    v.Concat: Resolver._r_concat,
+    v.Choice: Resolver._r_choice,
+    v.Seq: Resolver._r_seq,
+    v.Mapping: Resolver._r_mapping,
+    v.Elem: Resolver._r_elem,
+    v.Sub: Resolver._r_sub,
+    v.CallResult: Resolver._r_call,
+    v.Client: Resolver._r_client,
+    v.Options: Resolver._r_options,
+    v.SchemaScope: Resolver._r_scope,
+    v.TableRef: Resolver._r_table,
+    v.SqlTemplate: Resolver._r_sql,
+    v.SqlIdentifier: Resolver._r_identifier,
+}
 
 _T = TypeVar("_T")
 
