@@ -446,3 +446,68 @@ def test_a_libcst_whose_hook_does_more_than_validate_keeps_it() -> None:
     assert extract._validates_only(extract._VALIDATE_HOOK)
     assert not extract._validates_only(hook)
     assert not extract._validates_only(None)
+
+
+TRICKY_LINES = """
+import httpx
+
+def f(client, rows, record):
+    (
+        client.schema("core")
+        .from_("jobs")
+        .delete()
+        .eq("domain", record.get("domain"))
+        .execute()
+    )
+    row = {
+        "a": record.get("a"),
+        "b": record.get("b") or record.get("c"),
+        "d": f"{record.get('d')}",
+    }
+    if isinstance(row, dict) and save(
+        client, row
+    ):
+        pass
+    for item in sorted(
+        rows, key=len
+    ):
+        client.table("t").insert(item).execute()
+    with httpx.Client() as http, http.stream(
+        "GET", "u"
+    ) as s:
+        save(client, s)
+    return client.table("x").upsert(
+        row
+    ).execute()
+"""
+
+
+def test_statement_lines_from_ast_agree_with_code_generation() -> None:
+    """lines.mark_lines takes most lines from ``ast`` (one occurrence line per name) and
+    generates code only for the rest; generating the whole module is the reference."""
+    import ast
+
+    import libcst as cst
+
+    from conformance.analysis import extract
+    from conformance.analysis.lines import mark_lines, start_lines
+
+    sources = [TRICKY_LINES.encode()] + [p.read_bytes() for p in sorted(EXAMPLE.rglob("*.py"))]
+    checked = 0
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+            module = extract.parse_module(source)
+        except (SyntaxError, cst.ParserSyntaxError):
+            continue
+        extractor = extract.Extractor("m", False)
+        extractor.run(module)
+        marks = extractor.lines_needed()
+        expected = start_lines(module, [node for _, node in marks])
+        got = mark_lines(module, tree, marks)
+        for (stmt, _node), line, want in zip(marks, got, expected, strict=True):
+            # by design a call in a decorator or default counts as the def line
+            if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                assert line == want
+                checked += 1
+    assert checked > 300

@@ -4,8 +4,9 @@
 code generation that only counts newlines costs most of a parse. Instead the statements of the
 libcst tree are paired with those of ``ast.parse`` (a tenth of libcst's parse time), which knows
 where each statement starts and ends. A node on a one-line statement gets that line for free;
-only a statement spanning several lines is generated, alone, counting newlines until the wanted
-nodes are seen. When the two trees cannot be paired (``ast`` of this Python rejects the file), the
+in a statement spanning several lines, a called name or method whose every occurrence in the
+statement is on one line gets that line from ``ast`` too; only the rest is generated, one
+statement alone, counting newlines until the wanted nodes are seen. When the two trees cannot be paired (``ast`` of this Python rejects the file), the
 whole module is generated once instead.
 """
 
@@ -75,6 +76,7 @@ class _Span(NamedTuple):
     first: int  # where generating the statement starts (leading lines included)
     line: int  # the statement's own first line (the ``def`` line for a def)
     one_line: bool
+    node: ast.AST | None = None  # the same statement in ``ast``
 
 
 def _pair(body: Sequence[cst.CSTNode], tree: Sequence[ast.stmt], spans: dict[int, _Span]) -> None:
@@ -92,12 +94,13 @@ def _pair(body: Sequence[cst.CSTNode], tree: Sequence[ast.stmt], spans: dict[int
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 node = take()
-                spans[id(small)] = _Span(node.lineno, node.lineno, node.end_lineno == node.lineno)
+                one = node.end_lineno == node.lineno
+                spans[id(small)] = _Span(node.lineno, node.lineno, one, node)
             continue
         node = take()
         # a compound statement is generated from its leading comment and blank lines on
         leading = len(getattr(stmt, "leading_lines", ()))
-        spans[id(stmt)] = _Span(node.lineno - leading, node.lineno, False)
+        spans[id(stmt)] = _Span(node.lineno - leading, node.lineno, False, node)
         for cst_suite, ast_suite in _suites(stmt, node):
             _pair_suite(cst_suite, ast_suite, spans)
     if i != len(tree):
@@ -111,7 +114,8 @@ def _pair_suite(suite: object, tree: list[ast.stmt], spans: dict[int, _Span]) ->
         if len(suite.body) != len(tree):
             raise _Mismatch
         for small, node in zip(suite.body, tree, strict=True):
-            spans[id(small)] = _Span(node.lineno, node.lineno, node.end_lineno == node.lineno)
+            one = node.end_lineno == node.lineno
+            spans[id(small)] = _Span(node.lineno, node.lineno, one, node)
     elif isinstance(suite, cst.If):  # elif
         _pair([suite], tree, spans)
     elif suite is not None:
@@ -181,7 +185,58 @@ def mark_lines(module: cst.Module, tree: ast.Module | None, marks: Sequence[Mark
         else:
             pending.setdefault(id(stmt), (stmt, []))[1].append(i)
     for stmt, indices in pending.values():
-        found = _generate(module, stmt, [marks[i][1] for i in indices], spans[id(stmt)].first)
-        for i, line in zip(indices, found, strict=True):
-            lines[i] = line
+        span = spans[id(stmt)]
+        names = _name_lines(span.node) if span.node is not None else None
+        rest = []
+        for i in indices:
+            node = marks[i][1]
+            known = names.get(node.value) if names and isinstance(node, cst.Name) else None
+            if known is not None and len(known) == 1:
+                (lines[i],) = known  # every occurrence of the name is on one line
+            else:
+                rest.append(i)
+        if rest:
+            found = _generate(module, stmt, [marks[i][1] for i in rest], span.first)
+            for i, line in zip(rest, found, strict=True):
+                lines[i] = line
     return lines
+
+
+_HEADERS: dict[type, tuple[str, ...]] = {
+    ast.If: ("test",),
+    ast.While: ("test",),
+    ast.For: ("target", "iter"),
+    ast.AsyncFor: ("target", "iter"),
+    ast.With: ("items",),
+    ast.AsyncWith: ("items",),
+}
+
+
+def _name_lines(node: ast.AST) -> dict[str, set[int]] | None:
+    """Returns the lines on which each name or attribute occurs in a statement (its header, for
+    a compound statement), or None when ``ast`` cannot be trusted for it.
+
+    Most marked nodes are a called name (``save(...)``) or method (``.insert(``); when all its
+    occurrences in the statement share one line, that is the line, with no code generation.
+    Positions inside f-strings are unreliable before Python 3.12: a statement with an f-string
+    is generated instead.
+    """
+    if isinstance(node, ast.stmt) and type(node) in _HEADERS:
+        roots: list[ast.AST] = []
+        for field in _HEADERS[type(node)]:
+            value = getattr(node, field)
+            roots.extend(value if isinstance(value, list) else [value])
+    elif isinstance(node, (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return)):
+        roots = [node]
+    else:
+        return None
+    out: dict[str, set[int]] = {}
+    for root in roots:
+        for sub in ast.walk(root):
+            if isinstance(sub, ast.JoinedStr):
+                return None
+            if isinstance(sub, ast.Name):
+                out.setdefault(sub.id, set()).add(sub.lineno)
+            elif isinstance(sub, ast.Attribute) and sub.end_lineno is not None:
+                out.setdefault(sub.attr, set()).add(sub.end_lineno)
+    return out
