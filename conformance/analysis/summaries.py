@@ -239,10 +239,14 @@ def _parse_misses(
     with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         finished: queue.SimpleQueue[cf.Future[list[bytes | None]]] = queue.SimpleQueue()
         running: dict[cf.Future[list[bytes | None]], list[tuple[SourceFile, bytes, str]]] = {}
+        # the largest files first, and batches that shrink as the work runs out: the workers
+        # finish together instead of one waiting on the other's last batch
+        ordered = sorted(misses, key=lambda miss: -len(miss[1]))
+        misses.clear()
+        misses.extend(ordered)
         while misses or running:
-            # a few files per task: fewer round trips, still enough tasks to balance the load
-            size = max(1, min(8, len(misses) // (workers * 4)))
-            while misses:
+            while misses and len(running) < workers * 3:
+                size = max(1, min(8, len(misses) // (workers * 3)))
                 batch = [misses.popleft() for _ in range(min(size, len(misses)))]
                 future = pool.submit(_summarize_many, [_task(src, data) for src, data, _ in batch])
                 future.add_done_callback(finished.put)
