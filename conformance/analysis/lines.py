@@ -6,8 +6,8 @@ libcst tree are paired with those of ``ast.parse`` (a tenth of libcst's parse ti
 where each statement starts and ends. A node on a one-line statement gets that line for free;
 in a statement spanning several lines, a called name or method whose every occurrence in the
 statement is on one line gets that line from ``ast`` too; only the rest is generated, one
-statement alone, counting newlines until the wanted nodes are seen. When the two trees cannot be paired (``ast`` of this Python rejects the file), the
-whole module is generated once instead.
+statement alone, counting newlines until the wanted nodes are seen. When the two trees cannot
+be paired (``ast`` of this Python rejects the file), the whole module is generated once instead.
 """
 
 from __future__ import annotations
