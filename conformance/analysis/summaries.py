@@ -52,7 +52,7 @@ class Summaries(Mapping[str, ModuleSummary]):
         self.facts: dict[str, ModuleFacts] = {}
         self._loaded: dict[str, ModuleSummary] = {}
         self._deferred: dict[str, Callable[[], ModuleSummary]] = {}
-        self.unchanged: set[str] = set()  # modules recorded as unchanged (deferred or not)
+        self.unchanged: set[str] = set()  # deferred at first: unchanged since the last run
 
     def add(self, summary: ModuleSummary, digest: str) -> None:
         self._loaded[summary.module] = summary
@@ -261,11 +261,16 @@ def _parse_misses(
                 if payload is None:  # e.g. a summary too deep to pickle: made here, not sent
                     accept(_summarize(_task(source, data)), key)
                     continue
+                try:
+                    summary = pickle.loads(payload)
+                except Exception:  # never expected from our own worker; never fatal either
+                    accept(_summarize(_task(source, data)), key)
+                    continue
                 # the bytes that carried the summary here are what the cache stores; the
                 # writes happen here, while the workers parse
                 if root is not None:
                     cache.store_payload(root, key, payload)
-                accept(pickle.loads(payload), None)
+                accept(summary, None)
 
 
 def reached_modules(imports: Iterable[str]) -> Iterator[str]:
