@@ -294,3 +294,36 @@ def test_a_cache_directory_removed_while_running_is_made_again(tmp_path: Path) -
     cache.store(tmp_path / "file-not-dir" / "v", "cd" + "0" * 38, 1)  # never raises
     (tmp_path / "blocked").write_text("")
     cache.store(tmp_path / "blocked" / "v", "cd" + "0" * 38, 1)
+
+
+def test_the_process_pool_fills_the_cache_that_later_runs_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enough files for the pool: its workers send pickled summaries, which the main process
+    stores; a warm run and a partly changed run then equal fresh serial analyses."""
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("CONFORMANCE_CACHE_DIR", str(cache_dir))
+    files = dict(FILES)
+    for i in range(60):
+        files[f"ingest/n{i}.py"] = f"""
+            from config import app
+            from extraction.writer import save
+
+            @app.function()
+            def load_{i}(client):
+                save(client, {{}})
+                client.schema("raw").table("t{i}").insert({{}}).execute()
+        """
+    project = make_project(tmp_path, files)
+    config = load_config(project)
+    pooled = analyze_project(config, jobs=2)
+    assert pooled.to_dict() == analyze_project(config, use_cache=False, jobs=1).to_dict()
+    entries = [p for p in cache_dir.rglob("*") if p.is_file() and p.name != ".gitignore"]
+    assert len(entries) >= 60 + 3  # one per file, and the project's two records
+    assert analyze_project(config, jobs=2).to_dict() == pooled.to_dict()  # warm
+    writer = project / "src" / "extraction" / "writer.py"
+    writer.write_text(writer.read_text().replace('"companies"', '"organisations"'))
+    partly = analyze_project(config, jobs=2)
+    assert partly.to_dict() == analyze_project(config, use_cache=False, jobs=1).to_dict()
+    renamed = [f for f in partly.functions if any(w.table == "organisations" for w in f.writes)]
+    assert len(renamed) >= 62  # the 60 new functions and the fixture's own
