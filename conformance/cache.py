@@ -18,7 +18,7 @@ from pathlib import Path
 
 from conformance import __version__
 
-FORMAT = 4
+FORMAT = 5
 _GITIGNORE = "# created by conformance\n*\n"
 _SUM = 32
 
@@ -31,18 +31,30 @@ def cache_root(project_dir: Path) -> Path:
     return base / f"v{FORMAT}-{__version__}-{_layout()}"
 
 
+# the modules whose classes cache entries pickle
+_RECORD_MODULES = (
+    "model.py",
+    "analysis/values.py",
+    "analysis/sqltext.py",
+    "analysis/summaries.py",
+    "analysis/functions.py",
+    "analysis/project.py",
+)
+
+
 @functools.cache
 def _layout() -> str:
-    from conformance import model
-    from conformance.analysis import values
-
-    shapes = sorted(
-        f"{module.__name__}.{name}:{','.join(obj.__dataclass_fields__)}:{hasattr(obj, '__slots__')}"
-        for module in (model, values)
-        for name, obj in vars(module).items()
-        if isinstance(obj, type) and hasattr(obj, "__dataclass_fields__")
-    )
-    return digest(*(shape.encode() for shape in shapes))[:12]
+    """A digest of the source of every module whose records the cache pickles: an entry
+    written by other code (an edited checkout between versions) is never unpickled. Reading
+    the files, not importing them, keeps the warm path from loading the analyzer's modules."""
+    package = Path(__file__).resolve().parent
+    parts = []
+    for name in _RECORD_MODULES:
+        try:
+            parts.append((package / name).read_bytes())
+        except OSError:  # a zipped or frozen install: the version alone decides
+            parts.append(name.encode())
+    return digest(*parts)[:12]
 
 
 def digest(*parts: bytes) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,3 +65,20 @@ def is_ingest(rel: str, config: Config) -> bool:
 
 def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(rel, p) for p in patterns)
+
+
+def read_regular(source: SourceFile) -> bytes:
+    """Returns a file's bytes; raises OSError for anything but a regular file (a FIFO would
+    block forever, a device never end)."""
+    info = os.stat(source.path)
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(0, "not a regular file")
+    return source.path.read_bytes()
+
+
+def read_source(source: SourceFile) -> bytes | None:
+    """Returns a file's bytes, or None when it cannot be read as a regular file."""
+    try:
+        return read_regular(source)
+    except OSError:
+        return None

@@ -239,7 +239,7 @@ def test_a_one_file_change_loads_only_the_summaries_it_needs(
         made.append(real(*args, **kwargs))  # type: ignore[arg-type]
         return made[-1]
 
-    monkeypatch.setattr("conformance.analysis.project.summarize_reachable", spy)
+    monkeypatch.setattr("conformance.analysis.summaries.summarize_reachable", spy)
     partly = analyze_project(config)
     (store,) = made
     assert len(store) > 30
@@ -327,3 +327,31 @@ def test_the_process_pool_fills_the_cache_that_later_runs_use(
     assert partly.to_dict() == analyze_project(config, use_cache=False, jobs=1).to_dict()
     renamed = [f for f in partly.functions if any(w.table == "organisations" for w in f.writes)]
     assert len(renamed) >= 62  # the 60 new functions and the fixture's own
+
+
+def test_the_layout_key_covers_every_module_whose_classes_the_cache_pickles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache root is keyed by the source of the modules in cache._RECORD_MODULES; every
+    conformance class found in real cache entries must come from one of them."""
+    import pickletools
+    import shutil
+
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("CONFORMANCE_CACHE_DIR", str(cache_dir))
+    project = tmp_path / "warehouse"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "warehouse", project)
+    config = load_config(project)
+    analyze_project(config)
+    path = project / "modal-functions" / "src" / "ingest" / "company_tags.py"
+    path.write_text(path.read_text() + "\nEDITED = 1\n")
+    analyze_project(config)
+    modules: set[str] = set()
+    for entry in (p for p in cache_dir.rglob("*") if p.is_file() and p.name != ".gitignore"):
+        blob = entry.read_bytes()
+        payload = blob[blob.index(b"\n") + 1 + 32 :]
+        strings = [arg for _, arg, _ in pickletools.genops(payload) if isinstance(arg, str)]
+        modules |= {s for s in strings if s.startswith("conformance.")}
+    files = {m.removeprefix("conformance.").replace(".", "/") + ".py" for m in modules}
+    assert {"model.py", "analysis/values.py", "analysis/project.py"} <= files
+    assert files <= set(cache._RECORD_MODULES)

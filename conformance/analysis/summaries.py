@@ -13,7 +13,6 @@ import os
 import pickle
 import queue
 import re
-import stat
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from pathlib import Path
 from conformance import cache
 from conformance.analysis.values import ModuleSummary
 from conformance.config import Config
-from conformance.discovery import SourceFile
+from conformance.discovery import SourceFile, read_regular
 from conformance.model import fast_pickling
 
 POOL_THRESHOLD = 48
@@ -139,7 +138,7 @@ def summarize_reachable(
             return
         seen.add(source.module)
         try:
-            data = _read_regular(source)
+            data = read_regular(source)
         except OSError as exc:
             accept(_unreadable(source, exc), None)
             return
@@ -191,7 +190,7 @@ def _load_unchanged(root: Path | None, source: SourceFile, key: str) -> ModuleSu
     if isinstance(cached, ModuleSummary) and cached.file == source.rel:
         return cached
     try:
-        data = _read_regular(source)
+        data = read_regular(source)
     except OSError as exc:
         return _unreadable(source, exc)
     summary = _summarize(_task(source, data))
@@ -335,23 +334,6 @@ def _summarize(task: tuple[bytes, str, str, bool]) -> ModuleSummary:
     from conformance.analysis.extract import summarize
 
     return summarize(*task)
-
-
-def _read_regular(source: SourceFile) -> bytes:
-    """Returns a file's bytes; raises OSError for anything but a regular file (a FIFO would
-    block forever, a device never end)."""
-    info = os.stat(source.path)
-    if not stat.S_ISREG(info.st_mode):
-        raise OSError(0, "not a regular file")
-    return source.path.read_bytes()
-
-
-def read_source(source: SourceFile) -> bytes | None:
-    """Returns a file's bytes, or None when it cannot be read as a regular file."""
-    try:
-        return _read_regular(source)
-    except OSError:
-        return None
 
 
 def _unreadable(source: SourceFile, exc: OSError) -> ModuleSummary:
