@@ -14,6 +14,7 @@ from analysis_helpers import make_project
 from conformance import cache
 from conformance.analysis.project import analyze_project
 from conformance.config import load_config
+from conformance.discovery import SourceFile
 
 FILES = {
     "config.py": "import modal\napp = modal.App('wh')\n",
@@ -240,10 +241,19 @@ def test_a_one_file_change_loads_only_the_summaries_it_needs(
         return made[-1]
 
     monkeypatch.setattr("conformance.analysis.summaries.summarize_reachable", spy)
+    reads: list[str] = []
+    read = summaries_module.read_regular
+
+    def counted(source: SourceFile) -> bytes:
+        reads.append(source.rel)
+        return read(source)
+
+    monkeypatch.setattr("conformance.analysis.summaries.read_regular", counted)
     partly = analyze_project(config)
     (store,) = made
     assert len(store) > 30
     assert 1 <= store.loaded() <= 10, store.loaded()
+    assert reads == ["ingest/company_tags.py"]  # the rest were hashed once, before
     assert partly.to_dict() == analyze_project(config, use_cache=False).to_dict()
 
 

@@ -75,10 +75,12 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
     project_key = cache.digest(b"project", config.analysis_key().encode(), listing.encode())
     increments_key = cache.digest(b"increments", project_key.encode())
     previous: tuple[_ProjectEntry, _Increments] | None = None
+    hashed: dict[str, str] = {}
     if root is not None:
         entry = cache.load(root, project_key)
         if isinstance(entry, _ProjectEntry):
-            if _unchanged(entry, files, config):
+            hashed = _hash_files(entry, files, config)
+            if hashed == dict(entry.digests):
                 timings.lap("hash")
                 return replace(entry.analysis, timings=dict(timings.phases))
             increments = cache.load(root, increments_key)
@@ -96,7 +98,7 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
         wanted.append(files[entry_module])
     known = {m.rel: m for m in previous[1].modules} if previous is not None else None
     summaries = summarize_reachable(
-        sorted(set(wanted)), files, config, use_cache, jobs, digests, known
+        sorted(set(wanted)), files, config, use_cache, jobs, digests, known, hashed
     )
     timings.lap("parse")
     reuse = Reuse.of(previous, digests, files) if previous is not None else None
@@ -144,19 +146,20 @@ def _assemble(
     )
 
 
-def _unchanged(entry: _ProjectEntry, files: dict[str, SourceFile], config: Config) -> bool:
+def _hash_files(
+    entry: _ProjectEntry, files: dict[str, SourceFile], config: Config
+) -> dict[str, str]:
+    """Returns the digest of every file the last analysis read that can still be read; when
+    some changed, the summarising step reuses these instead of reading every file again."""
     by_rel = {f.rel: f for f in files.values()}
     salt = config.analysis_key().encode()
-    for rel, known in entry.digests:
+    out: dict[str, str] = {}
+    for rel, _known in entry.digests:
         source = by_rel.get(rel)
-        if source is None:
-            return False
-        data = read_source(source)
-        if data is None:
-            return False
-        if cache.digest(salt, rel.encode(), data) != known:
-            return False
-    return True
+        data = read_source(source) if source is not None else None
+        if data is not None:
+            out[rel] = cache.digest(salt, rel.encode(), data)
+    return out
 
 
 def _entry_module(config: Config, files: dict[str, SourceFile]) -> str | None:

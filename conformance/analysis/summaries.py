@@ -117,12 +117,14 @@ def summarize_reachable(
     jobs: int | None = None,
     digests: dict[str, str] | None = None,
     known: Mapping[str, ModuleFacts] | None = None,
+    hashed: Mapping[str, str] | None = None,
 ) -> Summaries:
     """Returns the summaries of ``roots`` and of every module of ``index`` they import,
     transitively, by module name; records each file's content digest in ``digests``.
 
     ``known`` (by file) is what the last run recorded: a file whose content is unchanged is
-    not unpickled until its summary is asked for. Files not in the cache are parsed in one
+    not unpickled until its summary is asked for, nor read again when ``hashed`` (by file)
+    already holds its digest. Files not in the cache are parsed in one
     process pool that lives for the whole run (new work is handed to it as imports are
     discovered), or serially for few files or ``jobs=1``. Never raises for a bad file.
     """
@@ -137,6 +139,15 @@ def summarize_reachable(
         if source.module in seen:
             return
         seen.add(source.module)
+        before = known.get(source.rel) if known is not None and root is not None else None
+        if (
+            before is not None
+            and hashed is not None
+            and hashed.get(source.rel) == before.digest
+            and before.module == source.module
+        ):
+            unchanged(source, before)
+            return
         try:
             data = read_regular(source)
         except OSError as exc:
@@ -145,10 +156,8 @@ def summarize_reachable(
         key = keys[source.module] = cache.digest(salt, source.rel.encode(), data)
         if digests is not None:
             digests[source.rel] = key
-        before = known.get(source.rel) if known is not None and root is not None else None
         if before is not None and before.digest == key and before.module == source.module:
-            done.defer(before, lambda: _load_unchanged(root, source, key))
-            follow(before.imports)
+            unchanged(source, before)
             return
         cached = cache.load(root, key) if root is not None else None
         if (
@@ -164,6 +173,13 @@ def summarize_reachable(
             for name in likely_imports(data, source):
                 if name in index:
                     visit(index[name])
+
+    def unchanged(source: SourceFile, before: ModuleFacts) -> None:
+        keys[source.module] = before.digest
+        if digests is not None:
+            digests[source.rel] = before.digest
+        done.defer(before, lambda: _load_unchanged(root, source, before.digest))
+        follow(before.imports)
 
     def follow(imports: Iterable[str]) -> None:
         for name in reached_modules(imports):
