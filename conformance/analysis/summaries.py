@@ -65,6 +65,8 @@ class Summaries(Mapping[str, ModuleSummary]):
         self.unchanged.add(facts.module)
 
     def __getitem__(self, module: str) -> ModuleSummary:
+        if module not in self.facts:  # e.g. a file with an error, seen through without_errors()
+            raise KeyError(module)
         summary = self._loaded.get(module)
         if summary is None:
             summary = self._loaded[module] = self._deferred.pop(module)()
@@ -83,30 +85,13 @@ class Summaries(Mapping[str, ModuleSummary]):
         """How many summaries were parsed or unpickled (for tests and --timings)."""
         return len(self._loaded)
 
-    def without_errors(self) -> Mapping[str, ModuleSummary]:
-        """The modules that could be analysed, still loaded on first use."""
-        return _WithoutErrors(self)
-
-
-class _WithoutErrors(Mapping[str, ModuleSummary]):
-    def __init__(self, summaries: Summaries) -> None:
-        self._all = summaries
-        self._names = [m for m, facts in summaries.facts.items() if not facts.has_error]
-        self._set = set(self._names)
-
-    def __getitem__(self, module: str) -> ModuleSummary:
-        if module not in self._set:
-            raise KeyError(module)
-        return self._all[module]
-
-    def __contains__(self, module: object) -> bool:
-        return module in self._set
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
+    def without_errors(self) -> Summaries:
+        """The modules that could be analysed: a view that shares this one's summaries, so a
+        summary it loads is loaded once for both."""
+        view = Summaries()
+        view.facts = {m: facts for m, facts in self.facts.items() if not facts.has_error}
+        view._loaded, view._deferred, view.unchanged = self._loaded, self._deferred, self.unchanged
+        return view
 
 
 def summarize_reachable(
