@@ -424,3 +424,45 @@ def test_dump_json_is_json_with_outer_levels_one_member_per_line() -> None:
     assert '        {"table": "t", "path": [1, 2]}' in lines  # the fifth level stays on one line
     assert '    "\\u00e4\\"": null,' not in lines and '    "ä\\"": null,' in lines
     assert dump_json([]) == "[]\n" and dump_json("x") == '"x"\n'
+
+
+def _rebased(value: object, prefix: str) -> object:
+    """The reference: every string ``"file"`` member under ``prefix``, at any depth."""
+    from conformance.report.common import out_path
+
+    if isinstance(value, dict):
+        return {
+            k: out_path(v, prefix) if k == "file" and isinstance(v, str) else _rebased(v, prefix)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_rebased(v, prefix) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("levels", [0, 1, 2, 4, 6])
+def test_dump_json_puts_every_file_member_under_the_prefix(levels: int) -> None:
+    from conformance.report.common import dump_json
+
+    hostile = 'a "file": "b\\\\c.py'
+    data = {
+        "file": "top.py",
+        "profile": "not/a/path.py",
+        "functions": [
+            {
+                "file": "ingest/x.py",
+                "name": '"file": "fake.py"',
+                "writes": [{"file": hostile, "path": [{"file": "deep/é.py", "line": 3}]}],
+                "errors": [{"file": None}, {"file": 7}, {"a_file": "z.py"}],
+            }
+        ],
+        "findings": [{"file": "registry.yaml", "evidence": [{"file": "kept.py"}]}],
+        "nested": {"file": "../outside.py", "list": ["file", {"file": ""}]},
+    }
+    expected = dict(_rebased(data, "modal-functions/src"))  # type: ignore[call-overload]
+    assert json.loads(dump_json(data, levels, "modal-functions/src")) == expected
+    if levels:  # as_is names top-level members: with no level on lines, there are none
+        text = dump_json(data, levels, "modal-functions/src", as_is=("findings",))
+        expected["findings"] = data["findings"]
+        assert json.loads(text) == expected
+    assert json.loads(dump_json(data, levels)) == data  # no prefix: unchanged

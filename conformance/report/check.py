@@ -13,7 +13,6 @@ from conformance.report.common import (
     place_text,
     summarize,
     summary_line,
-    with_prefix,
 )
 
 
@@ -51,8 +50,9 @@ def render_check_json(
     against schemas/report.schema.json."""
     data = {
         "version": VERSION,
-        **with_prefix(analysis.to_dict(), path_prefix),
+        **analysis.to_dict(),
         "findings": [finding_dict(f, path_prefix, registry_file) for f in findings],
         "summary": summarize(analysis, findings),
     }
-    return dump_json(data)
+    # the findings' files are placed already (registry findings are not under the prefix)
+    return dump_json(data, path_prefix=path_prefix, as_is=("findings", "summary"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from conformance import __version__
@@ -54,14 +55,29 @@ def finding_dict(
     return out
 
 
-def dump_json(value: Any, levels: int = 4) -> str:
+def dump_json(
+    value: Any, levels: int = 4, path_prefix: str = "", as_is: Collection[str] = ()
+) -> str:
     """Returns ``value`` as JSON text, one member per line, indented by two, for the outer
     ``levels`` of containers; anything deeper (a write, a call path) stays on one line.
 
     ``json.dumps(indent=...)`` runs Python's pure-Python encoder over every value, a third of
     a warm ``scan --format json``; each one-line part here goes through the C encoder.
+
+    With ``path_prefix``, the string value of every ``"file"`` member is put under it
+    (:func:`out_path`), except within the top-level members named in ``as_is`` (``levels``
+    at least 1).
     """
-    return _dump(value, levels, "") + "\n"
+    if not path_prefix:
+        return _dump(value, levels, "") + "\n"
+    placed: dict[str, str] = {}
+    if not (as_is and levels and isinstance(value, dict) and value):
+        return _rebase(_dump(value, levels, ""), path_prefix, placed) + "\n"
+    items = []
+    for k, v in value.items():
+        item = f"  {_encode(str(k))}: {_dump(v, levels - 1, '  ')}"
+        items.append(item if k in as_is else _rebase(item, path_prefix, placed))
+    return "{\n" + ",\n".join(items) + "\n}\n"
 
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
@@ -80,20 +96,23 @@ def _dump(value: Any, levels: int, pad: str) -> str:
     return "[\n" + ",\n".join(items) + f"\n{pad}]"
 
 
-def with_prefix(value: Any, path_prefix: str) -> Any:
-    """Returns a copy of JSON-ready data with every ``"file"`` value put under ``path_prefix``."""
-    if not path_prefix:
-        return value
-    if isinstance(value, dict):
-        return {
-            k: out_path(v, path_prefix)
-            if k == "file" and isinstance(v, str)
-            else with_prefix(v, path_prefix)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [with_prefix(v, path_prefix) for v in value]
-    return value
+# A "file" member with a string value, as the encoder writes it: the text cannot occur inside
+# a string, where every quote is escaped.
+_FILE_MEMBER = re.compile(r'"file": ("[^"\\]*(?:\\.[^"\\]*)*")')
+
+
+def _rebase(text: str, prefix: str, placed: dict[str, str]) -> str:
+    """Puts the path of every ``"file"`` member of encoded JSON ``text`` under ``prefix``;
+    ``placed`` remembers each encoded path's result."""
+
+    def one(match: re.Match[str]) -> str:
+        encoded = match.group(1)
+        out = placed.get(encoded)
+        if out is None:
+            out = placed[encoded] = _encode(out_path(json.loads(encoded), prefix))
+        return f'"file": {out}'
+
+    return _FILE_MEMBER.sub(one, text)
 
 
 def summarize(analysis: Analysis, findings: Sequence[Finding]) -> dict[str, Any]:

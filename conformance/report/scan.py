@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from conformance.model import LAYERS, Analysis, IngestFunction, Location, layer_of
-from conformance.report.common import VERSION, dump_json, out_path, plural, with_prefix
+from conformance.report.common import VERSION, dump_json, out_path, plural
 
 GROUPS = (*LAYERS, "other")
 
@@ -27,7 +27,7 @@ def render_scan_text(analysis: Analysis, *, path_prefix: str = "") -> str:
 def render_scan_json(analysis: Analysis, *, path_prefix: str = "") -> str:
     """Returns ``Analysis.to_dict()`` plus ``version`` as JSON (schemas/report.schema.json)."""
     data = {"version": VERSION, **analysis.to_dict()}
-    return dump_json(with_prefix(data, path_prefix))
+    return dump_json(data, path_prefix=path_prefix)
 
 
 def _function_block(fn: IngestFunction, prefix: str) -> Iterator[str]:
