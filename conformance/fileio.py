@@ -8,8 +8,9 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` through a synced temporary file and ``os.replace``.
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Writes ``text`` (UTF-8) or bytes to ``path`` through a synced temporary file and
+    ``os.replace``.
 
     An interruption at any point leaves the previous file intact. Keeps the old file's mode.
     """
@@ -18,8 +19,8 @@ def write_atomic(path: Path, text: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
             fh.flush()
             os.fsync(fh.fileno())
         if path.exists():

@@ -23,9 +23,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import marshal
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
 from typing import Any, NoReturn
@@ -97,16 +95,11 @@ class CodeTable:
             payload = marshal.dumps(self.codes)
         except ValueError:  # pragma: no cover - only code objects and bytes are stored
             return
+        from conformance.fileio import write_atomic
+
         checksum = blake2b(payload, digest_size=_SUM).digest()
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(exist_ok=True)
-            with open(tmp, "wb") as fh:
-                fh.write(_HEADER + checksum + payload)
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with contextlib.suppress(OSError):
+            write_atomic(self.path, _HEADER + checksum + payload)
 
 
 def _read(path: Path) -> dict[bytes, CodeType]:
@@ -132,10 +125,10 @@ def _read(path: Path) -> dict[bytes, CodeType]:
     return table
 
 
-def main(path: Path | None | Callable[[], Path] = default_path) -> NoReturn:
-    """The executable: the CLI, run with the code table installed; the table is saved once
-    the output is flushed."""
-    table = CodeTable(path() if callable(path) else path)
+def main(path: Path | None = None) -> NoReturn:
+    """The executable: the CLI, run with the code table (``path``, else :func:`default_path`)
+    installed; the table is saved once the output is flushed."""
+    table = CodeTable(path or default_path())
     table.install()
     from conformance.cli import run
 
