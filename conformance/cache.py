@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 from conformance import __version__
+from conformance.fileio import blake2b, create_temporary
 
 FORMAT = 5
 _GITIGNORE = "# created by conformance\n*\n"
@@ -59,7 +58,7 @@ def _layout() -> str:
 
 def digest(*parts: bytes) -> str:
     """Returns a short hex digest of ``parts`` (separated, so parts cannot run together)."""
-    h = hashlib.blake2b(digest_size=20)
+    h = blake2b(digest_size=20)
     for part in parts:
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
@@ -77,7 +76,7 @@ def load(root: Path, key: str) -> object | None:
     if not blob.startswith(header) or len(blob) < len(header) + _SUM:
         return None
     checksum, payload = blob[len(header) : len(header) + _SUM], blob[len(header) + _SUM :]
-    if hashlib.blake2b(payload, digest_size=_SUM).digest() != checksum:
+    if blake2b(payload, digest_size=_SUM).digest() != checksum:
         return None
     try:
         value: object = pickle.loads(payload)
@@ -103,7 +102,7 @@ def store_payload(root: Path, key: str, payload: bytes) -> None:
         try:
             if directory not in _MADE:
                 _make(root, directory)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+            fd, tmp = create_temporary(directory, prefix=".tmp-")
         except OSError:
             if directory not in _MADE:
                 return  # cannot be made: an unwritable cache
@@ -111,7 +110,7 @@ def store_payload(root: Path, key: str, payload: bytes) -> None:
             continue
         try:
             with os.fdopen(fd, "wb") as fh:
-                checksum = hashlib.blake2b(payload, digest_size=_SUM).digest()
+                checksum = blake2b(payload, digest_size=_SUM).digest()
                 fh.write(b"".join((key.encode(), b"\n", checksum, payload)))
             os.replace(tmp, directory / key)
         except OSError:

@@ -28,10 +28,7 @@ from pathlib import Path
 from types import CodeType
 from typing import Any, NoReturn
 
-try:  # the hash without loading OpenSSL (``import hashlib`` costs 6–8 ms)
-    from _blake2 import blake2b
-except ImportError:  # pragma: no cover - every CPython build has _blake2
-    from hashlib import blake2b
+from conformance.fileio import blake2b, write_atomic
 
 _HEADER = b"conformance dataclass code\n"
 _SUM = 16
@@ -95,8 +92,6 @@ class CodeTable:
             payload = marshal.dumps(self.codes)
         except ValueError:  # pragma: no cover - only code objects and bytes are stored
             return
-        from conformance.fileio import write_atomic
-
         checksum = blake2b(payload, digest_size=_SUM).digest()
         with contextlib.suppress(OSError):
             write_atomic(self.path, _HEADER + checksum + payload)

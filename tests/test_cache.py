@@ -123,7 +123,7 @@ def test_no_cache_writes_nothing(project: Path) -> None:
     assert not (project.parent / "cache").exists()
 
 
-def test_warm_path_imports_no_parser_and_no_database_driver(project: Path) -> None:
+def test_warm_path_imports_no_parser_no_database_driver_and_no_openssl(project: Path) -> None:
     script = (
         "import sys, json\n"
         "from conformance.cli import main\n"

@@ -466,3 +466,27 @@ def test_dump_json_puts_every_file_member_under_the_prefix(levels: int) -> None:
         expected["findings"] = data["findings"]
         assert json.loads(text) == expected
     assert json.loads(dump_json(data, levels)) == data  # no prefix: unchanged
+
+
+def test_the_formats_a_run_seldom_asks_for_load_on_first_use() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, conformance.report as r\n"
+        "before = [m for m in ('conformance.report.sarif', 'conformance.report.junit',"
+        " 'conformance.report.github') if m in sys.modules]\n"
+        "from conformance.report import render_sarif, render_junit, escape_data\n"
+        "print(before, render_sarif.__module__, render_junit.__module__, escape_data('a%b'))\n"
+        "r.no_such_renderer\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.split() == [
+        "[]",
+        "conformance.report.sarif",
+        "conformance.report.junit",
+        "a%25b",
+    ]
+    assert "AttributeError: module 'conformance.report' has no attribute 'no_such_renderer'" in (
+        run.stderr
+    )

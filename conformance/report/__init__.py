@@ -8,20 +8,43 @@ the output base) locates registry findings that carry no file (a registry read f
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from conformance.model import Analysis, Finding
 from conformance.report.check import finding_text, render_check_json, render_check_text
 from conformance.report.common import summarize, summary_line
-from conformance.report.github import (
-    escape_data,
-    escape_property,
-    render_github,
-    render_github_summary,
-)
-from conformance.report.junit import render_junit
-from conformance.report.sarif import render_sarif
 from conformance.report.scan import render_scan_json, render_scan_text
+
+if TYPE_CHECKING:
+    from conformance.report.github import (
+        escape_data,
+        escape_property,
+        render_github,
+        render_github_summary,
+    )
+    from conformance.report.junit import render_junit
+    from conformance.report.sarif import render_sarif
+
+# the formats a run seldom asks for load on first use (SARIF and JUnit pull in a few
+# standard modules the text report does not need)
+_LAZY = {
+    "escape_data": "github",
+    "escape_property": "github",
+    "render_github": "github",
+    "render_github_summary": "github",
+    "render_junit": "junit",
+    "render_sarif": "sarif",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 CHECK_FORMATS: tuple[str, ...] = ("text", "json", "sarif", "github", "junit")
 SCAN_FORMATS: tuple[str, ...] = ("text", "json")
@@ -48,10 +71,16 @@ def render_check(
             analysis, findings, path_prefix=path_prefix, registry_file=registry_file
         )
     if fmt == "sarif":
+        from conformance.report.sarif import render_sarif
+
         return render_sarif(findings, path_prefix=path_prefix, registry_file=registry_file)
     if fmt == "github":
+        from conformance.report.github import render_github
+
         return render_github(findings, path_prefix=path_prefix, registry_file=registry_file)
     if fmt == "junit":
+        from conformance.report.junit import render_junit
+
         return render_junit(
             analysis, findings, path_prefix=path_prefix, registry_file=registry_file
         )
