@@ -131,7 +131,7 @@ def test_warm_path_imports_no_parser_no_database_driver_and_no_openssl(project: 
         "    main(['scan', sys.argv[1], '--format', 'json', '-o', sys.argv[2]])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = ['libcst', 'sqlglot', 'psycopg', 'jsonschema']\n"
+        "heavy = ['libcst', 'sqlglot', 'psycopg', 'jsonschema', 'yaml', '_hashlib', 'tempfile']\n"
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
     )
     env = {**os.environ, "CONFORMANCE_CACHE_DIR": str(project.parent / "cache")}
@@ -335,6 +335,74 @@ def test_the_process_pool_fills_the_cache_that_later_runs_use(
     assert partly.to_dict() == analyze_project(config, use_cache=False, jobs=1).to_dict()
     renamed = [f for f in partly.functions if any(w.table == "organisations" for w in f.writes)]
     assert len(renamed) >= 62  # the 60 new functions and the fixture's own
+
+
+_POOL_PROBE = """
+import json, sys
+from conformance.analysis.project import analyze_project
+from conformance.config import load_config
+analysis = analyze_project(load_config(sys.argv[1]), use_cache=False, jobs=2)
+writes = sorted(w.qualified_name for f in analysis.functions for w in f.writes)
+print(json.dumps({"parent_loaded_sqlglot": "sqlglot" in sys.modules, "writes": writes}))
+"""
+
+
+def _sql_project(tmp_path: Path, with_sql: int, without_sql: int) -> Path:
+    files = dict(FILES)
+    for i in range(with_sql):
+        files[f"ingest/s{i}.py"] = f"""
+            from config import app
+
+            @app.function()
+            def sql_{i}(conn):
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO raw.s{i}_payloads (body) VALUES (%s)", ("{{}}",))
+        """
+    for i in range(without_sql):
+        files[f"ingest/n{i}.py"] = f"""
+            from config import app
+
+            @app.function()
+            def plain_{i}(client):
+                client.schema("raw").table("n{i}").insert({{}}).execute()
+        """
+    return make_project(tmp_path, files)
+
+
+@pytest.mark.parametrize(
+    ("with_sql", "without_sql", "parent_loads"),
+    [(3, 60, False), (60, 3, True)],
+    ids=["few-sql-files-one-worker", "sql-everywhere-loaded-before-the-fork"],
+)
+def test_files_with_sql_text_are_parsed_by_one_worker_when_they_are_few(
+    tmp_path: Path, with_sql: int, without_sql: int, parent_loads: bool
+) -> None:
+    """sqlglot is loaded before the fork only when most files hold SQL; either way, the pooled
+    analysis finds every SQL write, as a serial one does."""
+    project = _sql_project(tmp_path, with_sql, without_sql)
+    proc = subprocess.run(
+        [sys.executable, "-c", _POOL_PROBE, str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    probe = json.loads(proc.stdout)
+    assert probe["parent_loaded_sqlglot"] is parent_loads
+    serial = analyze_project(load_config(project), use_cache=False, jobs=1)
+    assert probe["writes"] == sorted(w.qualified_name for f in serial.functions for w in f.writes)
+    assert {f"raw.s{i}_payloads" for i in range(with_sql)} <= set(probe["writes"])
+
+
+def test_a_call_handing_text_to_a_driver_is_likely_sql_and_a_bare_execute_is_not() -> None:
+    from conformance.analysis.summaries import _likely_sql
+
+    assert _likely_sql(b'cur.execute("INSERT INTO raw.t VALUES (1)")')
+    assert _likely_sql(b"cur.executemany(\n    SQL, rows)")
+    assert _likely_sql(b"execute_values(cur, SQL, rows)")
+    assert _likely_sql(b"cur.copy(f'COPY raw.t FROM STDIN')")
+    assert not _likely_sql(b'client.table("t").insert(row).execute()')
+    assert not _likely_sql(b"result = query.execute( )\nrows.copy()")
 
 
 def test_the_layout_key_covers_every_module_whose_classes_the_cache_pickles(
