@@ -17,7 +17,7 @@ from pathlib import Path
 from conformance import __version__
 from conformance.fileio import blake2b, create_temporary
 
-FORMAT = 5
+FORMAT = 6
 _GITIGNORE = "# created by conformance\n*\n"
 _SUM = 32
 
@@ -68,7 +68,7 @@ def digest(*parts: bytes) -> str:
 def load(root: Path, key: str) -> object | None:
     """Returns the object stored under ``key``, or None when absent or not to be trusted."""
     try:
-        with open(root / key[:2] / key, "rb") as fh:
+        with open(root / key, "rb") as fh:
             blob = fh.read()
     except OSError:
         return None
@@ -97,22 +97,23 @@ def store(root: Path, key: str, value: object) -> None:
 def store_payload(root: Path, key: str, payload: bytes) -> None:
     """Stores an already pickled value under ``key`` atomically (a temporary file, then
     ``os.replace``); never raises for an unwritable cache."""
-    directory = root / key[:2]
+    # one flat directory (file systems index large ones): a fan-out by key prefix made
+    # nearly a directory per entry on a cold run, 139 for 200 entries
     for _attempt in range(2):  # a second time when the directory went away meanwhile
         try:
-            if directory not in _MADE:
-                _make(root, directory)
-            fd, tmp = create_temporary(directory, prefix=".tmp-")
+            if root not in _MADE:
+                _make(root)
+            fd, tmp = create_temporary(root, prefix=".tmp-")
         except OSError:
-            if directory not in _MADE:
+            if root not in _MADE:
                 return  # cannot be made: an unwritable cache
-            _MADE.discard(directory)
+            _MADE.discard(root)
             continue
         try:
             with os.fdopen(fd, "wb") as fh:
                 checksum = blake2b(payload, digest_size=_SUM).digest()
                 fh.write(b"".join((key.encode(), b"\n", checksum, payload)))
-            os.replace(tmp, directory / key)
+            os.replace(tmp, root / key)
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -122,15 +123,14 @@ def store_payload(root: Path, key: str, payload: bytes) -> None:
         return
 
 
-def _make(root: Path, directory: Path) -> None:
+def _make(root: Path) -> None:
     if not root.exists():
         root.mkdir(parents=True, exist_ok=True)
         gitignore = root.parent / ".gitignore"
         if not gitignore.exists():
             gitignore.write_text(_GITIGNORE, encoding="utf-8")
-    directory.mkdir(exist_ok=True)
-    _MADE.add(directory)
+    _MADE.add(root)
 
 
-# directories this process has made (or found) in a cache: one mkdir each, not one per entry
+# cache directories this process has made (or found): one check each, not one per entry
 _MADE: set[Path] = set()

@@ -111,7 +111,7 @@ def test_corrupt_entries_are_ignored_and_rebuilt(project: Path) -> None:
 def test_load_rejects_a_payload_whose_checksum_does_not_match(tmp_path: Path) -> None:
     cache.store(tmp_path, "ab" + "0" * 38, {"x": 1})
     assert cache.load(tmp_path, "ab" + "0" * 38) == {"x": 1}
-    path = tmp_path / "ab" / ("ab" + "0" * 38)
+    path = tmp_path / ("ab" + "0" * 38)
     blob = bytearray(path.read_bytes())
     blob[-2] ^= 0xFF
     path.write_bytes(bytes(blob))
@@ -296,7 +296,7 @@ def test_a_cache_directory_removed_while_running_is_made_again(tmp_path: Path) -
     root = tmp_path / "cache" / "v"
     cache.store(root, "ab" + "1" * 38, {"a": 1})
     shutil.rmtree(tmp_path / "cache")
-    cache.store(root, "ab" + "2" * 38, {"b": 2})  # this process had made "ab" before
+    cache.store(root, "ab" + "2" * 38, {"b": 2})  # this process had made the directory before
     assert cache.load(root, "ab" + "2" * 38) == {"b": 2}
     assert (tmp_path / "cache" / ".gitignore").is_file()
     cache.store(tmp_path / "file-not-dir" / "v", "cd" + "0" * 38, 1)  # never raises
