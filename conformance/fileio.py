@@ -18,7 +18,10 @@ except ImportError:  # pragma: no cover - every CPython build has _blake2
 
 __all__ = ["blake2b", "create_temporary", "write_atomic"]
 
-_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | os.O_CLOEXEC
+# as tempfile.mkstemp opens (Python makes the descriptor non-inheritable itself)
+_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)
 
 
 def create_temporary(directory: Path, prefix: str, suffix: str = "") -> tuple[int, str]:
