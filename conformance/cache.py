@@ -15,11 +15,10 @@ import pickle
 from pathlib import Path
 
 from conformance import __version__
-from conformance.fileio import blake2b, create_temporary
+from conformance.fileio import blake2b, create_temporary, seal, unseal
 
 FORMAT = 6
 _GITIGNORE = "# created by conformance\n*\n"
-_SUM = 32
 
 
 def cache_root(project_dir: Path) -> Path:
@@ -72,11 +71,8 @@ def load(root: Path, key: str) -> object | None:
             blob = fh.read()
     except OSError:
         return None
-    header = key.encode() + b"\n"
-    if not blob.startswith(header) or len(blob) < len(header) + _SUM:
-        return None
-    checksum, payload = blob[len(header) : len(header) + _SUM], blob[len(header) + _SUM :]
-    if blake2b(payload, digest_size=_SUM).digest() != checksum:
+    payload = unseal(blob, key.encode() + b"\n")
+    if payload is None:
         return None
     try:
         value: object = pickle.loads(payload)
@@ -111,8 +107,7 @@ def store_payload(root: Path, key: str, payload: bytes) -> None:
             continue
         try:
             with os.fdopen(fd, "wb") as fh:
-                checksum = blake2b(payload, digest_size=_SUM).digest()
-                fh.write(b"".join((key.encode(), b"\n", checksum, payload)))
+                fh.write(seal(key.encode() + b"\n", payload))
             os.replace(tmp, root / key)
         except OSError:
             with contextlib.suppress(OSError):

@@ -1,8 +1,9 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of either.
 
-Also the two primitives the cache and the executable's start share, chosen for start-up time:
-``blake2b`` without loading OpenSSL (``import hashlib`` costs 3–8 ms) and a temporary file
-without ``tempfile`` (which loads ``shutil`` and ``random``, about 6 ms).
+Also what the cache and the executable's compiled-method table share, chosen for start-up time:
+``blake2b`` without loading OpenSSL (``import hashlib`` costs 3–8 ms), a temporary file without
+``tempfile`` (which loads ``shutil`` and ``random``, about 6 ms), and a checksummed framing
+(:func:`seal`, :func:`unseal`) so that a truncated, corrupted or foreign file is never trusted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ try:
 except ImportError:  # pragma: no cover - every CPython build has _blake2
     from hashlib import blake2b
 
-__all__ = ["blake2b", "create_temporary", "write_atomic"]
+__all__ = ["blake2b", "create_temporary", "seal", "unseal", "write_atomic"]
 
 # as tempfile.mkstemp opens (Python makes the descriptor non-inheritable itself)
 _FLAGS = (
@@ -34,6 +35,23 @@ def create_temporary(directory: Path, prefix: str, suffix: str = "") -> tuple[in
         except FileExistsError:
             continue
     raise FileExistsError(f"no unused temporary file name in {directory}")
+
+
+def seal(header: bytes, payload: bytes, size: int = 32) -> bytes:
+    """Returns ``header``, a ``size``-byte checksum of ``payload``, then ``payload``."""
+    return b"".join((header, blake2b(payload, digest_size=size).digest(), payload))
+
+
+def unseal(blob: bytes, header: bytes, size: int = 32) -> bytes | None:
+    """Returns the payload of a :func:`seal`-ed ``blob``; None when the header or the
+    checksum does not match."""
+    start = len(header) + size
+    if not blob.startswith(header) or len(blob) < start:
+        return None
+    payload = blob[start:]
+    if blake2b(payload, digest_size=size).digest() != blob[len(header) : start]:
+        return None
+    return payload
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:

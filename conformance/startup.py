@@ -28,7 +28,7 @@ from pathlib import Path
 from types import CodeType
 from typing import Any, NoReturn
 
-from conformance.fileio import blake2b, write_atomic
+from conformance.fileio import blake2b, seal, unseal, write_atomic
 
 _HEADER = b"conformance dataclass code\n"
 _SUM = 16
@@ -92,9 +92,8 @@ class CodeTable:
             payload = marshal.dumps(self.codes)
         except ValueError:  # pragma: no cover - only code objects and bytes are stored
             return
-        checksum = blake2b(payload, digest_size=_SUM).digest()
         with contextlib.suppress(OSError):
-            write_atomic(self.path, _HEADER + checksum + payload)
+            write_atomic(self.path, seal(_HEADER, payload, _SUM))
 
 
 def _read(path: Path) -> dict[bytes, CodeType]:
@@ -103,11 +102,8 @@ def _read(path: Path) -> dict[bytes, CodeType]:
             blob = fh.read()
     except OSError:
         return {}
-    start = len(_HEADER) + _SUM
-    if not blob.startswith(_HEADER) or len(blob) < start:
-        return {}
-    payload = blob[start:]
-    if blake2b(payload, digest_size=_SUM).digest() != blob[len(_HEADER) : start]:
+    payload = unseal(blob, _HEADER, _SUM)
+    if payload is None:
         return {}
     try:
         table = marshal.loads(payload)

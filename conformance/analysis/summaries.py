@@ -235,10 +235,11 @@ def _parse_misses(
     # finish together instead of one waiting on the other's last batch
     ordered = sorted(misses, key=lambda miss: -len(miss[1]))
     misses.clear()
-    sql_batch = _sql_batch(ordered, workers)
-    if sql_batch is None and any(_likely_sql(data) for _, data, _ in ordered):
+    likely_sql = [miss for miss in ordered if _likely_sql(miss[1])]
+    sql_batch = likely_sql if _one_worker_can_take(likely_sql, ordered, workers) else []
+    if likely_sql and not sql_batch:
         import sqlglot.dialects.postgres  # noqa: F401  (SQL everywhere: loaded once, here)
-    routed = {id(miss) for miss in sql_batch or ()}
+    routed = {id(miss) for miss in sql_batch}
     misses.extend(miss for miss in ordered if id(miss) not in routed)
 
     # fork: ~0.15 s faster to start than spawn; Python 3.14 changes the Linux default.
@@ -246,17 +247,18 @@ def _parse_misses(
     with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         finished: queue.SimpleQueue[cf.Future[list[bytes | None]]] = queue.SimpleQueue()
         running: dict[cf.Future[list[bytes | None]], list[tuple[SourceFile, bytes, str]]] = {}
-        if sql_batch:
-            future = pool.submit(_summarize_many, [_task(src, data) for src, data, _ in sql_batch])
+
+        def send(batch: list[tuple[SourceFile, bytes, str]]) -> None:
+            future = pool.submit(_summarize_many, [_task(src, data) for src, data, _ in batch])
             future.add_done_callback(finished.put)
-            running[future] = sql_batch
+            running[future] = batch
+
+        if sql_batch:
+            send(sql_batch)
         while misses or running:
             while misses and len(running) < workers * 3:
                 size = max(1, min(8, len(misses) // (workers * 3)))
-                batch = [misses.popleft() for _ in range(min(size, len(misses)))]
-                future = pool.submit(_summarize_many, [_task(src, data) for src, data, _ in batch])
-                future.add_done_callback(finished.put)
-                running[future] = batch
+                send([misses.popleft() for _ in range(min(size, len(misses)))])
             done_future = finished.get()
             batch = running.pop(done_future)
             try:
@@ -288,21 +290,20 @@ def _likely_sql(data: bytes) -> bool:
     return _SQL_CALL.search(data) is not None
 
 
-def _sql_batch(
-    ordered: list[tuple[SourceFile, bytes, str]], workers: int
-) -> list[tuple[SourceFile, bytes, str]] | None:
-    """The files likely to hold SQL text, as one batch for one worker, when they are a small
-    part of the work; None when they are not (or there are none).
+def _one_worker_can_take(
+    batch: list[tuple[SourceFile, bytes, str]],
+    ordered: list[tuple[SourceFile, bytes, str]],
+    workers: int,
+) -> bool:
+    """Whether the files likely to hold SQL text are a small enough part of the work to go to
+    one worker as one batch.
 
     Only those files need sqlglot, whose import costs about 0.06 s in each process that loads
     it. Loaded before the fork, that time comes before any parsing; loaded by the one worker
     that takes all of them while the others parse, most of it is hidden.
     """
-    batch = [miss for miss in ordered if _likely_sql(miss[1])]
     total = sum(len(data) for _, data, _ in ordered)
-    if not batch or sum(len(data) for _, data, _ in batch) * workers * 2 > total:
-        return None
-    return batch
+    return bool(batch) and sum(len(data) for _, data, _ in batch) * workers * 2 <= total
 
 
 def reached_modules(imports: Iterable[str]) -> Iterator[str]:
