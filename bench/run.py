@@ -16,9 +16,7 @@ Rows (see bench/README.md):
   libcst-pool  the same in a 2-process fork pool, including the pool's start-up
   scan-*       ``conformance scan PROJECT --format json`` as a subprocess (whole-process wall time):
                cold (--no-cache), cold-cache (empty cache dir), warm (hot cache), one (one ingest
-               file changed since the cache was filled); scan-first is cold-cache with the
-               executable's compiled-method table removed before each run (the first run after
-               an install, which writes it)
+               file changed since the cache was filled)
   check-*      the same four for
                ``conformance check PROJECT --registry PROJECT/workflow_registry.yaml``
   fixit        Fixit 2 with one no-op rule, when ``fixit`` is importable (--fixit-python)
@@ -54,7 +52,6 @@ BASELINE_ROWS = ("floor", "ast", "libcst", "libcst-pool")
 TOOL_ROWS = (
     "scan-cold",
     "scan-cold-cache",
-    "scan-first",
     "scan-warm",
     "scan-one",
     "check-cold",
@@ -72,7 +69,6 @@ LABELS = {
     "libcst-pool": "bare libcst, 2-process fork pool (incl. start-up)",
     "scan-cold": "`scan` cold (`--no-cache`)",
     "scan-cold-cache": "`scan` cold, empty cache",
-    "scan-first": "`scan` first run after install (empty cache, no compiled-method table)",
     "scan-warm": "`scan` warm (nothing changed)",
     "scan-one": "`scan`, one ingest file changed",
     "check-cold": "`check` cold (`--no-cache`)",
@@ -243,17 +239,6 @@ class BenchFailure(Exception):
     """A row that cannot run: its reason is printed in the table instead of figures."""
 
 
-def code_table(project: Path) -> Path:
-    """Where the installed ``conformance`` executable keeps its compiled-method table."""
-    code = "from conformance.startup import default_path; print(default_path())"
-    run = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=project, check=False
-    )
-    if run.returncode != 0 or not run.stdout.strip():
-        raise BenchFailure(f"cannot locate the compiled-method table: {run.stderr.strip()[-160:]}")
-    return Path(run.stdout.strip())
-
-
 @dataclass
 class Sampler:
     """One row: ``setup`` once (untimed), then ``sample(i)`` once per round, seconds back."""
@@ -382,19 +367,6 @@ class Bench:
         if f"{command}-cold-cache" in wanted:
             key = f"{command}-cold-cache"
             out.append(Sampler(Row(key), timed(key, cached, self.fresh_cache)))
-        if f"{command}-first" in wanted:
-            key = f"{command}-first"
-            run_first = timed(key, cached, self.fresh_cache)
-            tables: list[Path] = []
-
-            def first(i: int) -> float:
-                if not tables:
-                    tables.append(code_table(project))
-                with contextlib.suppress(FileNotFoundError):
-                    tables[0].unlink()
-                return run_first(i)
-
-            out.append(Sampler(Row(key, note="removes the table before each run"), first))
         if f"{command}-warm" in wanted:
             warm_cache = self.fresh_cache()
             key = f"{command}-warm"
