@@ -3,11 +3,12 @@
 
     python bench/gen_corpus.py --scale 1 --out bench/corpus/x1
 
-Scale 1 is about 200 files and 28k lines: ~110 ingest modules holding ~170 Modal functions
+Scale 1 is about 200 files and 28.5k lines: ~110 ingest modules holding ~175 Modal functions
 (web endpoints, scheduled functions, queue workers, a few ``@app.cls`` classes), ~50 extraction
 modules and ~34 common modules, with ~400 write sites, most of them reached through helpers in
-other modules. Scale N repeats that "unit" N times under distinct module, function and table names,
-so scale 10 is ~2k files and scale 50 ~9.7k files / ~1.4M lines.
+other modules. File sizes spread like the real warehouse's (median ~130 lines, 90th percentile
+~240, largest 767; see SIZE_QUANTILES). Scale N repeats that "unit" N times under distinct module,
+function and table names, so scale 10 is ~2k files and scale 50 ~9.7k files / ~1.4M lines.
 
 The output is deterministic: the same seed, scale and generator version give byte-identical files,
 and unit k is the same at every scale (scale 1 is a subset of scale 10). The project also gets a
@@ -28,13 +29,15 @@ import ast
 import hashlib
 import json
 import random
+import re
 import shutil
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST = ".bench_manifest.json"
 SRC = "modal-functions/src"
 
@@ -679,6 +682,67 @@ STD_IMPORTS = [
     "import httpx",
 ]
 
+# -- file sizes ------------------------------------------------------------------------------------
+
+# Every module of a unit is generated with little bulk, then padded to a line count drawn from its
+# package's size distribution, so that the spread of file sizes matches the real warehouse (194
+# files, 28.5k lines: median ~130 lines per file, 90th percentile ~240, largest 767). Each list is
+# a piecewise-linear quantile function, (quantile, lines); a package with n modules gets the
+# values at quantiles (i + 0.5) / n, matched to its modules roughly by their unpadded size. A
+# module that is already longer than its target keeps its length.
+SIZE_QUANTILES: dict[str, list[tuple[float, int]]] = {
+    "ingest": [(0.0, 95), (0.1, 108), (0.25, 118), (0.5, 134), (0.75, 160), (0.9, 255), (1.0, 300)],
+    "extraction": [(0.0, 100), (0.25, 107), (0.5, 118), (0.75, 140), (0.9, 210), (1.0, 255)],
+    "common": [(0.0, 33), (0.25, 50), (0.5, 70), (0.75, 102), (0.9, 195), (1.0, 275)],
+}
+# Two ingest modules of every unit have fixed roles and sizes: the one the "one ingest file
+# changed" rows edit (on the real warehouse a ~400-line module holding 4 Modal functions) and the
+# largest module of the unit (the real warehouse's largest file has 767 lines).
+EDIT_MODULE_LINES = 400
+LARGEST_MODULE_LINES = 767
+MODEL_SUFFIXES = ("Record", "Item", "Row", "Summary", "Event")
+
+
+def quantile_targets(knots: list[tuple[float, int]], n: int) -> list[int]:
+    """Returns ``n`` line counts spread as the quantile function ``knots``, ascending."""
+    out = []
+    for i in range(n):
+        qi = (i + 0.5) / n
+        for (q0, v0), (q1, v1) in zip(knots, knots[1:], strict=False):
+            if qi <= q1:
+                out.append(round(v0 + (v1 - v0) * (qi - q0) / (q1 - q0)))
+                break
+    return out
+
+
+def size_stats(line_counts: list[int]) -> dict[str, float]:
+    """Median, 90th percentile (nearest rank), max and total of per-file line counts."""
+    v = sorted(line_counts)
+    if not v:
+        return {"median": 0, "p90": 0, "max": 0, "total": 0}
+    rank = max(0, -(-9 * len(v) // 10) - 1)  # ceil(0.9 n) - 1
+    return {"median": statistics.median(v), "p90": v[rank], "max": v[-1], "total": sum(v)}
+
+
+def top_level_names(lines: list[str]) -> set[str]:
+    names = set()
+    for line in lines:
+        m = re.match(r"(?:def |class )?([A-Za-z_]\w*)", line)
+        if m and not line.startswith((" ", "#", "@", "from ", "import ")):
+            names.add(m.group(1))
+    return names
+
+
+@dataclass
+class Pending:
+    """A module waiting to be padded to its size (see ``Unit.finish``)."""
+
+    dotted: str
+    lines: list[str]
+    pad: str  # "code", "code-nomodel", "models", "prompts", "maps"
+    target: int | None = None  # fixed size (the role modules); None: drawn from SIZE_QUANTILES
+
+
 # -- the plan --------------------------------------------------------------------------------------
 
 
@@ -748,14 +812,118 @@ class Unit:
         self.app_imports: list[tuple[str, list[str]]] = []
         self.counts = Counts()
         self.helpers: dict[str, Helper] = {}
+        self.pending: list[Pending] = []
+        self.edit_module = ""  # path of the module the one-file rows edit
+        self.largest_module = ""  # path of the largest ingest module
 
     # small helpers ---------------------------------------------------------------------------
     def mod(self, package: str, name: str) -> str:
         return f"{package}.{name}{self.s}"
 
-    def emit(self, dotted: str, lines: list[str]) -> None:
-        path = f"{SRC}/{dotted.replace('.', '/')}.py"
-        self.files.append((path, "\n".join(lines).rstrip() + "\n"))
+    def emit(
+        self, dotted: str, lines: list[str], pad: str = "code", target: int | None = None
+    ) -> None:
+        self.pending.append(Pending(dotted, lines, pad, target))
+
+    @staticmethod
+    def path_of(dotted: str) -> str:
+        return f"{SRC}/{dotted.replace('.', '/')}.py"
+
+    def finish(self) -> None:
+        """Pads every module to its size and writes it into ``self.files``."""
+        rng = self.rng
+        targets: dict[int, int] = {}
+        for package, knots in SIZE_QUANTILES.items():
+            members = [
+                i
+                for i, m in enumerate(self.pending)
+                if m.dotted.startswith(package + ".") and m.target is None
+            ]
+            # longer modules get the longer targets, with some noise
+            members.sort(key=lambda i: len(self.pending[i].lines) * rng.uniform(0.92, 1.08))
+            for i, target in zip(members, quantile_targets(knots, len(members)), strict=True):
+                targets[i] = target
+        for i, m in enumerate(self.pending):
+            target = m.target if m.target is not None else targets.get(i, 0)
+            lines = self.pad(m.lines, target, m.pad, m.dotted)
+            self.files.append((self.path_of(m.dotted), "\n".join(lines).rstrip() + "\n"))
+        self.pending = []
+
+    def pad_block(self, style: str, names: set[str], room: int, prefix: str) -> list[str]:
+        """Returns one top-level block of bulk (at most about ``room`` lines), named uniquely."""
+        rng = self.rng
+        choices = {
+            "code": ("util",) * 11 + ("model",) * 3 + ("dict",) * 3 + ("payload", "prompt"),
+            "code-nomodel": ("util",) * 3 + ("dict",),
+            "models": ("model",),
+            "prompts": ("prompt",),
+            "maps": ("dict",),
+        }[style]
+        what = rng.choice(choices) if room >= 40 else "dict"
+        for _ in range(20):
+            if what == "util":
+                kind = rng.choice(UTIL_NAMES)
+                name = f"{prefix}{kind}_{rng.choice(FIELDS)}"
+                if name not in names:
+                    names.add(name)
+                    return util_function(rng, kind, name)
+            elif what == "model":
+                topic = rng.choice(COMPANY_TOPICS + PERSON_TOPICS + CLIENT_TOPICS)
+                name = f"{camel(topic)}{rng.choice(MODEL_SUFFIXES)}"
+                if name not in names:
+                    names.add(name)
+                    return model_class(rng, name, rng.randint(6, 13))
+            elif what == "payload":
+                name = f"SAMPLE_{rng.choice(NOUNS).upper()}_PAYLOAD"
+                if name not in names:
+                    names.add(name)
+                    return sample_payload(rng, name, rng.randint(1, 2))
+            elif what == "prompt":
+                topic = rng.choice(COMPANY_TOPICS + PERSON_TOPICS)
+                name = f"{topic.upper()}_PROMPT"
+                if name not in names:
+                    names.add(name)
+                    return prompt_block(rng, name, topic, rng.randint(6, 12))
+            else:
+                name = (
+                    f"{rng.choice(PROVIDERS).upper()}_{rng.choice(COMPANY_TOPICS).upper()}_FIELDS"
+                )
+                if name not in names:
+                    names.add(name)
+                    n = max(1, min(room - 2, len(FIELDS), rng.randint(14, 34)))
+                    return dict_block(rng, name, n)
+        return []
+
+    def pad(self, lines: list[str], target: int, style: str, dotted: str) -> list[str]:
+        """Returns ``lines`` with bulk blocks added until it has about ``target`` lines: before
+        the first decorated function in ingest modules, at the end elsewhere."""
+        lines = list(lines)
+        while lines and not lines[-1]:
+            lines.pop()
+        names = top_level_names(lines)
+        prefix = "" if dotted.startswith("common.") else "_"
+        blocks: list[list[str]] = []
+        need = target - len(lines)
+        while need >= 5:  # each block costs its lines + 2 blank lines
+            block = self.pad_block(style, names, need - 2, prefix)
+            if not block:
+                break
+            if len(block) + 2 > need + 2:  # too long: a dict block sized to what is left
+                block = self.pad_block("maps", names, need - 2, prefix)
+                if not block:
+                    break
+            blocks.append(block)
+            need -= len(block) + 2
+        if not blocks:
+            return lines
+        at = next(
+            (i for i, line in enumerate(lines) if line.startswith("@")),
+            None,
+        )
+        if dotted.startswith("ingest.") and at is not None:
+            bulk = [line for b in blocks for line in b + ["", ""]]
+            return lines[:at] + bulk + lines[at:]
+        return lines + [line for b in blocks for line in ["", ""] + b]
 
     def helper(self, key: str, module: str, name: str, tables: set[str] | frozenset[str]) -> Helper:
         h = Helper(module, name, frozenset(tables))
@@ -780,6 +948,7 @@ class Unit:
         self.build_common()
         self.build_extraction()
         self.build_ingest()
+        self.finish()
 
     # common/ ---------------------------------------------------------------------------------
     def build_common(self) -> None:
@@ -865,7 +1034,7 @@ class Unit:
             "    query.execute()",
         ]
         self.utils(lines, rng.randint(1, 3), prefix="")
-        self.emit(db, lines)
+        self.emit(db, lines, pad="code-nomodel")
         self.db = db
 
         # logging: public.scrape_log and public.ingest_errors (no .schema(): default schema).
@@ -913,7 +1082,7 @@ class Unit:
         self.counts.add("default-schema")
         self.counts.add("literal")
         self.utils(lines, rng.randint(1, 2), prefix="")
-        self.emit(lg, lines)
+        self.emit(lg, lines, pad="code-nomodel")
         self.helper("log_scrape", lg, "log_scrape", {"public.scrape_log"})
         self.helper("log_error", lg, "log_error", {"public.ingest_errors"})
 
@@ -962,7 +1131,7 @@ class Unit:
             "    ).execute()",
         ]
         self.counts.add("literal")
-        self.emit(rc, lines)
+        self.emit(rc, lines, pad="code-nomodel")
         self.helper("load_workflow", rc, "load_workflow", set())
         self.helper("merge_company", rc, "merge_company", set())
         self.helper("record_run", rc, "record_run", {"reference.workflow_runs"})
@@ -1055,7 +1224,7 @@ class Unit:
         ]
         self.counts.add("sql", 9)
         self.utils(lines, rng.randint(0, 2), prefix="")
-        self.emit(pg, lines)
+        self.emit(pg, lines, pad="code-nomodel")
         self.helper("insert_job_batch", pg, "insert_job_batch", {"raw.job_batches"})
         self.helper(
             "refresh_company_customers", pg, "refresh_company_customers", {"core.company_customers"}
@@ -1107,7 +1276,7 @@ class Unit:
             "        conn.close()",
         ]
         self.counts.add("sql", 2)
-        self.emit(pgl, lines)
+        self.emit(pgl, lines, pad="code-nomodel")
         self.helper(
             "bulk_insert_job_listings", pgl, "bulk_insert_job_listings", {"raw.job_listings"}
         )
@@ -1180,7 +1349,7 @@ class Unit:
         self.counts.add("loop", 2)
         self.counts.add("literal")
         self.utils(lines, rng.randint(1, 3))
-        self.emit(cc, lines)
+        self.emit(cc, lines, pad="code-nomodel")
         self.helper("upsert_core_company", cc, "upsert_core_company", company_tables)
         self.helper(
             "upsert_company_domains", cc, "upsert_company_domains", {"core.company_domains"}
@@ -1231,7 +1400,7 @@ class Unit:
         self.counts.add("literal")
         self.counts.add("argument")
         self.utils(lines, rng.randint(1, 3))
-        self.emit(cp, lines)
+        self.emit(cp, lines, pad="code-nomodel")
         self.helper("upsert_core_person", cp, "upsert_core_person", person_tables)
         self.helper(
             "ensure_person_company",
@@ -1265,7 +1434,7 @@ class Unit:
         self.counts.add("literal", 2)
         self.counts.add("argument")
         self.utils(lines, rng.randint(1, 3))
-        self.emit(ct, lines)
+        self.emit(ct, lines, pad="code-nomodel")
         self.helper(
             "upsert_target_client",
             ct,
@@ -1304,7 +1473,7 @@ class Unit:
         ]
         self.counts.add("constant", 2)
         self.utils(lines, rng.randint(1, 3))
-        self.emit(cj, lines)
+        self.emit(cj, lines, pad="code-nomodel")
         self.helper("upsert_core_jobs", cj, "upsert_core_jobs", {"core.job_listings"})
 
         # bulk modules: models, prompts, field maps, plain utilities.
@@ -1314,14 +1483,14 @@ class Unit:
             lines = self.header("Pydantic models shared by the ingest modules.", rng.randint(1, 3))
             lines += ["", "from pydantic import BaseModel, Field, field_validator"]
             classes = []
-            for _ in range(rng.randint(4, 6)):
+            for _ in range(rng.randint(1, 3)):
                 topic = rng.choice(COMPANY_TOPICS + PERSON_TOPICS + CLIENT_TOPICS)
                 cls = f"{camel(topic)}{rng.choice(('Record', 'Item', 'Row', 'Summary', 'Event'))}"
                 if cls in classes:
                     continue
                 classes.append(cls)
                 lines += ["", ""] + model_class(rng, cls, rng.randint(6, 13))
-            self.emit(name, lines)
+            self.emit(name, lines, pad="models")
             self.model_modules.append((name, classes))
         self.prompt_modules: list[tuple[str, list[str]]] = []
         for i in range(1, 6):
@@ -1330,14 +1499,14 @@ class Unit:
                 rng, "Prompts for the language-model extractors.", "", rng.randint(1, 3)
             )
             names = []
-            for _ in range(rng.randint(3, 4)):
+            for _ in range(rng.randint(1, 2)):
                 topic = rng.choice(COMPANY_TOPICS + PERSON_TOPICS)
                 pname = f"{topic.upper()}_PROMPT"
                 if pname in names:
                     continue
                 names.append(pname)
                 lines += [""] + prompt_block(rng, pname, topic, rng.randint(6, 12))
-            self.emit(name, lines)
+            self.emit(name, lines, pad="prompts")
             self.prompt_modules.append((name, names))
         self.map_modules: list[tuple[str, list[str]]] = []
         for i in range(1, 5):
@@ -1346,7 +1515,7 @@ class Unit:
                 rng, "Field maps from provider payloads to table columns.", "", rng.randint(1, 3)
             )
             names = []
-            for _ in range(rng.randint(3, 4)):
+            for _ in range(rng.randint(1, 2)):
                 mname = (
                     f"{rng.choice(PROVIDERS).upper()}_{rng.choice(COMPANY_TOPICS).upper()}_FIELDS"
                 )
@@ -1354,7 +1523,7 @@ class Unit:
                     continue
                 names.append(mname)
                 lines += [""] + dict_block(rng, mname, rng.randint(22, 34))
-            self.emit(name, lines)
+            self.emit(name, lines, pad="maps")
             self.map_modules.append((name, names))
         for util in (
             "http_utils",
@@ -1371,8 +1540,8 @@ class Unit:
             name = self.mod("common", util)
             lines = self.header(f"{title_of(util).capitalize()} helpers.", rng.randint(1, 4))
             lines += ["", "logger = logging.getLogger(__name__)"]
-            self.utils(lines, rng.randint(4, 7), prefix="")
-            self.emit(name, lines)
+            self.utils(lines, rng.randint(2, 4), prefix="")
+            self.emit(name, lines, pad="code-nomodel")
 
     # extraction/ -----------------------------------------------------------------------------
     def build_extraction(self) -> None:
@@ -1497,7 +1666,7 @@ class Unit:
             imports.append(f"from {self.db} import insert_row")
         lines = self.header(
             f"Extraction of {title_of(topic)} for the {title_of(entity)} entity.",
-            rng.randint(4, 10),
+            rng.randint(1, 4),
         )
         lines += imports
         lines += [
@@ -1512,14 +1681,14 @@ class Unit:
         if use_map:
             lines.append(f"FIELD_MAP = {fmap}")
         else:
-            lines += dict_block(rng, "FIELD_MAP", rng.randint(14, 28))
+            lines += dict_block(rng, "FIELD_MAP", rng.randint(6, 16))
         lines += ["", ""] + model_class(
             rng,
             record_cls,
-            rng.randint(8, 15),
+            rng.randint(5, 10),
             extra=["raw_id: str", "source_id: str | None = None"],
         )
-        self.utils(lines, rng.randint(1, 2))
+        self.utils(lines, rng.randint(0, 1))
         if use_llm:
             lines += ["", ""] + llm_function("_ask_model", prompt)
         lines += [
@@ -1708,8 +1877,13 @@ class Unit:
         kinds += ["web"] * (len(modules) - len(kinds))
         rng.shuffle(kinds)
         undeployed = set(rng.sample(range(len(modules)), 3))
+        # two deployed web modules get the roles that fix their size (see EDIT_MODULE_LINES)
+        web = [i for i, kind in enumerate(kinds) if kind == "web" and i not in undeployed]
+        roles = dict(zip(rng.sample(web, 2), ("edit", "largest"), strict=True))
         for index, ((name, provider, ext), kind) in enumerate(zip(modules, kinds, strict=True)):
-            self.build_ingest_module(name, provider, ext, kind, deployed=index not in undeployed)
+            self.build_ingest_module(
+                name, provider, ext, kind, deployed=index not in undeployed, role=roles.get(index)
+            )
 
     def raw_action(
         self,
@@ -1784,8 +1958,17 @@ class Unit:
         ]
 
     def build_ingest_module(
-        self, name: str, provider: str, ext: Extraction, kind: str, deployed: bool
+        self,
+        name: str,
+        provider: str,
+        ext: Extraction,
+        kind: str,
+        deployed: bool,
+        role: str | None = None,
     ) -> None:
+        """Writes one ingest module. ``role`` "edit" forces 4 Modal functions (endpoint, bulk
+        endpoint, queue worker, scheduled refresh) and a size of EDIT_MODULE_LINES; "largest"
+        forces 3 (no bulk endpoint) and LARGEST_MODULE_LINES."""
         rng = self.rng
         s = self.s
         module = self.mod("ingest", name)
@@ -1906,7 +2089,7 @@ class Unit:
         if kind != "web":
             self.counts.sites = saved_counts
         unresolved = 0
-        if kind == "web" and rng.random() < 0.03:
+        if kind == "web" and rng.random() < 0.03 and role is None:
             actions += [
                 "        if request.target_table:",
                 '            client.schema("extracted").from_(request.target_table).upsert(',
@@ -2084,7 +2267,7 @@ class Unit:
             modal_name = f"{slug}-v2" if rng.random() < 0.1 else fn
             functions.append(web_function(fn, modal_name, rng.random() < 0.15, False))
             entries.append((fn, modal_name, "web", frozenset(tables_main), slugs_main, unresolved))
-            if rng.random() < 0.15:
+            if rng.random() < 0.15 or role == "edit":
                 has_bulk = True
                 bfn = f"ingest_{base_fn}_bulk"
                 functions.append(web_function(bfn, bfn, False, True))
@@ -2179,7 +2362,7 @@ class Unit:
             )
         # a queue worker the endpoint can spawn
         worker_fn = None
-        if kind in ("web", "scheduled") and rng.random() < 0.24:
+        if kind in ("web", "scheduled") and (rng.random() < 0.3 or role is not None):
             worker_fn = f"process_{base_fn}_batch"
             extf = ext.batch or ext.main
             need(extf.module, extf.name)
@@ -2238,7 +2421,7 @@ class Unit:
                     '    log_scrape(client, request.workflow_slug, "ok", f"{count} records")'
                 )
                 main.insert(pos, f"    {worker_fn}.spawn(str(raw_id))")
-        if kind == "web" and rng.random() < 0.12:
+        if kind == "web" and (rng.random() < 0.12 or role is not None):
             fn = f"refresh_{base_fn}"
             functions.append(scheduled_function(fn))
             entries.append((fn, fn, "scheduled", frozenset(base_tables), [f"{slug}-refresh"], 0))
@@ -2269,7 +2452,7 @@ class Unit:
         # assemble the module ----------------------------------------------------------------
         lines = self.header(
             f"{provider} → {title_of(ext.topic)} ingest ({title_of(ext.entity)}).",
-            rng.randint(4, 10),
+            rng.randint(1, 4),
         )
         lines += ["", "import modal"]
         if raw_style == "sql":
@@ -2311,9 +2494,9 @@ class Unit:
             "",
         ]
         lines += dict_block(rng, "FIELD_ALIASES", rng.randint(3, 11))
-        if rng.random() < 0.18:
+        if rng.random() < 0.1:
             lines += [""] + sample_payload(rng, "SAMPLE_PAYLOAD", rng.randint(1, 3))
-        if rng.random() < 0.3:
+        if rng.random() < 0.15:
             lines += [""] + prompt_block(rng, "CLASSIFY_PROMPT", ext.topic, rng.randint(6, 12))
         extra = ["payload: dict[str, Any] = Field(default_factory=dict)"]
         if unresolved:
@@ -2323,7 +2506,7 @@ class Unit:
         )
         if has_bulk:
             lines += ["", "", f"class {req_cls}Batch(BaseModel):", f"    requests: list[{req_cls}]"]
-        if rng.random() < 0.5:
+        if rng.random() < 0.3:
             lines += ["", ""] + model_class(rng, f"{camel(name)}Response", rng.randint(2, 5))
         if raw_style == "helper" or kind in ("cls", "asgi"):
             lines += [
@@ -2345,7 +2528,12 @@ class Unit:
         self.utils(lines, rng.choice((0, 0, 0, 0, 0, 1, 1)))
         for fn_lines in functions:
             lines += ["", ""] + fn_lines
-        self.emit(module, lines)
+        target = {"edit": EDIT_MODULE_LINES, "largest": LARGEST_MODULE_LINES}.get(role or "")
+        self.emit(module, lines, target=target)
+        if role == "edit":
+            self.edit_module = self.path_of(module)
+        elif role == "largest":
+            self.largest_module = self.path_of(module)
 
         ingest_imports: list[str] = []
         for py_name, modal_name, fkind, tables, slugs, unres in entries:
@@ -2498,12 +2686,28 @@ def generate(scale: int, out: Path, seed: int = 1) -> dict:
     for d in sorted(dirs):
         (out / d).mkdir(parents=True, exist_ok=True)
     py_files = py_lines = 0
+    sizes: dict[str, int] = {}
     for path, text in files:
         (out / path).write_text(text, encoding="utf-8")
         if path.endswith(".py"):
             py_files += 1
             py_lines += text.count("\n")
+            sizes[path] = text.count("\n")
     functions = [f for u in units for f in u.functions]
+    # the largest ingest module; on a tie the first generated (unit 0 before unit 1, ...)
+    largest = max(
+        (p for p in sizes if p.startswith(f"{SRC}/ingest/") and not p.endswith("__init__.py")),
+        key=sizes.__getitem__,
+    )
+
+    def module_info(path: str) -> dict:
+        dotted = path[len(SRC) + 1 : -len(".py")].replace("/", ".")
+        return {
+            "path": path,
+            "lines": sizes[path],
+            "functions": sum(1 for f in functions if f.module == dotted),
+        }
+
     sites: dict[str, int] = {}
     for unit in units:
         for via, n in unit.counts.sites.items():
@@ -2531,6 +2735,10 @@ def generate(scale: int, out: Path, seed: int = 1) -> dict:
         "function_table_pairs": sum(len(f.tables) for f in functions),
         "distinct_tables": len({t for f in functions for t in f.tables}),
         "registry_entries": n_entries,
+        "py_line_stats": size_stats(list(sizes.values())),
+        "largest_py_file": max(sizes, key=sizes.__getitem__),
+        "edit_module": module_info(units[0].edit_module),
+        "largest_ingest_module": module_info(largest),
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
@@ -2593,8 +2801,10 @@ def check(out: Path) -> list[str]:
     """Parses every generated ``.py`` file with ``ast`` and checks the corpus against its manifest.
 
     Returns the problems found (empty when the corpus is sound): files that do not parse, counts
-    that differ from the manifest, project imports that name a missing module or name, and
-    registry entries that name no generated function.
+    or file-size statistics that differ from the manifest, project imports that name a missing
+    module or name, registry entries that name no generated function, and modules for the
+    one-file rows that are not what the manifest says (the edited module must hold 4 Modal
+    functions, the largest ingest module must be the longest one).
     """
     problems: list[str] = []
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
@@ -2604,6 +2814,8 @@ def check(out: Path) -> list[str]:
     imports: list[tuple[str, str, str]] = []
     functions: dict[str, str] = {}  # deployed (modal) name -> python name
     files = lines = 0
+    sizes: dict[str, int] = {}  # path relative to ``out`` -> lines
+    module_functions: dict[str, int] = {}  # ingest module path -> Modal functions in it
     for path in sorted(src.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         mod = _module_name(src, path)
@@ -2614,6 +2826,8 @@ def check(out: Path) -> list[str]:
             continue
         files += 1
         lines += text.count("\n")
+        rel = path.relative_to(out).as_posix()
+        sizes[rel] = text.count("\n")
         defined[mod] = _top_level_names(tree)
         for node in ast.walk(tree):
             if (
@@ -2623,16 +2837,40 @@ def check(out: Path) -> list[str]:
             ):
                 imports.extend((mod, node.module, alias.name) for alias in node.names)
         if mod.startswith("ingest."):
-            functions.update(_modal_functions(tree))
+            found = _modal_functions(tree)
+            functions.update(found)
+            module_functions[rel] = len(found)
     for mod, target, name in imports:
         if target not in defined:
             problems.append(f"{mod}: imports missing module {target}")
         elif name not in defined[target] and f"{target}.{name}" not in defined:
             problems.append(f"{mod}: imports missing name {target}.{name}")
     expected = {"py_files": files, "py_lines": lines, "ingest_functions": len(functions)}
+    expected["py_line_stats"] = size_stats(list(sizes.values()))
     for key, value in expected.items():
         if manifest.get(key) != value:
             problems.append(f"manifest {key} = {manifest.get(key)}, corpus has {value}")
+    for key, want in (("edit_module", 4), ("largest_ingest_module", None)):
+        info = manifest.get(key) or {}
+        path = info.get("path")
+        if path not in module_functions:
+            problems.append(f"manifest {key} names no ingest module ({path})")
+            continue
+        if sizes[path] != info.get("lines") or module_functions[path] != info.get("functions"):
+            problems.append(
+                f"{path}: {sizes[path]} lines and {module_functions[path]} Modal functions, "
+                f"manifest {key} says {info.get('lines')} and {info.get('functions')}"
+            )
+        if want is not None and module_functions[path] != want:
+            problems.append(
+                f"{key} {path} holds {module_functions[path]} Modal functions, not {want}"
+            )
+    longest = max((sizes[p] for p in module_functions), default=0)
+    largest = (manifest.get("largest_ingest_module") or {}).get("path")
+    if largest in sizes and sizes[largest] != longest:
+        problems.append(
+            f"largest_ingest_module {largest} has {sizes[largest]} lines, not {longest}"
+        )
     try:
         import yaml
     except ImportError:  # pragma: no cover - PyYAML is a dependency of conformance
