@@ -2895,6 +2895,18 @@ def check(out: Path) -> list[str]:
     return problems
 
 
+def describe_sizes(manifest: dict) -> str:
+    """One line with the file-size statistics of a manifest."""
+    st = manifest["py_line_stats"]
+    edit, big = manifest["edit_module"], manifest["largest_ingest_module"]
+    return (
+        f"sizes: {manifest['py_files']:,} .py files, {st['total']:,} lines; per file median "
+        f"{st['median']:g}, p90 {st['p90']:,}, max {st['max']:,} ({manifest['largest_py_file']}); "
+        f"one-file rows edit {edit['path']} ({edit['lines']} lines, {edit['functions']} Modal "
+        f"functions) and {big['path']} ({big['lines']} lines, {big['functions']})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=int, default=1, help="number of corpus units (default 1)")
@@ -2914,6 +2926,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     print(f"wrote {out} in {elapsed:.2f} s")
     print(json.dumps(manifest, indent=2))
+    print(describe_sizes(manifest))
     if args.check:
         started = time.perf_counter()
         problems = check(out)

@@ -16,8 +16,9 @@ Rows (see bench/README.md):
   libcst-pool  the same in a 2-process fork pool, including the pool's start-up
   scan-*       ``conformance scan PROJECT --format json`` as a subprocess (whole-process wall time):
                cold (--no-cache), cold-cache (empty cache dir), warm (hot cache), one (one ingest
-               file changed since the cache was filled)
-  check-*      the same four for
+               file changed since the cache was filled: a 400-line module with 4 Modal
+               functions), one-largest (the same with the largest ingest module)
+  check-*      the same five for
                ``conformance check PROJECT --registry PROJECT/workflow_registry.yaml``
   fixit        Fixit 2 with one no-op rule, when ``fixit`` is importable (--fixit-python)
   rss          peak RSS of the cold scan (os.wait4 rusage of each run)
@@ -54,10 +55,12 @@ TOOL_ROWS = (
     "scan-cold-cache",
     "scan-warm",
     "scan-one",
+    "scan-one-largest",
     "check-cold",
     "check-cold-cache",
     "check-warm",
     "check-one",
+    "check-one-largest",
     "rss",
 )
 ALL_ROWS = BASELINE_ROWS + TOOL_ROWS + ("fixit",)
@@ -71,10 +74,12 @@ LABELS = {
     "scan-cold-cache": "`scan` cold, empty cache",
     "scan-warm": "`scan` warm (nothing changed)",
     "scan-one": "`scan`, one ingest file changed",
+    "scan-one-largest": "`scan`, the largest ingest file changed",
     "check-cold": "`check` cold (`--no-cache`)",
     "check-cold-cache": "`check` cold, empty cache",
     "check-warm": "`check` warm (nothing changed)",
     "check-one": "`check`, one ingest file changed",
+    "check-one-largest": "`check`, the largest ingest file changed",
     "fixit": "Fixit 2, one no-op rule",
     "rss": "peak RSS of the cold scan (MB)",
 }
@@ -255,6 +260,7 @@ class Bench:
         self.timeout = args.timeout
         self.tmp = Path(tempfile.mkdtemp(prefix="conformance-bench-"))
         self.notes: list[str] = []
+        self.described = False
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -327,11 +333,12 @@ class Bench:
         is_scan = command == "scan"
         cold = self.tool_cmd(command, project, no_cache=True)
         cached = self.tool_cmd(command, project, no_cache=False)
-        target = changed_file(project)
-        original = target.read_bytes()
-        if EDIT_MARK in original:  # left over from an interrupted run
-            original = original[: original.index(EDIT_MARK)]
-            target.write_bytes(original)
+        # the file each one-file row edits, restored first if a run was interrupted
+        targets = edit_targets(project)
+        originals: dict[str, bytes] = {}
+        for suffix, target in targets.items():
+            if isinstance(target, Path):
+                originals[suffix] = restore(target)
 
         def check(cmd: list[str], cache: Path) -> None:
             _run, reason = self.tool_run(cmd, cache, project, is_scan)
@@ -347,8 +354,9 @@ class Bench:
                     raise BenchFailure(reason)
                 if key == "scan-cold" and rss is not None:
                     rss.values.append(run.maxrss_mb)
-                if key == f"{command}-cold" and i == 0:
-                    self.describe_output(command, run, project)
+                if is_scan and i == 0 and not self.described:
+                    # the first timed scan (rows run in the order cold, cold-cache, warm, ...)
+                    self.described = self.describe_output(command, run, project)
                 return run.seconds
 
             return sample
@@ -377,30 +385,52 @@ class Bench:
                     lambda: check(cached, warm_cache),
                 )
             )
-        if f"{command}-one" in wanted:
-            one_cache = self.fresh_cache()
-            key = f"{command}-one"
-            run_one = timed(key, cached, lambda: one_cache)
-
-            def one(i: int) -> float:
-                # the file is edited for this run only: the other rows see it unchanged
-                target.write_bytes(original + EDIT_MARK + f"{i}\n".encode())
-                try:
-                    return run_one(i)
-                finally:
-                    target.write_bytes(original)
-
-            row = Row(key, note=f"edits {target.relative_to(project)}")
-            out.append(Sampler(row, one, lambda: check(cached, one_cache)))
+        for suffix in ("one", "one-largest"):
+            key = f"{command}-{suffix}"
+            if key not in wanted:
+                continue
+            target = targets[suffix]
+            if not isinstance(target, Path):
+                out.append(Sampler(Row(key, error=target), _unavailable))
+                continue
+            out.append(self.one_file(key, target, originals[suffix], cached, project, timed, check))
         return out
 
-    def describe_output(self, command: str, run: Run, project: Path) -> None:
+    def one_file(
+        self,
+        key: str,
+        target: Path,
+        original: bytes,
+        cmd: list[str],
+        project: Path,
+        timed: Callable[[str, list[str], Callable[[], Path]], Callable[[int], float]],
+        check: Callable[[list[str], Path], None],
+    ) -> Sampler:
+        """A row that fills a cache once, then edits ``target`` before every run: a new last
+        line ``BENCH_EDIT = i``, so that its content hash differs each time."""
+        cache = self.fresh_cache()
+        run = timed(key, cmd, lambda: cache)
+
+        def sample(i: int) -> float:
+            # the file is edited for this run only: the other rows see it unchanged
+            target.write_bytes(original + EDIT_MARK + f"{i}\n".encode())
+            try:
+                return run(i)
+            finally:
+                target.write_bytes(original)
+
+        lines = original.count(b"\n")
+        row = Row(key, note=f"edits {target.relative_to(project)} ({lines} lines)")
+        return Sampler(row, sample, lambda: check(cmd, cache))
+
+    def describe_output(self, command: str, run: Run, project: Path) -> bool:
+        """Notes what a scan reported next to the generated counts; False if it could not."""
         if command != "scan":
-            return
+            return False
         try:
             data = json.loads(run.stdout_path.read_text(encoding="utf-8"))
         except ValueError:
-            return
+            return False
         functions = data.get("functions") if isinstance(data, dict) else None
         if isinstance(functions, list):
             manifest = read_manifest(project) or {}
@@ -416,6 +446,8 @@ class Bench:
                 f"(generated: {manifest.get('function_table_pairs', '?')}) and {unresolved} "
                 f"unresolved writes."
             )
+            return True
+        return False
 
     def fixit(self, project: Path) -> Sampler:
         python = self.args.fixit_python or os.environ.get("BENCH_FIXIT_PYTHON") or sys.executable
@@ -446,6 +478,13 @@ class Bench:
         project = ensure_corpus(scale, self.args.corpus_dir, self.args.seed, self.log)
         manifest = read_manifest(project) or {}
         self.notes = []
+        self.described = False
+        sizes = manifest.get("py_line_stats")
+        if sizes:
+            self.notes.append(
+                f"Lines per `.py` file: median {sizes['median']:g}, 90th percentile "
+                f"{sizes['p90']:,}, max {sizes['max']:,} (`{manifest.get('largest_py_file')}`)."
+            )
         samplers: list[Sampler] = []
         for key in ("floor", "ast", "libcst", "libcst-pool"):
             if key in wanted or key == "libcst":
@@ -495,6 +534,10 @@ def _ignore(sample: Callable[[int], float]) -> None:
     sample(-1)
 
 
+def _unavailable(_: int) -> float:
+    raise BenchFailure("not available")  # never called: the row has its error already
+
+
 # -- corpus and output ---------------------------------------------------------------------------
 
 
@@ -527,9 +570,29 @@ def ensure_corpus(scale: int, corpus_dir: Path, seed: int, log) -> Path:
     return project
 
 
-def changed_file(project: Path) -> Path:
-    ingest = project / "modal-functions" / "src" / "ingest"
-    return sorted(p for p in ingest.glob("*.py") if p.name != "__init__.py")[0]
+def edit_targets(project: Path) -> dict[str, Path | str]:
+    """Returns the file that each one-file row edits (or why there is none): for ``one`` the
+    ingest module the manifest names (400 lines with 4 Modal functions, like the file changed
+    on the real warehouse), for ``one-largest`` the largest ingest module."""
+    manifest = read_manifest(project) or {}
+    out: dict[str, Path | str] = {}
+    for suffix, key in (("one", "edit_module"), ("one-largest", "largest_ingest_module")):
+        path = (manifest.get(key) or {}).get("path")
+        if not path or not (project / path).is_file():
+            out[suffix] = f"the corpus manifest names no {key}; regenerate the corpus"
+        else:
+            out[suffix] = project / path
+    return out
+
+
+def restore(target: Path) -> bytes:
+    """Returns ``target``'s content without a ``BENCH_EDIT`` line left by an interrupted run
+    (writing it back when there was one)."""
+    original = target.read_bytes()
+    if EDIT_MARK in original:
+        original = original[: original.index(EDIT_MARK)]
+        target.write_bytes(original)
+    return original
 
 
 def fmt(value: float, unit: str) -> str:
