@@ -6,13 +6,20 @@ Layered by input: a project directory → :class:`Config` → :class:`Analysis` 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.config import Config, is_dsn, load_config
+from conformance.config import DEFAULT_REGISTRY_FILE, Config, load_config
 from conformance.errors import ConformanceError
 from conformance.model import Analysis, Finding, Registry
+from conformance.sources import (
+    ALLOW_SETTINGS_DSN_ENV,
+    RegistrySource,
+    check_project_path,
+    parse_source,
+)
 
 
 @dataclass(frozen=True)
@@ -38,17 +45,60 @@ def scan(
     return config, analyze_project(config, use_cache=use_cache, jobs=jobs)
 
 
-def load_registry(config: Config, source: str | None = None, use_cache: bool = True) -> Registry:
-    """Returns the registry from ``source`` (a DSN, or a file path: relative paths are relative to
-    the project), else the configured one."""
-    source = source or config.registry_source
-    if is_dsn(source):
-        from conformance.registry.postgres import load_registry_db
+def registry_source(
+    config: Config, given: str | None = None, *, offline: bool = False, base: Path | None = None
+) -> RegistrySource:
+    """Returns where to read the registry: ``given`` (chosen by the operator: a file relative to
+    ``base``, by default the working directory; a DSN; or ``env``), else the project's
+    ``registry`` setting (a file relative to the project, or ``env``).
 
-        return load_registry_db(source, table=config.table)
-    path = Path(source)
-    if not path.is_absolute():
-        path = config.project_dir / path
+    A DSN written in the project's settings is refused unless the operator sets
+    $CONFORMANCE_ALLOW_SETTINGS_DSN=1: a pull request can change those settings, and the check
+    would hand the runner's credentials (PGPASSWORD, a wildcard .pgpass) to its host. With
+    ``offline`` every database source is refused. Raises ConformanceError; never connects.
+    """
+    if given is not None:
+        source = parse_source(given, "command line", base=base)
+    else:
+        source = parse_source(
+            config.registry or DEFAULT_REGISTRY_FILE, "settings", base=config.project_dir
+        )
+        if source.is_dsn and source.origin == "settings" and not _settings_dsn_allowed():
+            raise ConformanceError(
+                "[tool.conformance] registry names a database (not shown); a DSN written in the "
+                "project's settings is used only when the operator allows it: pass --registry "
+                f"DSN or --registry env, or set {ALLOW_SETTINGS_DSN_ENV}=1"
+            )
+        if not source.is_dsn:
+            check_project_path(
+                Path(source.value), config.project_dir, "read the registry file", writing=False
+            )
+    if offline and source.is_dsn:
+        raise ConformanceError(
+            f"--offline reads the registry file and never connects, but the registry is a "
+            f"database ({source.label}, from the {source.origin}): pass --registry PATH"
+        )
+    return source
+
+
+def _settings_dsn_allowed() -> bool:
+    return os.environ.get(ALLOW_SETTINGS_DSN_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def load_registry(
+    config: Config, source: RegistrySource | None = None, use_cache: bool = True
+) -> Registry:
+    """Returns the registry from ``source`` (see :func:`registry_source`), else the configured
+    one. Raises ConformanceError when it cannot be read."""
+    source = source or registry_source(config)
+    if source.is_dsn:
+        from conformance.registry.postgres import Timeouts, load_registry_db
+
+        timeouts = Timeouts(config.connect_timeout, config.statement_timeout)
+        return load_registry_db(
+            source.value, config.table, entity_types=config.entity_types, timeouts=timeouts
+        )
+    path = Path(source.value)
     if not path.exists():
         raise ConformanceError(
             f"registry file not found: {path} (run `conformance register "
@@ -61,14 +111,15 @@ def _load_registry_file(config: Config, path: Path, use_cache: bool) -> Registry
     """Loads a registry file, through the cache: an unchanged file is one unpickling, with no
     YAML parser or JSON Schema validator loaded."""
     from conformance import cache
+    from conformance.fileio import MAX_REGISTRY_BYTES, read_regular
 
     root = cache.cache_root(config.project_dir) if use_cache else None
     key = ""
     if root is not None:
         try:
-            data = path.read_bytes()
+            data = read_regular(path, MAX_REGISTRY_BYTES)
         except OSError:
-            data = b""
+            data = b""  # the loader says why
         if data:
             key = cache.digest(
                 b"registry", str(path).encode(), "\0".join(config.entity_types).encode(), data
@@ -94,7 +145,7 @@ def check(
 ) -> CheckResult:
     """Returns the findings of ``project`` against its registry."""
     config, analysis = scan(project, use_cache=use_cache, jobs=jobs, **overrides)
-    reg = load_registry(config, registry, use_cache)
+    reg = load_registry(config, registry_source(config, registry), use_cache)
     from conformance.compare import compare
 
     return CheckResult(config, analysis, reg, compare(analysis, reg, config))

@@ -8,6 +8,7 @@ Exit codes are decided in :func:`main` only: 0 clean, 1 findings at error severi
 from __future__ import annotations
 
 import gc
+import io
 import os
 import sys
 import time
@@ -18,8 +19,8 @@ from typing import Any, NoReturn
 import click
 
 from conformance import __version__
-from conformance.config import is_dsn
 from conformance.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, ConformanceError
+from conformance.sources import redact_text
 
 _DEBUG = {"on": False}
 
@@ -42,6 +43,30 @@ def _analysis_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Parser processes (default: one per core; 1 = serial).",
         ),
         click.option("--timings", is_flag=True, help="Print time per phase on stderr."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _timeout_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--connect-timeout",
+            type=click.FloatRange(min=0.1),
+            default=None,
+            metavar="SECONDS",
+            help="Seconds to connect to the database (default: [tool.conformance] "
+            "connect_timeout, else 5).",
+        ),
+        click.option(
+            "--statement-timeout",
+            type=click.FloatRange(min=0.1),
+            default=None,
+            metavar="SECONDS",
+            help="Seconds each statement may run (default: [tool.conformance] "
+            "statement_timeout, else 10); the client gives up 5 s after it.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -110,10 +135,16 @@ def scan(fmt: str, output: str | None, timings: bool, **kw: Any) -> int:
 @click.option(
     "--registry",
     "registry_source",
-    metavar="PATH|DSN",
+    metavar="PATH|DSN|env",
     help="Registry file or postgresql:// DSN (default: [tool.conformance] registry, "
     "else workflow_registry.yaml); `env` reads the DSN from $CONFORMANCE_DSN.",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Never connect to a database: the registry must be a file (the commit hook's mode).",
+)
+@_timeout_options
 @click.option(
     "--format",
     "fmt",
@@ -129,7 +160,12 @@ def scan(fmt: str, output: str | None, timings: bool, **kw: Any) -> int:
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
 def check(
-    registry_source: str | None, fmt: str, output: str | None, timings: bool, **kw: Any
+    registry_source: str | None,
+    offline: bool,
+    fmt: str,
+    output: str | None,
+    timings: bool,
+    **kw: Any,
 ) -> int:
     """Check every ingest function in PROJECT against the workflow registry.
 
@@ -139,24 +175,21 @@ def check(
     from conformance import api, report
     from conformance.compare import compare
 
-    if registry_source == "env":
-        registry_source = _env_dsn()
-    elif registry_source is not None and not is_dsn(registry_source):
-        registry_source = str(Path(registry_source).absolute())
     severity = _parse_severity(kw.pop("severity"))
+    timeouts = _timeouts(kw)
     scan_kwargs = _scan_kwargs(kw)
-    config, analysis = api.scan(kw.pop("project"), severity=severity, **scan_kwargs)
+    config, analysis = api.scan(kw.pop("project"), severity=severity, **timeouts, **scan_kwargs)
     phases = dict(analysis.timings)
     start = time.perf_counter()
-    registry = api.load_registry(config, registry_source, scan_kwargs["use_cache"])
+    source = api.registry_source(config, registry_source, offline=offline)
+    registry = api.load_registry(config, source, scan_kwargs["use_cache"])
     phases["registry"] = time.perf_counter() - start
     start = time.perf_counter()
     findings = compare(analysis, registry, config)
     phases["compare"] = time.perf_counter() - start
     start = time.perf_counter()
     prefix = _prefix(config)
-    source = registry_source or config.registry_source
-    registry_file = None if is_dsn(source) else _rel_registry(config, source)
+    registry_file = None if source.is_dsn else _rel_registry(config, source.value)
     text = report.render_check(
         fmt, analysis, findings, path_prefix=prefix, registry_file=registry_file
     )
@@ -171,6 +204,15 @@ def check(
     return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_CLEAN
 
 
+def _timeouts(kw: dict[str, Any]) -> dict[str, Any]:
+    """Pops the timeout options that were given, as settings overrides."""
+    return {
+        key: value
+        for key in ("connect_timeout", "statement_timeout")
+        if (value := kw.pop(key, None)) is not None
+    }
+
+
 def _dsn_option(required: bool) -> Callable[..., Any]:
     return click.option(
         "--dsn",
@@ -182,6 +224,35 @@ def _dsn_option(required: bool) -> Callable[..., Any]:
     )
 
 
+def _database(dsn: str) -> str:
+    """Returns the DSN given with --dsn (or $CONFORMANCE_DSN) as libpq takes it; raises
+    ConformanceError, never repeating it, when it is not a PostgreSQL connection string."""
+    from conformance.sources import parse_source
+
+    source = parse_source(dsn, "command line")
+    if not source.is_dsn:
+        raise ConformanceError(
+            "--dsn takes a postgresql:// URL or libpq key=value connection string "
+            "(not shown: it may hold a password)"
+        )
+    return source.value
+
+
+def _db(config: Any) -> Any:
+    from conformance.registry.postgres import Timeouts
+
+    return Timeouts(config.connect_timeout, config.statement_timeout)
+
+
+def _deactivation_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--allow-mass-deactivation",
+        is_flag=True,
+        help="Deactivate more than a tenth of the active rows (an empty or truncated registry "
+        "file would otherwise retire every workflow).",
+    )(func)
+
+
 def _registry_file_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--registry",
@@ -191,20 +262,28 @@ def _registry_file_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def _registry_path(config: Any, registry_file: str | None) -> Path:
+def _registry_path(config: Any, registry_file: str | None, *, writing: bool = False) -> Path:
     """Returns the registry file: ``--registry`` (relative to the current directory), else the
-    configured one (relative to the project)."""
+    configured one (relative to the project), which must stay inside the project."""
+    from conformance.config import DEFAULT_REGISTRY_FILE
+    from conformance.sources import check_project_path, parse_source
 
     if registry_file is not None:
-        if is_dsn(registry_file):
+        source = parse_source(registry_file, "command line")
+        if source.is_dsn:
             raise ConformanceError("this command works on a registry file: pass --registry PATH")
-        return Path(registry_file).absolute()
-    if is_dsn(config.registry_source):
+        return Path(source.value)
+    source = parse_source(
+        config.registry or DEFAULT_REGISTRY_FILE, "settings", base=config.project_dir
+    )
+    if source.is_dsn:
         raise ConformanceError(
             "this command works on the registry file; [tool.conformance] "
             "registry names a database: pass --registry PATH"
         )
-    return Path(config.registry_source)
+    doing = "write the registry file" if writing else "read the registry file"
+    check_project_path(Path(source.value), config.project_dir, doing, writing=writing)
+    return Path(source.value)
 
 
 @cli.command(context_settings={"ignore_unknown_options": False})
@@ -232,7 +311,7 @@ def register(
     if not names and not register_all:
         raise click.UsageError("name the functions to register, or pass --all")
     config, analysis = api.scan(project, use_cache=not no_cache)
-    path = _registry_path(config, registry_file)
+    path = _registry_path(config, registry_file, writing=True)
     existing = load_registry_file(path, config.entity_types) if path.exists() else None
     named = {e.modal_function_name for e in existing.entries} if existing else set()
     taken = {e.workflow_slug for e in existing.entries} if existing else set()
@@ -281,9 +360,17 @@ def register(
     is_flag=True,
     help="Rows straight from the analysis (first bootstrap of an empty table).",
 )
+@_deactivation_option
+@_timeout_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the SQL here.")
 def emit_sql(
-    project: str, registry_file: str | None, dsn: str | None, from_code: bool, output: str | None
+    project: str,
+    registry_file: str | None,
+    dsn: str | None,
+    from_code: bool,
+    allow_mass_deactivation: bool,
+    output: str | None,
+    **kw: Any,
 ) -> int:
     """Print the SQL that brings the database registry in line with the registry file.
 
@@ -294,7 +381,7 @@ def emit_sql(
     from conformance import api, sqlgen
     from conformance.config import load_config
 
-    config = load_config(project)
+    config = load_config(project, **_timeouts(kw))
     if from_code:
         from conformance.bootstrap import draft_entry
 
@@ -309,13 +396,15 @@ def emit_sql(
     deactivate: list[str] = []
     if dsn:
         from conformance.model import Registry
-        from conformance.registry.plan import plan
+        from conformance.registry.plan import plan, refuse_mass_deactivation
         from conformance.registry.postgres import load_registry_db
 
-        current = load_registry_db(dsn, config.table, entity_types=config.entity_types)
-        deactivate = [
-            e.workflow_slug for e in plan(current, Registry(tuple(entries))).deactivations
-        ]
+        current = load_registry_db(
+            _database(dsn), config.table, entity_types=config.entity_types, timeouts=_db(config)
+        )
+        planned = plan(current, Registry(tuple(entries)))
+        refuse_mass_deactivation(current, planned, allow_mass_deactivation)
+        deactivate = [e.workflow_slug for e in planned.deactivations]
     _emit(sqlgen.script(entries, deactivate, config.table), output)
     return EXIT_CLEAN
 
@@ -325,7 +414,16 @@ def emit_sql(
 @_registry_file_option
 @_dsn_option(required=True)
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
-def apply(project: str, registry_file: str | None, dsn: str, dry_run: bool) -> int:
+@_deactivation_option
+@_timeout_options
+def apply(
+    project: str,
+    registry_file: str | None,
+    dsn: str,
+    dry_run: bool,
+    allow_mass_deactivation: bool,
+    **kw: Any,
+) -> int:
     """Bring the database registry in line with the registry file, in one transaction.
 
     Prints the plan (rows to insert, update, deactivate), then runs it under an advisory lock.
@@ -335,16 +433,30 @@ def apply(project: str, registry_file: str | None, dsn: str, dry_run: bool) -> i
     from conformance.registry.file import load_registry_file
     from conformance.registry.postgres import apply as apply_registry
 
-    config = load_config(project)
+    config = load_config(project, **_timeouts(kw))
     registry = load_registry_file(_registry_path(config, registry_file), config.entity_types)
     _refuse_problems(registry)
+    database = _database(dsn)
     planned = apply_registry(
-        dsn, registry, config.table, dry_run=True, entity_types=config.entity_types
+        database,
+        registry,
+        config.table,
+        dry_run=True,
+        entity_types=config.entity_types,
+        timeouts=_db(config),
+        allow_mass_deactivation=allow_mass_deactivation,
     )
     click.echo(_plan_text(planned))
     if dry_run or not planned.has_changes:
         return EXIT_CLEAN
-    done = apply_registry(dsn, registry, config.table, entity_types=config.entity_types)
+    done = apply_registry(
+        database,
+        registry,
+        config.table,
+        entity_types=config.entity_types,
+        timeouts=_db(config),
+        allow_mass_deactivation=allow_mass_deactivation,
+    )
     click.echo(
         f"applied: {len(done.inserts)} inserted, {len(done.updates)} updated, "
         f"{len(done.deactivations)} deactivated"
@@ -356,14 +468,21 @@ def apply(project: str, registry_file: str | None, dsn: str, dry_run: bool) -> i
 @click.argument("project", default=".", type=click.Path(file_okay=False))
 @_registry_file_option
 @_dsn_option(required=True)
-def snapshot(project: str, registry_file: str | None, dsn: str) -> int:
+@_timeout_options
+def snapshot(project: str, registry_file: str | None, dsn: str, **kw: Any) -> int:
     """Write the database registry to the registry file (atomically)."""
     from conformance.config import load_config
     from conformance.registry.postgres import snapshot as take_snapshot
 
-    config = load_config(project)
-    path = _registry_path(config, registry_file)
-    registry = take_snapshot(dsn, path, config.table, entity_types=config.entity_types)
+    config = load_config(project, **_timeouts(kw))
+    path = _registry_path(config, registry_file, writing=True)
+    registry = take_snapshot(
+        _database(dsn),
+        path,
+        config.table,
+        entity_types=config.entity_types,
+        timeouts=_db(config),
+    )
     click.echo(f"wrote {len(registry.entries)} entries to {_display_path(config, path)}")
     return EXIT_CLEAN
 
@@ -372,7 +491,8 @@ def snapshot(project: str, registry_file: str | None, dsn: str) -> int:
 @click.argument("project", default=".", type=click.Path(file_okay=False))
 @_registry_file_option
 @_dsn_option(required=True)
-def diff(project: str, registry_file: str | None, dsn: str) -> int:
+@_timeout_options
+def diff(project: str, registry_file: str | None, dsn: str, **kw: Any) -> int:
     """Show registry differences between the file and the database, row by row.
 
     Exit code 1 when they differ.
@@ -382,9 +502,11 @@ def diff(project: str, registry_file: str | None, dsn: str) -> int:
     from conformance.registry.plan import plan
     from conformance.registry.postgres import load_registry_db
 
-    config = load_config(project)
+    config = load_config(project, **_timeouts(kw))
     file_registry = load_registry_file(_registry_path(config, registry_file), config.entity_types)
-    db = load_registry_db(dsn, config.table, entity_types=config.entity_types)
+    db = load_registry_db(
+        _database(dsn), config.table, entity_types=config.entity_types, timeouts=_db(config)
+    )
     planned = plan(db, file_registry)
     click.echo(_plan_text(planned, for_diff=True))
     return EXIT_FINDINGS if planned.has_changes else EXIT_CLEAN
@@ -486,19 +608,13 @@ def _parse_severity(values: tuple[str, ...]) -> dict[str, str] | None:
     return out or None
 
 
-def _env_dsn() -> str:
-    dsn = os.environ.get("CONFORMANCE_DSN")
-    if not dsn:
-        raise ConformanceError("no DSN given: pass --dsn or set CONFORMANCE_DSN")
-    return dsn
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Runs the CLI and exits with the code decided here (never a traceback without --debug)."""
+    """Runs the CLI and exits with the code decided here: 0 clean, 1 findings, 2 a tool or
+    usage error, which is one line on stderr (with --debug, also its traceback; the exit code
+    stays 2). Nothing printed on the way out holds a password."""
     # A run is short and its records are acyclic; at the default thresholds the cyclic
-    # collector walks every parsed summary again and again after the parse (a quarter of a
-    # cold scan's resolve and report time). The parse itself does the same for the same reason
-    # (analysis.summaries._rare_collections).
+    # collector walks every parsed summary again and again after the parse. The parse itself
+    # does the same for the same reason (analysis.summaries._rare_collections).
     gc.set_threshold(50_000, 20, 20)
     try:
         code = cli.main(args=argv, prog_name="conformance", standalone_mode=False)
@@ -508,27 +624,36 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("conformance: aborted", err=True)
         code = EXIT_ERROR
     except click.ClickException as exc:
-        exc.show()
+        # click repeats the offending value, which may be a connection string
+        shown = io.StringIO()
+        exc.show(file=shown)
+        sys.stderr.write(redact_text(shown.getvalue()))
         code = EXIT_ERROR
     except ConformanceError as exc:
-        if _DEBUG["on"]:
-            raise
-        click.echo(f"conformance: error: {_scrub(str(exc))}", err=True)
+        _traceback()
+        click.echo(f"conformance: error: {redact_text(str(exc))}", err=True)
         code = EXIT_ERROR
     except KeyboardInterrupt:
         click.echo("conformance: interrupted", err=True)
         code = EXIT_ERROR
     except Exception as exc:  # a bug: still one line, and --debug shows the traceback
-        if _DEBUG["on"]:
-            raise
+        _traceback()
         first = (str(exc).splitlines() or [""])[0]
+        hint = "" if _DEBUG["on"] else " (rerun with --debug for a traceback)"
         click.echo(
-            f"conformance: internal error: {type(exc).__name__}: {_scrub(first)} "
-            "(rerun with --debug for a traceback)",
+            f"conformance: internal error: {type(exc).__name__}: {redact_text(first)}{hint}",
             err=True,
         )
         code = EXIT_ERROR
     sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
+
+
+def _traceback() -> None:
+    """With --debug, prints the exception being handled, passwords masked."""
+    if _DEBUG["on"]:
+        import traceback
+
+        sys.stderr.write(redact_text(traceback.format_exc()))
 
 
 def run(at_exit: Callable[[], None] | None = None) -> NoReturn:
@@ -551,10 +676,3 @@ def run(at_exit: Callable[[], None] | None = None) -> NoReturn:
     if at_exit is not None:
         at_exit()
     os._exit(code)
-
-
-def _scrub(text: str) -> str:
-    """Removes any DSN password from a message."""
-    import re
-
-    return re.sub(r"(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@", r"\1****@", text)

@@ -40,14 +40,8 @@ class Config:
     severity: dict[str, str] = field(default_factory=dict)
     entity_types: tuple[str, ...] = DEFAULT_ENTITY_TYPES
     table: str = DEFAULT_TABLE
-
-    @property
-    def registry_source(self) -> str:
-        """Returns the registry DSN, or the registry file's absolute path."""
-        reg = self.registry or DEFAULT_REGISTRY_FILE
-        if is_dsn(reg):
-            return reg
-        return str(self.project_dir / reg)
+    connect_timeout: float = 5.0
+    statement_timeout: float = 10.0
 
     def analysis_key(self) -> str:
         """Returns a string of every setting that changes per-file analysis (for the cache)."""
@@ -58,11 +52,6 @@ class Config:
         except ValueError:
             root = str(self.source_root)
         return json.dumps([root, self.ingest, self.entrypoint, sorted(self.exclude)])
-
-
-def is_dsn(source: str) -> bool:
-    """Returns whether a registry source names a PostgreSQL database rather than a file."""
-    return source.startswith(("postgresql://", "postgres://"))
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -142,7 +131,15 @@ def load_config(project_dir: Path | str = ".", **overrides: Any) -> Config:
         raise ConformanceError(f"source root not found: {source_root}")
     values: dict[str, Any] = {
         k: settings[k]
-        for k in ("entrypoint", "registry", "workspace", "app_name", "table")
+        for k in (
+            "entrypoint",
+            "registry",
+            "workspace",
+            "app_name",
+            "table",
+            "connect_timeout",
+            "statement_timeout",
+        )
         if k in settings
     }
     values.update(

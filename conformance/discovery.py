@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance import fileio
 from conformance.config import Config
 
 _SKIP_DIRS = frozenset(
@@ -67,13 +67,13 @@ def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(rel, p) for p in patterns)
 
 
+MAX_SOURCE_BYTES = 16 << 20
+
+
 def read_regular(source: SourceFile) -> bytes:
-    """Returns a file's bytes; raises OSError for anything but a regular file (a FIFO would
-    block forever, a device never end)."""
-    info = os.stat(source.path)
-    if not stat.S_ISREG(info.st_mode):
-        raise OSError(0, "not a regular file")
-    return source.path.read_bytes()
+    """Returns a file's bytes; raises OSError for anything but a regular file of at most
+    MAX_SOURCE_BYTES (a FIFO would block forever, a device never end)."""
+    return fileio.read_regular(source.path, MAX_SOURCE_BYTES)
 
 
 def read_source(source: SourceFile) -> bytes | None:

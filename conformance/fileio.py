@@ -9,7 +9,9 @@ Also what the cache and the executable's compiled-method table share, chosen for
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from pathlib import Path
 
 try:
@@ -17,12 +19,41 @@ try:
 except ImportError:  # pragma: no cover - every CPython build has _blake2
     from hashlib import blake2b
 
-__all__ = ["blake2b", "create_temporary", "seal", "unseal", "write_atomic"]
+__all__ = ["blake2b", "create_temporary", "read_regular", "seal", "unseal", "write_atomic"]
 
 # as tempfile.mkstemp opens (Python makes the descriptor non-inheritable itself)
 _FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 )
+
+
+# a registry of thousands of entries is a few MiB; beyond this a file is a mistake or an attack
+MAX_REGISTRY_BYTES = 32 << 20
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """Returns the bytes of the regular file at ``path``.
+
+    Raises OSError for anything else (a FIFO would block forever, ``/dev/zero`` never ends) and
+    for a file of more than ``limit`` bytes. Opened without blocking, so a FIFO is refused
+    rather than waited on.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit // (1 << 20)} MiB")
+        chunks, size = [], 0
+        while chunk := os.read(fd, max(info.st_size - size, 1 << 16)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:  # it grew while being read
+                raise OSError(errno.EFBIG, f"larger than {limit // (1 << 20)} MiB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def create_temporary(directory: Path, prefix: str, suffix: str = "") -> tuple[int, str]:

@@ -113,9 +113,12 @@ class _State:
     outcome: _Outcome | None = None
 
     def registry_path(self) -> Path:
-        """Returns the registry file, or the project directory when the registry is a DSN."""
-        source = self.registry_source or (self.config.registry_source if self.config else "")
-        if not source or "://" in source or source in ("env", "$CONFORMANCE_DSN"):
+        """Returns the registry file, or the project directory when the registry is a DSN (or
+        cannot be named)."""
+        from conformance.sources import looks_like_dsn
+
+        source = self.registry_source or (self.config.registry if self.config else None)
+        if not source or source.strip() in ("env", "$CONFORMANCE_DSN") or looks_like_dsn(source):
             return self.project
         path = Path(source)
         return path if path.is_absolute() else self.project / path
@@ -134,7 +137,10 @@ class _State:
             from conformance import api
             from conformance.compare import PROJECT_GROUP, REGISTRY_GROUP, compare, group_findings
 
-            registry = api.load_registry(self.config, _registry_source(self.registry_source))
+            source = api.registry_source(
+                self.config, _registry_option(self.registry_source), base=self.project
+            )
+            registry = api.load_registry(self.config, source)
             findings = compare(self.analysis, registry, self.config)
             groups = group_findings(self.analysis, findings)
         except Exception as exc:  # a failure is data: the status item reports it
@@ -147,16 +153,9 @@ class _State:
 _STATE = pytest.StashKey[_State]()
 
 
-def _registry_source(option: str | None) -> str | None:
-    """Returns the registry source to load: ``env`` (as in the CLI) means $CONFORMANCE_DSN."""
-    if option not in ("env", "$CONFORMANCE_DSN"):
-        return option
-    dsn = os.environ.get("CONFORMANCE_DSN")
-    if not dsn:
-        from conformance.errors import ConformanceError
-
-        raise ConformanceError("--conformance-registry env: CONFORMANCE_DSN is not set")
-    return dsn
+def _registry_option(option: str | None) -> str | None:
+    """Returns the registry option as the API takes it (``$CONFORMANCE_DSN`` means ``env``)."""
+    return "env" if option is not None and option.strip() == "$CONFORMANCE_DSN" else option
 
 
 def _project_dir(config: pytest.Config) -> Path:
@@ -356,7 +355,8 @@ def _where(state: _State, finding: Finding) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = (str(exc).splitlines() or [""])[0]
     from conformance.errors import ConformanceError
+    from conformance.sources import redact_text
 
+    text = redact_text((str(exc).splitlines() or [""])[0])
     return text if isinstance(exc, ConformanceError) else f"{type(exc).__name__}: {text}"

@@ -18,14 +18,8 @@ from conformance.errors import ConformanceError
 from conformance.model import Registry, RegistryEntry
 from conformance.registry import load_registry, load_registry_file
 from conformance.registry.plan import RowChange, plan
-from conformance.registry.postgres import (
-    apply,
-    dsn_secrets,
-    load_registry_db,
-    redact_dsn,
-    scrub,
-    snapshot,
-)
+from conformance.registry.postgres import Timeouts, apply, load_registry_db, snapshot
+from conformance.sources import dsn_secrets, redact_dsn, scrub
 
 TABLE = "reference.enrichment_workflow_registry"
 PASSWORD = "Kn0wn'Pa ss@w0rd/%"
@@ -278,11 +272,11 @@ def test_wrong_password_missing_database_and_unreachable_host(
     }
     for name, dsn in cases.items():
         with pytest.raises(ConformanceError) as info:
-            load_registry_db(dsn, connect_timeout=2)
+            load_registry_db(dsn, timeouts=Timeouts(connect=2))
         _assert_clean_error(info.value, PASSWORD + "x")
         assert "cannot connect to" in str(info.value), name
         with pytest.raises(ConformanceError) as info:
-            apply(dsn, FILE, connect_timeout=2)
+            apply(dsn, FILE, timeouts=Timeouts(connect=2))
         _assert_clean_error(info.value, PASSWORD + "x")
 
 
@@ -325,9 +319,9 @@ def test_statement_timeout_when_another_session_holds_a_lock(pg_db: str) -> None
         blocker.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
         with pytest.raises(ConformanceError, match="statement timeout after 0.5s"):
-            load_registry_db(pg_db, statement_timeout=0.5)
+            load_registry_db(pg_db, timeouts=Timeouts(statement=0.5))
         with pytest.raises(ConformanceError, match="statement timeout.*nothing was changed"):
-            apply(pg_db, Registry(ENTRIES[:1]), statement_timeout=0.5)
+            apply(pg_db, Registry(ENTRIES[:1]), timeouts=Timeouts(statement=0.5))
         assert time.monotonic() - started < 5
         blocker.rollback()
     assert load_registry_db(pg_db).entries == ENTRIES
@@ -435,7 +429,7 @@ def test_connection_terminated_mid_apply_changes_nothing(pg_db: str) -> None:
 
     def run() -> None:
         try:
-            apply(pg_db, registry, statement_timeout=60)
+            apply(pg_db, registry, timeouts=Timeouts(statement=60))
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             errors.append(exc)
 

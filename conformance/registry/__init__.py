@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from conformance.config import DEFAULT_ENTITY_TYPES, DEFAULT_TABLE, is_dsn
+from conformance.config import DEFAULT_ENTITY_TYPES, DEFAULT_TABLE
 from conformance.model import Registry
 from conformance.registry.file import append_entries, load_registry_file, write_registry_file
 from conformance.registry.plan import Plan, RowChange, plan
-from conformance.registry.postgres import apply, load_registry_db, redact_dsn, snapshot
+from conformance.registry.postgres import apply, load_registry_db, snapshot
+from conformance.sources import dsn_for_libpq, looks_like_dsn, redact_dsn
 
 __all__ = [
     "Plan",
     "RowChange",
     "append_entries",
     "apply",
-    "is_dsn",
+    "looks_like_dsn",
     "load_registry",
     "load_registry_db",
     "load_registry_file",
@@ -39,6 +40,6 @@ def load_registry(
 
     Raises ConformanceError when the source cannot be read (see the two loaders).
     """
-    if is_dsn(source):
-        return load_registry_db(source, table, entity_types=entity_types)
+    if looks_like_dsn(source):
+        return load_registry_db(dsn_for_libpq(source), table, entity_types=entity_types)
     return load_registry_file(source, entity_types)

@@ -18,7 +18,7 @@ import yaml
 
 from conformance.config import DEFAULT_ENTITY_TYPES, load_schema
 from conformance.errors import ConformanceError
-from conformance.fileio import write_atomic
+from conformance.fileio import MAX_REGISTRY_BYTES, read_regular, write_atomic
 from conformance.model import Registry, RegistryEntry
 from conformance.registry.entries import SCHEMA_FILE, RawEntry, entry_from_row, validate_entries
 
@@ -160,7 +160,7 @@ def _first_line(text: str) -> str:
 
 def _read_text(path: Path) -> str:
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_REGISTRY_BYTES)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConformanceError(f"cannot read registry file: {reason}", f"{path}:1") from None

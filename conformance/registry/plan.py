@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.errors import ConformanceError
 from conformance.model import REGISTRY_COLUMNS, Registry, RegistryEntry
 
 
@@ -99,3 +100,22 @@ def _first_by_slug(registry: Registry) -> dict[str, RegistryEntry]:
     for entry in registry.entries:
         out.setdefault(entry.workflow_slug, entry)
     return out
+
+
+# Deactivating more than this share of the active rows needs an explicit flag: an empty,
+# comment-only or truncated registry file would otherwise retire every workflow at once.
+MASS_DEACTIVATION_SHARE = 0.10
+MASS_DEACTIVATION_MIN = 3
+
+
+def refuse_mass_deactivation(database: Registry, planned: Plan, allowed: bool) -> None:
+    """Raises ConformanceError when ``planned`` deactivates more than MASS_DEACTIVATION_SHARE
+    of the database's active rows (and more than MASS_DEACTIVATION_MIN), unless ``allowed``."""
+    active = sum(1 for e in database.entries if e.is_active)
+    count = len(planned.deactivations)
+    if allowed or count <= MASS_DEACTIVATION_MIN or count <= active * MASS_DEACTIVATION_SHARE:
+        return
+    raise ConformanceError(
+        f"the plan deactivates {count} of the {active} active rows (is the registry file empty "
+        "or truncated?); nothing was changed. Pass --allow-mass-deactivation if that is meant"
+    )

@@ -9,12 +9,13 @@ scrubbed of the password before it is shown.
 from __future__ import annotations
 
 import os
-import re
+import socket
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from conformance import sqlgen
 from conformance.config import DEFAULT_ENTITY_TYPES, DEFAULT_TABLE
@@ -22,72 +23,78 @@ from conformance.errors import ConformanceError
 from conformance.model import REGISTRY_COLUMNS, Registry, RegistryProblem
 from conformance.registry.entries import RawEntry, validate_entries
 from conformance.registry.file import write_registry_file
-from conformance.registry.plan import Plan, plan
+from conformance.registry.plan import Plan, plan, refuse_mass_deactivation
+from conformance.sources import redact_dsn, scrub
 
 if TYPE_CHECKING:
     import psycopg
 
 DEFAULT_STATEMENT_TIMEOUT = 10.0
 DEFAULT_CONNECT_TIMEOUT = 5
+# How long past the server's statement timeout the client waits for an answer before it gives
+# the connection up: a server (or a network path) that stopped answering would otherwise block
+# the run forever, since the server-side timeout needs a server that still runs.
+CLIENT_GRACE = 5.0
 # Without these a table is not a registry the rules can use; every other column may be missing
 # from an older table and reads as its default.
 REQUIRED_COLUMNS: tuple[str, ...] = ("workflow_slug", "modal_function_name")
-MASK = "***"
-
-_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<rest>.*)$", re.S)
-_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.I | re.S)
-_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.I)
 
 
-def redact_dsn(dsn: str) -> str:
-    """Returns ``dsn`` with any password replaced by ``***`` (URL or ``key=value`` form)."""
-    match = _URL.match(dsn)
-    if not match:
-        return _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, dsn)
-    rest = _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, match.group("rest"))
-    if "@" in rest:
-        userinfo, host = rest.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":" + MASK
-        rest = f"{userinfo}@{host}"
-    return match.group("scheme") + rest
+@dataclass(frozen=True)
+class Timeouts:
+    """``connect``: seconds to establish a session (libpq ``connect_timeout``); ``statement``:
+    the server-side statement timeout, which the client also enforces (plus CLIENT_GRACE)."""
+
+    connect: float = DEFAULT_CONNECT_TIMEOUT
+    statement: float = DEFAULT_STATEMENT_TIMEOUT
+
+    @property
+    def client(self) -> float:
+        return self.statement + CLIENT_GRACE
 
 
-def dsn_secrets(dsn: str) -> list[str]:
-    """Returns every form the DSN's password can take in an error text (raw and decoded)."""
-    found: list[str] = []
-    match = _URL.match(dsn)
-    if match:
-        rest = match.group("rest")
-        if "@" in rest and ":" in rest.rsplit("@", 1)[0]:
-            found.append(rest.rsplit("@", 1)[0].split(":", 1)[1])
-        found.extend(m.group(2) for m in _QUERY_PASSWORD.finditer(rest))
-    else:
-        for m in _KV_PASSWORD.finditer(dsn):
-            value = m.group(2)
-            found.append(value)
-            if value.startswith("'"):
-                inner = value[1:-1] if len(value) > 1 and value.endswith("'") else value[1:]
-                found.append(re.sub(r"\\(.)", r"\1", inner, flags=re.S))
-    found.extend([unquote(s) for s in found])
-    if os.environ.get("PGPASSWORD"):
-        found.append(os.environ["PGPASSWORD"])
-    return sorted({s for s in found if s}, key=len, reverse=True)
+class _Watchdog:
+    """Gives a connection up when a statement gets no answer within the client deadline: the
+    socket is shut down from a timer thread, so the blocked call returns with an error."""
+
+    def __init__(self, conn: psycopg.Connection[Any], seconds: float) -> None:
+        self.conn = conn
+        self.seconds = seconds
+        self.fired = False
+
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        timer = threading.Timer(self.seconds, self._fire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _fire(self) -> None:
+        self.fired = True
+        with suppress(Exception):
+            sock = socket.socket(fileno=os.dup(self.conn.fileno()))
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            finally:
+                sock.close()
 
 
-def scrub(text: str, dsn: str) -> str:
-    """Returns ``text`` on one line with the DSN and every form of its password masked."""
-    text = text.replace(dsn, redact_dsn(dsn))
-    for secret in dsn_secrets(dsn):
-        text = text.replace(secret, MASK)
-    return " ".join(part.strip() for part in text.splitlines() if part.strip())
-
-
-def _failure(exc: Exception, dsn: str, doing: str, statement_timeout: float) -> ConformanceError:
+def _failure(
+    exc: Exception, dsn: str, doing: str, timeouts: Timeouts, watchdog: _Watchdog | None = None
+) -> ConformanceError:
     import psycopg
 
     reason = scrub(str(exc), dsn) or type(exc).__name__
-    if isinstance(exc, psycopg.errors.QueryCanceled):
+    statement_timeout = timeouts.statement
+    if watchdog is not None and watchdog.fired:
+        reason = (
+            f"no answer within {timeouts.client:g}s (statement timeout {statement_timeout:g}s "
+            f"+ {CLIENT_GRACE:g}s): the server or the network stopped answering"
+        )
+    elif isinstance(exc, psycopg.errors.QueryCanceled):
         reason = (
             f"statement timeout after {statement_timeout:g}s (is another session holding a lock?)"
         )
@@ -109,47 +116,90 @@ def _connection_lost(exc: Exception) -> bool:
 
 
 @contextmanager
-def _connect(dsn: str, connect_timeout: int) -> Iterator[psycopg.Connection[Any]]:
+def _session(dsn: str, timeouts: Timeouts, doing: str) -> Iterator[_Session]:
+    """Connects and yields a session whose every statement the client deadline guards; a
+    psycopg error inside becomes a one-line ConformanceError naming what was being done."""
     import psycopg
 
+    idle = max(1, int(timeouts.statement))
     try:
         conn = psycopg.connect(
             dsn,
-            connect_timeout=connect_timeout,
+            connect_timeout=max(1, round(timeouts.connect)),
             application_name="conformance",
             autocommit=False,
+            # a peer that vanished (no RST) is noticed by TCP instead of never
+            keepalives=1,
+            keepalives_idle=idle,
+            keepalives_interval=max(1, idle // 3),
+            keepalives_count=3,
         )
     except (psycopg.Error, ValueError, TypeError) as exc:
         reason = scrub(str(exc), dsn) or type(exc).__name__
         raise ConformanceError(f"cannot connect to {redact_dsn(dsn)}: {reason}") from None
+    session = _Session(conn, dsn, timeouts, doing)
     try:
-        yield conn
+        yield session
+    except psycopg.Error as exc:
+        with suppress(Exception):
+            conn.rollback()
+        raise session.failure(exc) from None
     finally:
         with suppress(Exception):
             conn.close()
 
 
-def _set_timeout(conn: psycopg.Connection[Any], seconds: float) -> None:
-    conn.execute("SELECT set_config('statement_timeout', %s, true)", [f"{int(seconds * 1000)}ms"])
+class _Session:
+    """A connection whose statements each get an answer within the client deadline."""
+
+    def __init__(
+        self, conn: psycopg.Connection[Any], dsn: str, timeouts: Timeouts, doing: str
+    ) -> None:
+        self.conn = conn
+        self.dsn = dsn
+        self.timeouts = timeouts
+        self.doing = doing
+        self.watchdog = _Watchdog(conn, timeouts.client)
+
+    def execute(self, query: Any, params: Any = None) -> list[tuple[Any, ...]]:
+        with self.watchdog.armed():
+            cur = self.conn.execute(query, params)
+            return cur.fetchall() if cur.description is not None else []
+
+    def rows(self, query: Any) -> list[dict[str, Any]]:
+        from psycopg.rows import dict_row
+
+        with self.watchdog.armed(), self.conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query).fetchall()
+
+    def commit(self) -> None:
+        with self.watchdog.armed():
+            self.conn.commit()
+
+    def rollback(self) -> None:
+        with self.watchdog.armed():
+            self.conn.rollback()
+
+    def set_statement_timeout(self) -> None:
+        milliseconds = f"{int(self.timeouts.statement * 1000)}ms"
+        self.execute("SELECT set_config('statement_timeout', %s, true)", [milliseconds])
+
+    def failure(self, exc: Exception) -> ConformanceError:
+        return _failure(exc, self.dsn, self.doing, self.timeouts, self.watchdog)
 
 
 def _read(
-    conn: psycopg.Connection[Any],
-    dsn: str,
-    table: str,
-    entity_types: Iterable[str] | None,
-    missing_ok: bool,
+    session: _Session, table: str, entity_types: Iterable[str] | None, missing_ok: bool
 ) -> Registry:
     from psycopg import sql
-    from psycopg.rows import dict_row
 
     schema, name = sqlgen.split_table(table)
-    source = redact_dsn(dsn)
-    found = conn.execute(
+    source = redact_dsn(session.dsn)
+    found = session.execute(
         "SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s)::oid",
         [sqlgen.quote_ident(schema), sqlgen.qualified(table)],
-    ).fetchone()
-    has_schema, oid = found if found else (False, None)
+    )
+    has_schema, oid = found[0] if found else (False, None)
     if oid is None:
         what = f"registry table {table}" if has_schema else f"schema {schema} (of {table})"
         if missing_ok:
@@ -158,7 +208,7 @@ def _read(
         raise ConformanceError(f"{what} does not exist in {source}")
     present = {
         row[0]
-        for row in conn.execute(
+        for row in session.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 "
             "AND NOT attisdropped",
             [oid],
@@ -173,8 +223,7 @@ def _read(
     query = sql.SQL("SELECT {} FROM {} ORDER BY workflow_slug").format(
         sql.SQL(", ").join(sql.Identifier(c) for c in columns), sql.Identifier(schema, name)
     )
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query).fetchall()
+    rows = session.rows(query)
     problems = [
         RegistryProblem(
             f"registry table {table} lacks column {c}; read as its default "
@@ -213,28 +262,22 @@ def load_registry_db(
     table: str = DEFAULT_TABLE,
     *,
     entity_types: Iterable[str] | None = DEFAULT_ENTITY_TYPES,
-    statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
-    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+    timeouts: Timeouts = Timeouts(),
 ) -> Registry:
     """Returns the registry held in ``table``, read in one read-only transaction.
 
     Missing optional columns read as defaults and are named in ``problems``, as are rows whose
     values a registry file would reject (those rows are kept). Raises ConformanceError for an
     unreachable server, failed login, missing database, schema, table or required column, a
-    missing privilege or a statement timeout. Never writes.
+    missing privilege, a statement timeout or a server that stops answering. Never writes.
     """
-    import psycopg
-
     sqlgen.split_table(table)
-    with _connect(dsn, connect_timeout) as conn:
-        conn.read_only = True
-        try:
-            _set_timeout(conn, statement_timeout)
-            registry = _read(conn, dsn, table, entity_types, missing_ok=False)
-            conn.rollback()
-            return registry
-        except psycopg.Error as exc:
-            raise _failure(exc, dsn, "reading the registry from", statement_timeout) from None
+    with _session(dsn, timeouts, "reading the registry from") as session:
+        session.conn.read_only = True
+        session.set_statement_timeout()
+        registry = _read(session, table, entity_types, missing_ok=False)
+        session.rollback()
+        return registry
 
 
 def apply(
@@ -244,15 +287,19 @@ def apply(
     *,
     dry_run: bool = False,
     entity_types: Iterable[str] | None = DEFAULT_ENTITY_TYPES,
-    statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
-    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+    timeouts: Timeouts = Timeouts(),
+    allow_mass_deactivation: bool = False,
 ) -> Plan:
     """Returns the plan, after running it: DDL, upserts and deactivations in one transaction.
 
     The transaction holds ``pg_advisory_xact_lock`` on the table's key and reads the database
     under it, so concurrent applies run one after the other and end as one would. With
-    ``dry_run`` nothing is written. Raises ConformanceError, having written nothing, when the
-    file registry has problems or anything fails (everything is rolled back).
+    ``dry_run`` nothing is written. Deactivating more than a tenth of the active rows needs
+    ``allow_mass_deactivation`` (see :func:`refuse_mass_deactivation`). A session the server
+    makes read-only (``default_transaction_read_only``) is respected: nothing is written and
+    the error says so.
+    Raises ConformanceError, having written nothing, when the file registry has problems or
+    anything fails (everything is rolled back).
     """
     import psycopg
 
@@ -264,42 +311,64 @@ def apply(
             f"first: {first.message}{where}"
         )
     sqlgen.split_table(table)
-    with _connect(dsn, connect_timeout) as conn:
-        conn.read_only = dry_run
-        stage = "applying the registry to"
+    with _session(dsn, timeouts, "applying the registry to") as session:
         try:
-            _set_timeout(conn, statement_timeout)
-            if not dry_run:
-                conn.execute(f"SELECT pg_advisory_xact_lock({sqlgen.lock_key(table)})")
-            current = _read(conn, dsn, table, entity_types, missing_ok=True)
-            result = plan(current, file_registry)
-            if dry_run:
-                conn.rollback()
-                return result
-            conn.execute(sqlgen.ddl(table))
-            for text in (
-                sqlgen.upserts(result.upserted, table),
-                sqlgen.deactivations((e.workflow_slug for e in result.deactivations), table),
-            ):
-                if text:
-                    conn.execute(text)
-            stage = "committing the registry to"
-            conn.commit()
-            return result
-        except (psycopg.Error, ConformanceError) as exc:
+            result = _apply_in(
+                session, file_registry, table, dry_run, entity_types, allow_mass_deactivation
+            )
+        except psycopg.Error as exc:
             with suppress(Exception):
-                conn.rollback()
-            if isinstance(exc, ConformanceError):
-                raise
-            error = _failure(exc, dsn, stage, statement_timeout)
-            if stage.startswith("committing") and _connection_lost(exc):
-                error = ConformanceError(
-                    error.message + "; the commit may or may not have "
-                    "happened: run `conformance diff` to see"
-                )
-            else:
-                error = ConformanceError(error.message + "; nothing was changed")
-            raise error from None
+                session.conn.rollback()
+            raise ConformanceError(session.failure(exc).message + "; nothing was changed") from None
+        if dry_run:
+            return result
+        try:
+            session.commit()
+        except psycopg.Error as exc:
+            error = _failure(exc, dsn, "committing the registry to", timeouts, session.watchdog)
+            if _connection_lost(exc):
+                raise ConformanceError(
+                    error.message + "; the commit may or may not have happened: "
+                    "run `conformance diff` to see"
+                ) from None
+            raise ConformanceError(error.message + "; nothing was changed") from None
+        return result
+
+
+def _apply_in(
+    session: _Session,
+    file_registry: Registry,
+    table: str,
+    dry_run: bool,
+    entity_types: Iterable[str] | None,
+    allow_mass_deactivation: bool,
+) -> Plan:
+    """Runs everything of :func:`apply` but the commit (the whole of a dry run)."""
+    if dry_run:
+        session.conn.read_only = True
+    session.set_statement_timeout()
+    if not dry_run:
+        (read_only,) = session.execute("SELECT current_setting('transaction_read_only')")[0]
+        if read_only == "on":
+            raise ConformanceError(
+                f"{redact_dsn(session.dsn)} gives this session read-only transactions "
+                "(default_transaction_read_only is on); nothing was changed"
+            )
+        session.execute(f"SELECT pg_advisory_xact_lock({sqlgen.lock_key(table)})")
+    current = _read(session, table, entity_types, missing_ok=True)
+    result = plan(current, file_registry)
+    refuse_mass_deactivation(current, result, allow_mass_deactivation)
+    if dry_run:
+        session.rollback()
+        return result
+    session.execute(sqlgen.ddl(table))
+    for text in (
+        sqlgen.upserts(result.upserted, table),
+        sqlgen.deactivations((e.workflow_slug for e in result.deactivations), table),
+    ):
+        if text:
+            session.execute(text)
+    return result
 
 
 def snapshot(
@@ -308,20 +377,13 @@ def snapshot(
     table: str = DEFAULT_TABLE,
     *,
     entity_types: Iterable[str] | None = DEFAULT_ENTITY_TYPES,
-    statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
-    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+    timeouts: Timeouts = Timeouts(),
 ) -> Registry:
     """Returns the database registry after writing it to the file at ``path`` (atomically).
 
     Raises ConformanceError (nothing written) when reading fails or a row could not be loaded
     back from a file (e.g. a slug that is not kebab-case).
     """
-    registry = load_registry_db(
-        dsn,
-        table,
-        entity_types=entity_types,
-        statement_timeout=statement_timeout,
-        connect_timeout=connect_timeout,
-    )
+    registry = load_registry_db(dsn, table, entity_types=entity_types, timeouts=timeouts)
     write_registry_file(Path(path), registry)
     return registry
