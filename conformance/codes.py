@@ -388,9 +388,11 @@ RULES: tuple[Rule, ...] = (
         scope="file",
         summary="A `# conformance: ignore[CODE]` comment that suppresses nothing.",
         what=(
-            "Reports each code of a suppression comment that matched no finding, and codes that "
-            "do not exist. A suppression matches a finding of its code on the same line, or any "
-            "finding of its code for the function whose `def` line carries it."
+            "Reports each code of a suppression comment that matched no finding, codes that "
+            "do not exist, and a bare `# conformance: ignore` that names no code. A suppression "
+            "matches a finding of its code on the same line, or any finding of its code for the "
+            "function whose `def` line carries it. Only comments suppress: the same text inside "
+            "a string literal is ignored."
         ),
         why=("A stale suppression would silently hide the next real finding on that line."),
         example="def ingest_company(request):   # conformance: ignore[CONF013] nothing to ignore",

@@ -630,6 +630,18 @@ def _suppress(
         codes = _codes(s)
         if "CONF015" in codes:
             continue
+        if not codes:
+            unused.append(
+                _Hit(
+                    "CONF015",
+                    "suppression names no code, so it suppresses nothing: write "
+                    "`# conformance: ignore[CODE] reason`",
+                    s.location,
+                    evidence=(
+                        f"# conformance: ignore {s.reason} at {s.location}".replace("  ", " "),
+                    ),
+                )
+            )
         for code in codes:
             if (s.location, code) in used:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 from dataclasses import dataclass
@@ -17,12 +18,15 @@ _SKIP_DIRS = frozenset(
 
 @dataclass(frozen=True, order=True)
 class SourceFile:
-    """A Python file: ``rel`` is POSIX and relative to the source root."""
+    """A Python file: ``rel`` is POSIX and relative to the source root. ``refused`` says why
+    it must not be read (a symbolic link that leads out of the project); such a file becomes
+    an analysis error instead of a silent gap."""
 
     module: str
     rel: str
     path: Path
     is_package: bool
+    refused: str | None = None
 
 
 def module_name(rel: str) -> tuple[str, bool]:
@@ -37,6 +41,7 @@ def discover(config: Config) -> dict[str, SourceFile]:
     """Returns every ``.py`` file under the source root by module name; never follows symlinked
     directories (no loops), skips hidden and tool directories and ``config.exclude`` globs."""
     root = config.source_root
+    allowed = (os.path.realpath(config.project_dir), os.path.realpath(root))
     found: dict[str, SourceFile] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(
@@ -54,8 +59,20 @@ def discover(config: Config) -> dict[str, SourceFile]:
             name, is_package = module_name(rel)
             if not name or not all(part.isidentifier() for part in name.split(".")):
                 continue
-            found[name] = SourceFile(name, rel, Path(dirpath) / filename, is_package)
+            path = Path(dirpath) / filename
+            found[name] = SourceFile(name, rel, path, is_package, _refusal(path, allowed))
     return found
+
+
+def _refusal(path: Path, allowed: tuple[str, ...]) -> str | None:
+    """A symbolic link whose target is outside the project (``/proc/self/environ``, a file of
+    another checkout) is never read: its content would reach the report."""
+    if not path.is_symlink():
+        return None
+    target = os.path.realpath(path)
+    if any(target == base or target.startswith(base.rstrip(os.sep) + os.sep) for base in allowed):
+        return None
+    return "a symbolic link to a file outside the project"
 
 
 def is_ingest(rel: str, config: Config) -> bool:
@@ -72,7 +89,10 @@ MAX_SOURCE_BYTES = 16 << 20
 
 def read_regular(source: SourceFile) -> bytes:
     """Returns a file's bytes; raises OSError for anything but a regular file of at most
-    MAX_SOURCE_BYTES (a FIFO would block forever, a device never end)."""
+    MAX_SOURCE_BYTES (a FIFO would block forever, a device never end) and for a file the
+    discovery refused."""
+    if source.refused is not None:
+        raise OSError(errno.EPERM, source.refused)
     return fileio.read_regular(source.path, MAX_SOURCE_BYTES)
 
 

@@ -336,9 +336,13 @@ def _render(state: _State, findings: Sequence[Finding]) -> str:
 
 
 def _render_one(state: _State, finding: Finding) -> str:
+    from conformance.report.common import printable
+
     where = _where(state, finding)
-    lines = [f"{where}{finding.code} {finding.severity}: {finding.message}"]
-    lines += [f"    {'->' if i else '  '} {step}" for i, step in enumerate(finding.evidence)]
+    lines = [printable(f"{where}{finding.code} {finding.severity}: {finding.message}")]
+    lines += [
+        f"    {'->' if i else '  '} {printable(step)}" for i, step in enumerate(finding.evidence)
+    ]
     if "`conformance " not in finding.message:  # CONF001 names its own fix
         lines.append(f"    see `conformance explain {finding.code}`")
     return "\n".join(lines)

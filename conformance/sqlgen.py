@@ -5,9 +5,11 @@ through :func:`quote_literal` and every name through :func:`quote_ident`; nothin
 raw. Rows are never deleted: a row the file no longer has is deactivated.
 
 Literals are quoted without a connection, so they must not depend on the server's
-``standard_conforming_strings``: a string holding a backslash is written as ``E'...'`` with the
-backslashes doubled (read the same under either setting), any other string as ``'...'``; single
-quotes are doubled in both.
+``standard_conforming_strings``: a string holding a backslash or a control or line-separator
+character is written as ``E'...'`` with the backslashes doubled and those characters as escapes
+(``\\n``, ``\\r``, ``\\x0b``, ``\\u2028``; read the same under either setting, and unchanged
+by anything that rewrites line endings), any other string as ``'...'``; single quotes are
+doubled in both.
 """
 
 from __future__ import annotations
@@ -76,14 +78,27 @@ def quote_literal(value: Value) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         _reject_unstorable(value)
-        if "\\" in value:
-            return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+        if "\\" in value or _LINE_BREAKING.search(value):
+            escaped = value.replace("\\", "\\\\").replace("'", "''")
+            return "E'" + _LINE_BREAKING.sub(_escape_char, escaped) + "'"
         return "'" + value.replace("'", "''") + "'"
     items = [quote_literal(str(v)) for v in value]
     return f"ARRAY[{', '.join(items)}]::text[]" if items else "'{}'::text[]"
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Characters a tool on the way (an editor, git's line-ending conversion, a copy through a
+# terminal) may rewrite: written as escapes, the script keeps every stored value exact.
+_LINE_BREAKING = re.compile("[\x01-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
 
 
 def _reject_unstorable(text: str) -> None:

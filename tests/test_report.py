@@ -342,7 +342,7 @@ def test_github_summary_markdown() -> None:
     assert md.startswith("### conformance: 2 functions checked: ")
     assert "| Code | Rule | Severity | Count |" in md
     assert "| CONF002 | [orphan-row](https://" in md
-    assert "| error | CONF016 | `src/ingest/x.py:1` | a \\| b<br>c |" in md
+    assert "| error | CONF016 | src/ingest/x\\.py:1 | a \\| b c |" in md
     assert render_github_summary(ANALYSIS, ()).startswith(
         "### conformance: 2 functions checked: no findings"
     )

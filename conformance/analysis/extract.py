@@ -753,7 +753,8 @@ def _dotted(node: cst.BaseExpression) -> str:
 
 # -- comments and secrets (text level) ------------------------------------------------------------
 
-_SUPPRESSION = re.compile(r"#\s*conformance:\s*ignore\[([^\]]*)\][ \t]*([^\r\n]*)")
+# ``ignore`` with no codes (or ``ignore[]``) is kept with no codes: a finding of its own (CONF015)
+_SUPPRESSION = re.compile(r"#\s*conformance:\s*ignore\b(?:\[([^\]]*)\])?[ \t]*([^\r\n]*)")
 _SECRET_DSN = re.compile(
     r"""(?P<scheme>postgres(?:ql)?(?:\+\w+)?://)(?P<user>[^:/@\s'"]+):(?P<pw>[^@/\s'"{}]+)@"""
 )
@@ -774,15 +775,39 @@ def line_at(text: str, position: int) -> int:
 
 
 def find_suppressions(text: str) -> tuple[tuple[int, tuple[str, ...], str], ...]:
-    """Returns ``(line, codes, reason)`` for every ``# conformance: ignore[...]`` comment."""
+    """Returns ``(line, codes, reason)`` for every ``# conformance: ignore[...]`` comment.
+
+    Only real comments count: the same text inside a string literal suppresses nothing.
+    Comments are found with Python's tokenizer, and only in files that hold the marker.
+    """
     if "conformance:" not in text:
         return ()
     out = []
-    for match in _SUPPRESSION.finditer(text):
-        line = line_at(text, match.start())
-        codes = tuple(c.strip().upper() for c in match.group(1).split(",") if c.strip())
+    for line, comment in _comments(text):
+        match = _SUPPRESSION.search(comment)
+        if match is None:
+            continue
+        listed = match.group(1) or ""
+        codes = tuple(c.strip().upper() for c in listed.split(",") if c.strip())
         out.append((line, codes, match.group(2).strip()))
     return tuple(out)
+
+
+def _comments(text: str) -> list[tuple[int, str]]:
+    """Returns ``(line, text)`` of each comment holding the marker; a file the tokenizer
+    cannot finish keeps the comments found before the point where it stopped."""
+    import io
+    import tokenize
+
+    found: list[tuple[int, str]] = []
+    try:
+        lines = io.StringIO(text, newline=None)  # CR and CRLF line ends count as line_at does
+        for token in tokenize.generate_tokens(lines.readline):
+            if token.type == tokenize.COMMENT and "conformance:" in token.string:
+                found.append((token.start[0], token.string))
+    except (tokenize.TokenError, SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    return found
 
 
 def find_secrets(text: str) -> tuple[tuple[int, str, str], ...]:
@@ -844,6 +869,7 @@ _NESTING_MESSAGES = (
 # below this.
 _MAX_DEPTH = 800
 _LONG_STATEMENT = 400
+_BOOLEAN_OPERATOR = re.compile(r"\b(?:and|or)\b")
 _LONG_LINE = 1500
 
 
@@ -851,23 +877,30 @@ def _too_deep(tree: ast.Module, text: str) -> int | None:
     """Returns the line of a statement nested more than ``_MAX_DEPTH`` levels, else None.
 
     Only statements that could be that deep are measured: those spanning many lines, or all of
-    them when the file has a very long line (a deep chain on one line).
+    them when the file has a very long line (a deep chain on one line) or enough ``and``/``or``
+    for a chain of them to be that long on short lines.
     """
-    long_line = len(text) > _LONG_LINE and any(len(line) > _LONG_LINE for line in text.splitlines())
+    everything = (
+        len(text) > _LONG_LINE and any(len(line) > _LONG_LINE for line in text.splitlines())
+    ) or sum(1 for _ in _BOOLEAN_OPERATOR.finditer(text)) > _MAX_DEPTH
     for stmt in tree.body:
         span = (stmt.end_lineno or stmt.lineno) - stmt.lineno
-        if (long_line or span > _LONG_STATEMENT) and _depth_exceeds(stmt, _MAX_DEPTH):
+        if (everything or span > _LONG_STATEMENT) and _depth_exceeds(stmt, _MAX_DEPTH):
             return stmt.lineno
     return None
 
 
 def _depth_exceeds(root: ast.AST, limit: int) -> bool:
+    """Whether libcst's tree of ``root`` would nest deeper than ``limit``. ``ast`` keeps
+    ``a and b and c`` as one flat node where libcst nests one level per operator, so a long
+    chain of ``and``/``or`` counts as that deep (its native parser overflows on 10,000)."""
     stack = [(root, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        step = len(node.values) - 1 if isinstance(node, ast.BoolOp) else 1
+        stack.extend((child, depth + max(step, 1)) for child in ast.iter_child_nodes(node))
     return False
 
 

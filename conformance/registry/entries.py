@@ -214,6 +214,22 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    shown = repr(value)
+def short_repr(value: Any, limit: int = 60) -> str:
+    """Returns ``repr(value)`` cut to ``limit`` characters, built without ever writing out all
+    of a huge (or alias-expanded) value; an integer too long to print is described instead."""
+    import reprlib
+
+    shower = reprlib.Repr()
+    shower.maxstring = shower.maxother = limit
+    shower.maxlist = shower.maxtuple = shower.maxdict = shower.maxset = 8
+    shower.maxlevel = 3
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4096:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    try:
+        shown = shower.repr(value)
+    except ValueError:  # e.g. an integer nested in a list, past the digit limit
+        return f"a {type(value).__name__} too large to show"
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+_short = short_repr

@@ -20,7 +20,13 @@ from conformance.config import DEFAULT_ENTITY_TYPES, load_schema
 from conformance.errors import ConformanceError
 from conformance.fileio import MAX_REGISTRY_BYTES, read_regular, write_atomic
 from conformance.model import Registry, RegistryEntry
-from conformance.registry.entries import SCHEMA_FILE, RawEntry, entry_from_row, validate_entries
+from conformance.registry.entries import (
+    SCHEMA_FILE,
+    RawEntry,
+    entry_from_row,
+    short_repr,
+    validate_entries,
+)
 
 HEADER = (
     "# Workflow registry: one entry per workflow slug, mirrored into\n"
@@ -41,6 +47,8 @@ def _fast_load(doc: _Document, text: str) -> bool:
     loader = _C_LOADER(text)
     try:
         doc.root = loader.get_single_node()
+        if doc.root is not None:
+            _check_nodes(doc.path, doc.root)
         doc.data = loader.construct_document(doc.root) if doc.root is not None else None
     except (yaml.YAMLError, RecursionError, ValueError):
         doc.root = doc.data = None
@@ -48,6 +56,72 @@ def _fast_load(doc: _Document, text: str) -> bool:
     finally:
         loader.dispose()
     return True
+
+
+# A registry of thousands of entries is a few hundred thousand YAML nodes; aliases can make a
+# few hundred bytes expand to billions (every later step walks the expanded values).
+MAX_EXPANDED_NODES = 2_000_000
+# Python refuses to convert longer digit strings (sys.get_int_max_str_digits)
+_MAX_DIGITS = 4000
+
+
+def _check_nodes(path: Path, root: yaml.Node) -> None:
+    """Raises ConformanceError when the document would expand past MAX_EXPANDED_NODES through
+    aliases, holds a number too long to read, or repeats a top-level key (YAML would keep the
+    last one silently). Counts each node once (``size`` is memoised), so it is linear."""
+    if isinstance(root, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, _ in root.value:
+            if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    raise ConformanceError(
+                        f"key {short_repr(key.value)} is given twice (first on line "
+                        f"{seen[key.value]})",
+                        f"{path}:{line}",
+                    )
+                seen[key.value] = line
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in size:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif (
+            node.tag == "tag:yaml.org,2002:int"
+            or node.tag == "tag:yaml.org,2002:float"
+            and isinstance(node.value, str)
+        ) and len(node.value) > _MAX_DIGITS:
+            raise ConformanceError(
+                f"a number of {len(node.value)} digits (at most {_MAX_DIGITS})",
+                f"{path}:{node.start_mark.line + 1}",
+            )
+        if done or not children:
+            total = 1 + sum(size.get(id(c), 0) for c in children)
+            if total > MAX_EXPANDED_NODES:
+                raise ConformanceError(
+                    f"the registry file expands to more than {MAX_EXPANDED_NODES:,} values "
+                    "(YAML aliases repeat a large value); write the values out",
+                    f"{path}:{node.start_mark.line + 1}",
+                )
+            size[id(node)] = total
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {short_repr(key)} is given twice")
+        out[key] = value
+    return out
 
 
 def _max_bracket_depth(text: str) -> int:
@@ -73,9 +147,12 @@ class _Document:
         self.data: Any = None
         if _fast_load(self, text):
             return
-        loader = yaml.SafeLoader(text)
+        loader: yaml.SafeLoader | None = None
         try:
+            loader = yaml.SafeLoader(text)  # its reader refuses NUL and other control bytes
             self.root = loader.get_single_node()
+            if self.root is not None:
+                _check_nodes(path, self.root)
             self.data = loader.construct_document(self.root) if self.root is not None else None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -88,16 +165,19 @@ class _Document:
         except RecursionError:  # PyYAML composes and constructs recursively
             raise ConformanceError("registry file is nested too deeply", f"{path}:1") from None
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
 
     def _fallback_json(self, message: str, line: int) -> None:
         if self.path.suffix.lower() != ".json":
             raise ConformanceError(message, f"{self.path}:{line}") from None
         try:
-            self.data = json.loads(self.text)
+            self.data = json.loads(self.text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             where = f"{self.path}:{exc.lineno}"
             raise ConformanceError(f"invalid JSON: {exc.msg}", where) from None
+        except ValueError as exc:  # a number beyond Python's digit limit, a repeated key
+            raise ConformanceError(f"invalid JSON: {exc}", f"{self.path}:1") from None
 
     def workflows_node(self) -> yaml.Node | None:
         if isinstance(self.root, yaml.MappingNode):

@@ -47,10 +47,11 @@ class Timeouts:
 
     connect: float = DEFAULT_CONNECT_TIMEOUT
     statement: float = DEFAULT_STATEMENT_TIMEOUT
+    grace: float = CLIENT_GRACE
 
     @property
     def client(self) -> float:
-        return self.statement + CLIENT_GRACE
+        return self.statement + self.grace
 
 
 class _Watchdog:
@@ -92,7 +93,7 @@ def _failure(
     if watchdog is not None and watchdog.fired:
         reason = (
             f"no answer within {timeouts.client:g}s (statement timeout {statement_timeout:g}s "
-            f"+ {CLIENT_GRACE:g}s): the server or the network stopped answering"
+            f"+ {timeouts.grace:g}s): the server or the network stopped answering"
         )
     elif isinstance(exc, psycopg.errors.QueryCanceled):
         reason = (

@@ -11,6 +11,7 @@ from conformance.report.common import (
     dump_json,
     finding_dict,
     place_text,
+    printable,
     summarize,
     summary_line,
 )
@@ -36,7 +37,7 @@ def finding_text(f: Finding, path_prefix: str = "", registry_file: str | None = 
     head = (
         f"{place_text(f, path_prefix, registry_file)}: {f.severity} {f.code} [{name}] {f.message}"
     )
-    return "\n".join([head, *(f"    {line}" for line in f.evidence)])
+    return "\n".join([printable(head), *(f"    {printable(line)}" for line in f.evidence)])
 
 
 def render_check_json(

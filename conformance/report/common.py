@@ -17,6 +17,26 @@ VERSION = __version__
 SEVERITY_ORDER = ("error", "warning")
 
 
+# C0 and C1 control characters (escape sequences move a terminal's cursor, rewrite earlier
+# output or set its title), DEL, and the bidirectional overrides that reorder what is shown
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """Returns ``text`` as one line a terminal shows as written: every control character
+    (line breaks and escape sequences included) as a visible ``\\xNN``/``\\uNNNN`` escape.
+
+    Values from the analysed code and the registry reach the text outputs; without this, a
+    string literal holding ``\\x1b]0;...`` could rewrite what a reviewer sees.
+    """
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def out_path(file: str, path_prefix: str = "") -> str:
     """Returns a source-root-relative ``file`` as output shows it: under ``path_prefix``,
     normalised (so ``src/`` + ``../registry.yaml`` is ``registry.yaml``)."""

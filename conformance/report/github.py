@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from conformance.codes import RULES_BY_CODE
 from conformance.model import Analysis, Finding
-from conformance.report.common import finding_place, place_text, summarize, summary_line
+from conformance.report.common import (
+    finding_place,
+    place_text,
+    printable,
+    summarize,
+    summary_line,
+)
 
 MAX_SUMMARY_ROWS = 500
 
 
 def escape_data(text: str) -> str:
-    """Returns a workflow-command message with ``%``, CR and LF escaped (as actions/toolkit)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Returns a workflow-command message with ``%``, CR and LF escaped (as actions/toolkit),
+    and every other control character shown as an escape (the log is a terminal too)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(text)
 
 
 def escape_property(text: str) -> str:
@@ -65,16 +74,19 @@ def render_github_summary(
         out.append(f"| {code} | {name} | {severity} | {count} |")
     out += ["", "| Severity | Code | Location | Message |", "|---|---|---|---|"]
     for f in findings[:MAX_SUMMARY_ROWS]:
-        where = _cell(place_text(f, path_prefix, registry_file), code=True)
-        out.append(f"| {f.severity} | {f.code} | `{where}` | {_cell(f.message)} |")
+        where = _cell(place_text(f, path_prefix, registry_file))
+        out.append(f"| {f.severity} | {f.code} | {where} | {_cell(f.message)} |")
     if len(findings) > MAX_SUMMARY_ROWS:
         out.append(f"\n…and {len(findings) - MAX_SUMMARY_ROWS} more findings.")
     return "\n".join(out) + "\n"
 
 
-def _cell(text: str, code: bool = False) -> str:
-    """Returns text that stays inside one Markdown table cell (``code``: inside backticks,
-    where a backslash is literal)."""
-    if not code:
-        text = text.replace("\\", "\\\\")
-    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+# Markdown punctuation: escaped, a registry value or a string from the code cannot become a
+# link, an image (which the browser would fetch), HTML, emphasis or a heading in the summary
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&])")
+
+
+def _cell(text: str) -> str:
+    """Returns text that stays plain text inside one Markdown table cell."""
+    flat = " ".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    return _MARKDOWN.sub(r"\\\1", printable(flat))

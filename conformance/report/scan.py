@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from conformance.model import LAYERS, Analysis, IngestFunction, Location, layer_of
-from conformance.report.common import VERSION, dump_json, out_path, plural
+from conformance.report.common import VERSION, dump_json, out_path, plural, printable
 
 GROUPS = (*LAYERS, "other")
 
@@ -13,11 +13,15 @@ GROUPS = (*LAYERS, "other")
 def render_scan_text(analysis: Analysis, *, path_prefix: str = "") -> str:
     """Returns one block per function (writes grouped by layer, then unresolved writes, RPC
     calls and invocations), then the files that could not be analysed, then a count line."""
-    blocks = ["\n".join(_function_block(fn, path_prefix)) for fn in analysis.functions]
+    blocks = [
+        "\n".join(printable(line) for line in _function_block(fn, path_prefix))
+        for fn in analysis.functions
+    ]
     if analysis.errors:
         lines = ["errors"]
         lines += [
-            f"  {out_path(e.file, path_prefix)}:{e.line}  {e.message}" for e in analysis.errors
+            printable(f"  {out_path(e.file, path_prefix)}:{e.line}  {e.message}")
+            for e in analysis.errors
         ]
         blocks.append("\n".join(lines))
     blocks.append(_count_line(analysis))
