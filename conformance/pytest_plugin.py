@@ -283,7 +283,10 @@ class _ConformanceItem(pytest.Item):
             return excinfo.value.text
         if isinstance(excinfo.value, ConformanceError):
             return f"conformance: error: {_one_line(excinfo.value)}"
-        return super().repr_failure(excinfo)  # a bug in conformance: show the traceback
+        # a bug in conformance: show the traceback, but its argument values may hold a DSN
+        from conformance.sources import redact_text
+
+        return redact_text(str(super().repr_failure(excinfo)))
 
 
 class StatusItem(_ConformanceItem):

@@ -9,12 +9,26 @@ from analysis_helpers import MINI_CONFIG, MINI_FUNCTION
 
 pytest_plugins = ["pytester"]
 
-# Loaded here, before any in-process run: pytester drops modules a run imports when it ends,
-# and re-importing the analyzer for every run would cost seconds each time.
-import conformance.analysis.project  # noqa: E402,F401
-import conformance.api  # noqa: E402,F401
-import conformance.compare  # noqa: E402,F401
-import conformance.registry.file  # noqa: E402,F401
+
+
+def _import_everything() -> None:
+    """Loads every module of the package before any in-process run. pytester drops the modules
+    a run imports when it ends; the next run would import them again while a package kept in
+    ``sys.modules`` still points at the old ones, mixing two generations of the same classes
+    (and re-importing the analyzer for every run would cost seconds each time)."""
+    import importlib
+    import pkgutil
+
+    import psycopg  # noqa: F401  (its error classes must stay one generation too)
+
+    import conformance
+
+    for module in pkgutil.walk_packages(conformance.__path__, "conformance."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+
+
+_import_everything()
 
 PYPROJECT = """\
 [tool.conformance]
@@ -263,3 +277,29 @@ def test_registry_from_the_environment_keeps_the_password_out_of_the_report(
     refused.assert_outcomes(failed=1, skipped=3)
     refused.stdout.fnmatch_lines(["conformance: error: *127.0.0.1*"])
     assert "hunter2secret" not in refused.stdout.str()
+
+
+SECRET = "Sup3rSecretPw"
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        f"host=127.0.0.1 port=1 user=u password={SECRET} dbname=d connect_timeout=1",
+        f"postgresql+psycopg://u:{SECRET}@127.0.0.1:1/d?connect_timeout=1",
+        f"POSTGRESQL://u:{SECRET}@127.0.0.1:1/d?connect_timeout=1",
+        f"postgresq://u:{SECRET}@127.0.0.1:1/d",
+        f"jdbc:postgresql://127.0.0.1:1/d?user=u&password={SECRET}",
+    ],
+    ids=["libpq", "sqlalchemy", "upper-case", "mistyped", "jdbc"],
+)
+def test_no_connection_string_shape_reaches_the_output_or_the_junit_xml(
+    pytester: pytest.Pytester, project: Path, dsn: str
+) -> None:
+    xml = pytester.path / "report.xml"
+    result = run(
+        pytester, "--conformance", "--conformance-registry", dsn, f"--junitxml={xml}", "-rA"
+    )
+    result.assert_outcomes(failed=1, skipped=3)
+    assert SECRET not in result.stdout.str() + result.stderr.str()
+    assert SECRET not in xml.read_text(encoding="utf-8")

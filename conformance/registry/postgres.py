@@ -123,18 +123,20 @@ def _session(dsn: str, timeouts: Timeouts, doing: str) -> Iterator[_Session]:
     import psycopg
 
     idle = max(1, int(timeouts.statement))
+    # a peer that vanished (no RST) is noticed by TCP instead of never; what the DSN itself
+    # says wins
+    wanted: dict[str, Any] = {
+        "connect_timeout": max(1, round(timeouts.connect)),
+        "application_name": "conformance",
+        "keepalives": 1,
+        "keepalives_idle": idle,
+        "keepalives_interval": max(1, idle // 3),
+        "keepalives_count": 3,
+    }
     try:
-        conn = psycopg.connect(
-            dsn,
-            connect_timeout=max(1, round(timeouts.connect)),
-            application_name="conformance",
-            autocommit=False,
-            # a peer that vanished (no RST) is noticed by TCP instead of never
-            keepalives=1,
-            keepalives_idle=idle,
-            keepalives_interval=max(1, idle // 3),
-            keepalives_count=3,
-        )
+        given = psycopg.conninfo.conninfo_to_dict(dsn)
+        extra = {k: v for k, v in wanted.items() if k not in given}
+        conn = psycopg.connect(dsn, autocommit=False, **extra)
     except (psycopg.Error, ValueError, TypeError) as exc:
         reason = scrub(str(exc), dsn) or type(exc).__name__
         raise ConformanceError(f"cannot connect to {redact_dsn(dsn)}: {reason}") from None
