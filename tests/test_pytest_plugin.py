@@ -10,7 +10,6 @@ from analysis_helpers import MINI_CONFIG, MINI_FUNCTION
 pytest_plugins = ["pytester"]
 
 
-
 def _import_everything() -> None:
     """Loads every module of the package before any in-process run. pytester drops the modules
     a run imports when it ends; the next run would import them again while a package kept in
