@@ -146,6 +146,6 @@ def check(
     """Returns the findings of ``project`` against its registry."""
     config, analysis = scan(project, use_cache=use_cache, jobs=jobs, **overrides)
     reg = load_registry(config, registry_source(config, registry), use_cache)
-    from conformance.compare import compare
+    from conformance.rules import evaluate
 
-    return CheckResult(config, analysis, reg, compare(analysis, reg, config))
+    return CheckResult(config, analysis, reg, evaluate(analysis, reg, config))

@@ -173,7 +173,7 @@ def check(
     line on stderr). `conformance explain CODE` documents each finding code.
     """
     from conformance import api, report
-    from conformance.compare import compare
+    from conformance.rules import evaluate
 
     severity = _parse_severity(kw.pop("severity"))
     timeouts = _timeouts(kw)
@@ -185,7 +185,7 @@ def check(
     registry = api.load_registry(config, source, scan_kwargs["use_cache"])
     phases["registry"] = time.perf_counter() - start
     start = time.perf_counter()
-    findings = compare(analysis, registry, config)
+    findings = evaluate(analysis, registry, config)
     phases["compare"] = time.perf_counter() - start
     start = time.perf_counter()
     prefix = _prefix(config)
@@ -574,7 +574,7 @@ def _display_path(config: Any, path: Path) -> str:
 @click.argument("code")
 def explain(code: str) -> int:
     """Explain a finding code (what it checks, why, an example, the fix)."""
-    from conformance.codes import explain as explain_code
+    from conformance.rules.docs import explain as explain_code
 
     click.echo(explain_code(code))
     return EXIT_CLEAN

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import errno
-import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from conformance import fileio
 from conformance.config import Config
+from conformance.sources import is_excluded
 
 _SKIP_DIRS = frozenset(
     {"__pycache__", "node_modules", "site-packages", "venv", ".venv", "build", "dist"}
@@ -54,7 +54,7 @@ def discover(config: Config) -> dict[str, SourceFile]:
             if not filename.endswith(".py"):
                 continue
             rel = filename if rel_dir == "." else f"{rel_dir}/{filename}"
-            if _excluded(rel, config.exclude):
+            if is_excluded(rel, config.exclude):
                 continue
             name, is_package = module_name(rel)
             if not name or not all(part.isidentifier() for part in name.split(".")):
@@ -78,10 +78,6 @@ def _refusal(path: Path, allowed: tuple[str, ...]) -> str | None:
 def is_ingest(rel: str, config: Config) -> bool:
     """Returns whether a source-root-relative path lies under one of the ingest directories."""
     return any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in config.ingest)
-
-
-def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatch(rel, p) for p in patterns)
 
 
 MAX_SOURCE_BYTES = 16 << 20

@@ -339,12 +339,17 @@ class RegistryEntry:
 
 @dataclass(frozen=True, order=True, slots=True)
 class RegistryProblem:
-    """Something wrong with a registry source: which entry, which field, and where."""
+    """Something wrong with a registry source: which entry, which field, and where.
+
+    ``kind`` is ``invalid`` (a value the registry schema refuses, or a source that lacks
+    something) or ``duplicate`` (a slug claimed again after its first entry).
+    """
 
     message: str
     slug: str | None = None
     field: str | None = None
     line: int | None = None
+    kind: str = "invalid"
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,13 +135,13 @@ class _State:
         assert self.config is not None and self.analysis is not None
         try:
             from conformance import api
-            from conformance.compare import PROJECT_GROUP, REGISTRY_GROUP, compare, group_findings
+            from conformance.rules import PROJECT_GROUP, REGISTRY_GROUP, evaluate, group_findings
 
             source = api.registry_source(
                 self.config, _registry_option(self.registry_source), base=self.project
             )
             registry = api.load_registry(self.config, source)
-            findings = compare(self.analysis, registry, self.config)
+            findings = evaluate(self.analysis, registry, self.config)
             groups = group_findings(self.analysis, findings)
         except Exception as exc:  # a failure is data: the status item reports it
             return _Outcome(error=exc)

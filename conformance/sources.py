@@ -1,4 +1,5 @@
-"""Where the registry comes from, and keeping a DSN's password out of everything shown.
+"""Where things come from: the registry source, which source files are excluded, and keeping a
+DSN's password out of everything shown.
 
 A registry source is a file path, a PostgreSQL DSN, or ``env`` (the DSN in $CONFORMANCE_DSN).
 :func:`parse_source` decides which; anything that looks like a connection string is a DSN or an
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -50,6 +52,23 @@ _KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&#;]*)", 
 _QUERY_PASSWORD = re.compile(r"([?&;]password=)([^&#\s]*)", re.I)
 # in free text: ``scheme://user:password@`` (password up to the token's last "@")
 _TEXT_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)([^\s'\"]*)@")
+
+
+def is_excluded(path: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    """Returns whether a source-root-relative POSIX ``path`` matches any ``exclude`` pattern.
+
+    ``*`` crosses ``/``; ``dir/**``, ``**/name.py`` and a plain directory prefix also match.
+    Discovery skips such files and the rules drop findings located in them: one meaning.
+    """
+    for raw in patterns:
+        pat = raw.strip().removeprefix("./")
+        if not pat:
+            continue
+        if fnmatchcase(path, pat) or path.startswith(pat.rstrip("/") + "/"):
+            return True
+        if pat.startswith("**/") and fnmatchcase(path, pat[3:]):
+            return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -241,3 +241,23 @@ def test_module_entry_point_and_console_script_agree() -> None:
     b = run(*args)
     assert a.returncode == b.returncode == 1
     assert a.stdout == b.stdout and len(json.loads(a.stdout)["findings"]) > 18
+
+
+def test_exclude_means_the_same_to_scan_and_check(project: Path) -> None:
+    """``exclude = ["ingest/experimental"]`` (a directory, no glob): scan no longer lists the
+    functions there, and check reports nothing about them (one matcher for both)."""
+    experimental = project / "src" / "ingest" / "experimental" / "trial.py"
+    experimental.parent.mkdir(parents=True)
+    experimental.write_text(
+        "from config import app\n\n@app.function()\ndef ingest_trial(client):\n"
+        '    client.schema("raw").table("trial").insert({}).execute()\n'
+    )
+    before = run("scan", str(project), "--format", "json", "--no-cache")
+    assert "ingest_trial" in before.stdout
+    settings = project / "pyproject.toml"
+    settings.write_text(settings.read_text() + 'exclude = ["ingest/experimental"]\n')
+    scanned = run("scan", str(project), "--format", "json", "--no-cache")
+    assert scanned.returncode == 0, scanned.stderr
+    assert "ingest_trial" not in scanned.stdout
+    checked = run("check", str(project), "--no-cache")
+    assert "ingest_trial" not in checked.stdout + checked.stderr

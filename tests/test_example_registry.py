@@ -1,7 +1,7 @@
 """The bundled example's registries: the drifted one shows every rule, the clean one only the
 findings a registry cannot fix.
 
-A new rule in ``conformance.codes`` without a demonstration in
+A new rule in ``conformance.rules`` without a demonstration in
 ``examples/warehouse/workflow_registry.yaml`` (or its code) fails here.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conformance.api import CheckResult, check
-from conformance.codes import CODES
 from conformance.model import Finding
+from conformance.rules import RULES_BY_CODE
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "warehouse"
@@ -75,13 +75,13 @@ def test_the_example_uses_the_drifted_registry(drifted: CheckResult) -> None:
 
 
 def test_every_rule_fires_on_the_drifted_registry(drifted: CheckResult) -> None:
-    missing = sorted(set(CODES) - _codes(drifted.findings))
+    missing = sorted(set(RULES_BY_CODE) - _codes(drifted.findings))
     assert not missing, f"no demonstration in examples/warehouse for {missing}"
     assert drifted.has_errors
 
 
 def test_every_rule_has_a_documented_demonstration() -> None:
-    assert sorted(DEMONSTRATIONS) == sorted(CODES)
+    assert sorted(DEMONSTRATIONS) == sorted(RULES_BY_CODE)
 
 
 @pytest.mark.parametrize("code", sorted(DEMONSTRATIONS))
@@ -143,12 +143,12 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_check_shows_every_code_and_exits_1() -> None:
     result = _cli("examples/warehouse")
     assert result.returncode == 1, result.stderr
-    missing = [code for code in CODES if f" {code} " not in result.stdout]
+    missing = [code for code in RULES_BY_CODE if f" {code} " not in result.stdout]
     assert not missing, result.stdout
 
 
 def test_cli_check_with_the_clean_registry() -> None:
     result = _cli("examples/warehouse", "--registry", str(CLEAN))
     assert result.returncode == 1, result.stderr
-    shown = {code for code in CODES if f" {code} " in result.stdout}
+    shown = {code for code in RULES_BY_CODE if f" {code} " in result.stdout}
     assert shown == RESIDUAL, result.stdout

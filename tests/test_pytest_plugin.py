@@ -237,16 +237,16 @@ def test_project_and_registry_options(pytester: pytest.Pytester) -> None:
 def test_check_runs_once_per_session(
     pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conformance.compare
+    import conformance.rules
 
     calls: list[int] = []
-    real = conformance.compare.compare
+    real = conformance.rules.evaluate
 
     def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(conformance.compare, "compare", counting)
+    monkeypatch.setattr(conformance.rules, "evaluate", counting)
     run(pytester, "--conformance").assert_outcomes(passed=4)
     assert calls == [1]
 

@@ -10,8 +10,6 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conformance.codes import CODES, RULES
-from conformance.compare import compare
 from conformance.config import Config
 from conformance.model import (
     FUNCTION_KINDS,
@@ -46,6 +44,8 @@ from conformance.report import (
     render_scan_json,
     render_scan_text,
 )
+from conformance.rules import RULES, RULES_BY_CODE
+from conformance.rules import evaluate as compare
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
@@ -267,7 +267,7 @@ def test_sarif_structure() -> None:
     (run,) = log["runs"]
     driver = run["tool"]["driver"]
     assert driver["name"] == "conformance" and driver["version"]
-    assert [r["id"] for r in driver["rules"]] == list(CODES)
+    assert [r["id"] for r in driver["rules"]] == list(RULES_BY_CODE)
     for r in driver["rules"]:
         assert r["helpUri"].startswith("https://") and r["fullDescription"]["text"]
         assert r["shortDescription"]["text"] and r["help"]["text"]
@@ -396,7 +396,7 @@ def test_check_renderers_share_a_signature_and_never_print(
         fmt, ANALYSIS, FINDINGS, path_prefix="src", registry_file="r.yaml"
     )
     assert capsys.readouterr() == ("", "")
-    assert len(RULES) == len(CODES)
+    assert len(RULES) == len(RULES_BY_CODE)
 
 
 def test_unknown_formats_are_refused() -> None:

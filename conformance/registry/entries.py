@@ -106,7 +106,9 @@ def _duplicate_problem(first: RawEntry, again: RawEntry, slug: str) -> RegistryP
         )
     else:
         message = f"duplicate workflow_slug {slug!r}: already defined{where}"
-    return RegistryProblem(message, slug, "workflow_slug", again.line_of("workflow_slug"))
+    return RegistryProblem(
+        message, slug, "workflow_slug", again.line_of("workflow_slug"), kind="duplicate"
+    )
 
 
 def _function_of(item: RawEntry) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from conformance.codes import RULES_BY_CODE
 from conformance.model import Analysis, Finding
 from conformance.report.common import (
     VERSION,
@@ -15,6 +14,7 @@ from conformance.report.common import (
     summarize,
     summary_line,
 )
+from conformance.rules import RULES_BY_CODE
 
 
 def render_check_text(

@@ -10,8 +10,8 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from conformance import __version__
-from conformance.codes import RULES_BY_CODE
 from conformance.model import Analysis, Finding
+from conformance.rules import RULES_BY_CODE
 
 VERSION = __version__
 SEVERITY_ORDER = ("error", "warning")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from conformance.codes import RULES_BY_CODE
 from conformance.model import Analysis, Finding
 from conformance.report.common import (
     finding_place,
@@ -14,6 +13,8 @@ from conformance.report.common import (
     summarize,
     summary_line,
 )
+from conformance.rules import RULES_BY_CODE
+from conformance.rules.docs import help_uri
 
 MAX_SUMMARY_ROWS = 500
 
@@ -69,7 +70,7 @@ def render_github_summary(
     out += ["| Code | Rule | Severity | Count |", "|---|---|---|---|"]
     for code, count in summary["by_code"].items():
         rule = RULES_BY_CODE.get(code)
-        name = f"[{rule.name}]({rule.help_uri})" if rule else ""
+        name = f"[{rule.name}]({help_uri(rule)})" if rule else ""
         severity = next(f.severity for f in findings if f.code == code)
         out.append(f"| {code} | {name} | {severity} | {count} |")
     out += ["", "| Severity | Code | Location | Message |", "|---|---|---|---|"]

@@ -6,10 +6,10 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from conformance.compare import REGISTRY_GROUP, group_findings
 from conformance.model import Analysis, Finding
 from conformance.report.check import finding_text
 from conformance.report.common import out_path, summarize, summary_line
+from conformance.rules import REGISTRY_GROUP, group_findings
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET

@@ -7,9 +7,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from conformance.codes import RULES, RULES_URL, Rule, explain
 from conformance.model import Finding
 from conformance.report.common import VERSION, finding_place
+from conformance.rules import RULES, Rule
+from conformance.rules.docs import RULES_URL, explain, help_uri
 
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -59,7 +60,7 @@ def _rule(r: Rule) -> dict[str, Any]:
         "name": r.name,
         "shortDescription": {"text": r.summary},
         "fullDescription": {"text": r.doc},
-        "helpUri": r.help_uri,
+        "helpUri": help_uri(r),
         "help": {"text": explain(r.code), "markdown": _help_markdown(r)},
         "defaultConfiguration": {"level": r.severity},
         "properties": {"tags": ["conformance", r.scope]},
@@ -69,7 +70,7 @@ def _rule(r: Rule) -> dict[str, Any]:
 def _help_markdown(r: Rule) -> str:
     return (
         f"**{r.code} {r.name}**: {r.summary}\n\n{r.what}\n\n{r.why}\n\n"
-        f"```\n{r.example}\n```\n\n**Fix:** {r.fix}\n\n[Documentation]({r.help_uri})"
+        f"```\n{r.example}\n```\n\n**Fix:** {r.fix}\n\n[Documentation]({help_uri(r)})"
     )
 
 

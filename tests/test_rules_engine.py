@@ -1,4 +1,4 @@
-"""compare(): suppressions, severities, exclusions, evidence, locations and determinism.
+"""The rules engine: suppressions, severities, exclusions, evidence, locations and determinism.
 
 The per-rule behaviour is proven by the data cases in tests/rule_cases (see test_codes.py); these
 tests cover what lies across rules. Records are built by hand: compare is a pure function.
@@ -13,15 +13,6 @@ from typing import Any
 
 import pytest
 
-from conformance.compare import (
-    PROJECT_GROUP,
-    REGISTRY_GROUP,
-    compare,
-    group_findings,
-    has_errors,
-    host_label,
-    is_excluded,
-)
 from conformance.config import Config
 from conformance.model import (
     Analysis,
@@ -37,6 +28,10 @@ from conformance.model import (
     TableWrite,
     UnresolvedWrite,
 )
+from conformance.rules import PROJECT_GROUP, REGISTRY_GROUP, group_findings, has_errors
+from conformance.rules import evaluate as compare
+from conformance.rules.functions import host_label
+from conformance.sources import is_excluded
 
 PROJECT = Path("/nonexistent/project")  # compare never touches the file system
 

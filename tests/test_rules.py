@@ -15,15 +15,6 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance.codes import (
-    CODES,
-    RULES,
-    RULES_BY_CODE,
-    explain,
-    render_rules_markdown,
-    rule,
-)
-from conformance.compare import compare
 from conformance.config import Config
 from conformance.errors import ConformanceError
 from conformance.model import (
@@ -43,6 +34,8 @@ from conformance.model import (
     TableWrite,
     UnresolvedWrite,
 )
+from conformance.rules import RULES, RULES_BY_CODE, evaluate
+from conformance.rules.docs import explain, render_rules_markdown, rule
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).resolve().parent / "rule_cases"
@@ -180,9 +173,9 @@ def test_every_rule_has_a_failing_and_a_passing_case(r: Any) -> None:
 
 
 def test_codes_and_names_are_unique_and_in_order() -> None:
-    assert len(set(CODES)) == len(RULES) == len({r.name for r in RULES})
-    assert list(CODES) == sorted(CODES)
-    assert {d.name for d in CASES.iterdir() if d.is_dir()} <= set(CODES)
+    assert len(set(RULES_BY_CODE)) == len(RULES) == len({r.name for r in RULES})
+    assert list(RULES_BY_CODE) == sorted(RULES_BY_CODE)
+    assert {d.name for d in CASES.iterdir() if d.is_dir()} <= set(RULES_BY_CODE)
 
 
 def test_rule_lookup_accepts_codes_and_names() -> None:
@@ -203,8 +196,34 @@ def test_explain_has_every_section() -> None:
 def test_docs_rules_md_is_up_to_date() -> None:
     current = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     assert current == render_rules_markdown(), (
-        "docs/rules.md is stale: run `.venv/bin/python -m conformance.codes > docs/rules.md`"
+        "docs/rules.md is stale: run `.venv/bin/python -m conformance.rules.docs --write`"
     )
+
+
+def test_readme_rule_table_is_up_to_date() -> None:
+    from conformance.rules.docs import readme_with_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme == readme_with_table(readme), (
+        "the README's rule table is stale: run `.venv/bin/python -m conformance.rules.docs --write`"
+    )
+    for r in RULES:
+        assert f"| [{r.code}](docs/rules.md#{r.anchor}) | {r.name} | {r.severity} |" in readme
+
+
+def test_every_rule_lives_in_a_family_module_beside_its_check() -> None:
+    import inspect
+
+    from conformance.rules.base import (
+        FUNCTION_CHECKS,
+        PAIR_CHECKS,
+        RUN_CHECKS,
+        SUPPRESSION_CHECKS,
+    )
+
+    for rule_, check in [*FUNCTION_CHECKS, *PAIR_CHECKS, *RUN_CHECKS, *SUPPRESSION_CHECKS]:
+        module = inspect.getmodule(check)
+        assert module is not None and getattr(module, rule_.code) is rule_, rule_.code
 
 
 def test_rules_markdown_links_resolve() -> None:
@@ -221,7 +240,7 @@ def test_rules_markdown_links_resolve() -> None:
 def test_failing_case_yields_its_code(path: Path) -> None:
     code = path.parent.name
     data = _load(path)
-    findings = compare(*build_case(data))
+    findings = evaluate(*build_case(data))
     codes = {f.code for f in findings}
     assert code in codes, [f.to_dict() for f in findings]
     assert codes <= {code, *data.get("allow", [])}, [f.to_dict() for f in findings]
@@ -245,6 +264,6 @@ def test_failing_case_yields_its_code(path: Path) -> None:
 @pytest.mark.parametrize("path", _case_files("pass"))
 def test_passing_case_is_clean(path: Path) -> None:
     data = _load(path)
-    findings = compare(*build_case(data))
+    findings = evaluate(*build_case(data))
     assert {f.code for f in findings} <= set(data.get("allow", [])), [f.to_dict() for f in findings]
     assert path.parent.name not in {f.code for f in findings}

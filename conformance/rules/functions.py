@@ -1,0 +1,242 @@
+"""Rules about an ingest function itself: is it registered, deployed, reachable by URL, and are
+its writes all known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import TypeVar
+
+from conformance.config import Config
+from conformance.model import IngestFunction, RegistryEntry, TableWrite, UnresolvedWrite
+from conformance.rules.base import Context, Hit, Rule, function_check, function_evidence
+
+MAX_LABEL = 63
+
+CONF001 = Rule(
+    code="CONF001",
+    name="unregistered-function",
+    severity="error",
+    scope="function",
+    summary="An ingest function that no registry row names.",
+    what=(
+        "Reports an ingest function (a Modal function under an ingest directory) whose name "
+        "or deployed name appears in no row's `modal_function_name`, active or inactive."
+    ),
+    why=(
+        "The registry is how the warehouse knows which workflow writes which tables; a "
+        "function that is not in it writes data nobody can trace, route or retire."
+    ),
+    example=(
+        "# ingest/company.py\n"
+        "@app.function()\n"
+        "def ingest_company(request): ...   # no row has modal_function_name: ingest_company"
+    ),
+    fix=(
+        "run `conformance register ingest_company` (the finding names the function), fill "
+        "the fields it leaves empty, and commit the registry file."
+    ),
+    failing="ingest_company writes raw.company_payloads and no registry row names it.",
+    passing="an active row names ingest_company and declares exactly what it writes.",
+)
+
+
+@function_check(CONF001)
+def unregistered(fn: IngestFunction, rows: list[RegistryEntry], ctx: Context) -> Iterator[Hit]:
+    if rows:
+        return
+    evidence = [function_evidence(fn)]
+    evidence += [
+        f"code suggests slug {h.slug!r} ({h.source} at {h.location})" for h in sorted(fn.slug_hints)
+    ]
+    tables = sorted({w.qualified_name for w in fn.writes})
+    evidence.append("code writes " + (", ".join(tables) if tables else "no table it can name"))
+    yield CONF001.hit(
+        f"{fn.name} is not registered: no registry row names it; "
+        f"run `conformance register {fn.name}`",
+        fn.location,
+        fn,
+        evidence=evidence,
+    )
+
+
+CONF008 = Rule(
+    code="CONF008",
+    name="deployed-but-inactive",
+    severity="error",
+    scope="function",
+    summary="A deployed function whose registry rows are all inactive.",
+    what=(
+        "Reports a function the entry point imports (so it is deployed) when every row "
+        "naming it has `is_active: false`."
+    ),
+    why=(
+        "A retired workflow that is still deployed keeps accepting requests and writing "
+        "data the registry says nobody produces."
+    ),
+    example=(
+        "from ingest.company import ingest_company   # app.py: deployed\n"
+        "is_active: false                            # its only row"
+    ),
+    fix="reactivate the row, or stop importing the function from the entry point.",
+    failing="the function is deployed and its only row is inactive.",
+    passing="the function is no longer deployed (it still gets CONF009 if left in ingest/).",
+)
+
+
+@function_check(CONF008)
+def deployed_but_inactive(
+    fn: IngestFunction, rows: list[RegistryEntry], ctx: Context
+) -> Iterator[Hit]:
+    if rows and fn.deployed and not any(r.is_active for r in rows):
+        yield CONF008.hit(
+            f"{fn.name} is deployed but every registry row naming it is inactive",
+            fn.location,
+            fn,
+            evidence=(
+                function_evidence(fn),
+                *(ctx.row_evidence(r, "is_active = false") for r in rows),
+            ),
+        )
+
+
+CONF009 = Rule(
+    code="CONF009",
+    name="not-deployed",
+    severity="warning",
+    scope="function",
+    summary="An ingest function the deploy entry point does not import.",
+    what=(
+        "Reports an ingest function that the configured entry point (`entrypoint`, "
+        "`app.py` by default) does not import, so `modal deploy` never ships it. Skipped "
+        "when no entry point is configured."
+    ),
+    why=(
+        "Code that is never deployed rots silently, and its registry row describes a "
+        "workflow that cannot run."
+    ),
+    example=(
+        "# ingest/backfill.py defines @app.function() def backfill_companies(): ...\n"
+        "# app.py imports every ingest module except ingest.backfill"
+    ),
+    fix="import the function from the entry point, or delete it.",
+    failing="backfill_companies is registered but not deployed.",
+    passing="it is deployed.",
+)
+
+
+@function_check(CONF009)
+def not_deployed(fn: IngestFunction, rows: list[RegistryEntry], ctx: Context) -> Iterator[Hit]:
+    if not fn.deployed and ctx.config.entrypoint:
+        yield CONF009.hit(
+            f"{fn.name} is not imported by the entry point {ctx.config.entrypoint}, so it is "
+            "not deployed",
+            fn.location,
+            fn,
+            evidence=(function_evidence(fn),),
+        )
+
+
+CONF012 = Rule(
+    code="CONF012",
+    name="host-label-too-long",
+    severity="error",
+    scope="function",
+    summary="A web endpoint whose Modal host label exceeds 63 characters.",
+    what=(
+        "For web functions, builds Modal's host label `<workspace>--<app>-<name>` (the "
+        "deployed name with `_` and `.` turned into `-`) and reports it when it is longer "
+        "than 63 characters, the DNS limit. The workspace comes from `workspace` in the "
+        "configuration (the rule is skipped without it), the app from the code or "
+        "`app_name`."
+    ),
+    why=(
+        "Modal cannot serve a longer label as is: it truncates it and appends a hash, so the "
+        "URL in the registry (`modal_endpoint_url`) and in callers stops matching."
+    ),
+    example=(
+        "acme-data--warehouse-ingest-ingest-company-signals-from-linkedin-sales-navigator.modal.run"
+    ),
+    fix="give the function a shorter deployed name with `@app.function(name=...)`.",
+    failing="acme-data--warehouse-ingest-<a 45-character name> is 72 characters.",
+    passing="the same function with name='company-signals-li'.",
+)
+
+
+def host_label(workspace: str, app: str, modal_name: str) -> str:
+    """Returns Modal's host label ``<workspace>--<app>-<name>`` for a web function."""
+    name = modal_name.replace("_", "-").replace(".", "-")
+    return f"{workspace}--{app}-{name}".lower()
+
+
+@function_check(CONF012)
+def host_label_too_long(
+    fn: IngestFunction, rows: list[RegistryEntry], ctx: Context
+) -> Iterator[Hit]:
+    config: Config = ctx.config
+    app = fn.app_name or config.app_name
+    if fn.kind != "web" or not config.workspace or not app:
+        return
+    label = host_label(config.workspace, app, fn.modal_name)
+    if len(label) > MAX_LABEL:
+        yield CONF012.hit(
+            f"{fn.name}'s Modal host label is {len(label)} characters (at most {MAX_LABEL}): "
+            f"{label}.modal.run",
+            fn.location,
+            fn,
+            evidence=(
+                function_evidence(fn),
+                f"workspace {config.workspace}, app {app}, deployed name {fn.modal_name}",
+            ),
+        )
+
+
+CONF013 = Rule(
+    code="CONF013",
+    name="unresolved-write",
+    severity="warning",
+    scope="function",
+    summary="A write whose schema or table cannot be known statically.",
+    what=(
+        "Reports each write the analyzer found but could not name (the table comes from a "
+        "request field, a database row, ...), with the reason and the call path."
+    ),
+    why=(
+        "The registry cannot be checked against a write nobody can name; every unresolved "
+        "write is a hole in the contract, and it also stops CONF003/CONF007 from claiming "
+        "that a declared table is not written."
+    ),
+    example='client.schema("raw").from_(request.table).insert(row)',
+    fix=(
+        "name the table with a literal or a module constant, or, if it is truly dynamic, "
+        "suppress with `# conformance: ignore[CONF013] <why>` on the write line."
+    ),
+    failing="the function writes to a table read from the request.",
+    passing="the table is a module constant.",
+)
+
+
+@function_check(CONF013)
+def unresolved_write(fn: IngestFunction, rows: list[RegistryEntry], ctx: Context) -> Iterator[Hit]:
+    for u in first_per_site(fn.unresolved, lambda u: (u.location, u.reason)):
+        yield CONF013.hit(
+            f"{fn.name} writes a table that cannot be named statically: {u.reason}",
+            u.location,
+            fn,
+            evidence=(
+                function_evidence(fn),
+                *(f"call in {s.function} at {s.location}" for s in u.call_path),
+                f"unresolved write at {u.location}: {u.reason}",
+            ),
+        )
+
+
+_T = TypeVar("_T", UnresolvedWrite, TableWrite)
+
+
+def first_per_site(items: Iterable[_T], site: Callable[[_T], Hashable]) -> list[_T]:
+    """Returns one item per site (reached along several call paths: the shortest), sorted."""
+    chosen: dict[Hashable, _T] = {}
+    for item in sorted(items, key=lambda i: len(i.call_path)):
+        chosen.setdefault(site(item), item)
+    return sorted(chosen.values())

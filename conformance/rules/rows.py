@@ -1,0 +1,161 @@
+"""Rules about the registry's own rows: each active row names a function, each entry is valid,
+and each slug is used once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+from conformance.model import RegistryEntry, RegistryProblem
+from conformance.rules.base import Context, Hit, Rule, run_check
+
+CONF002 = Rule(
+    code="CONF002",
+    name="orphan-row",
+    severity="error",
+    scope="row",
+    summary="An active registry row that names no ingest function.",
+    what=(
+        "Reports an active row whose `modal_function_name` matches neither the name nor the "
+        "deployed name of any ingest function, and an active row with no "
+        "`modal_function_name` at all. Inactive rows are retired and never orphans."
+    ),
+    why=(
+        "An orphan row advertises a workflow that no code runs: callers routed to it fail, "
+        "and the tables it claims look owned when they are not."
+    ),
+    example=(
+        "- workflow_slug: company-legacy\n"
+        "  modal_function_name: ingest_company_v1   # the function was renamed or deleted"
+    ),
+    fix=(
+        "point `modal_function_name` at the function that now does the work, or set "
+        "`is_active: false` to retire the row. If a file could not be analysed (CONF016) "
+        "the function may be in it: fix that first."
+    ),
+    failing="an active row names ingest_company_v1, which does not exist.",
+    passing="the same row is inactive (retired).",
+)
+
+
+@run_check(CONF002)
+def orphan_row(ctx: Context) -> Iterator[Hit]:
+    functions = ctx.analysis.functions
+    names = {fn.name for fn in functions} | {fn.modal_name for fn in functions}
+    for row in ctx.registry.entries:
+        name = row.modal_function_name
+        if not row.is_active or (name and name in names):
+            continue
+        evidence = [ctx.row_evidence(row, f"modal_function_name = {name or '(empty)'}")]
+        if name:
+            close = difflib.get_close_matches(name, sorted(names), n=1)
+            message = f"row {row.workflow_slug} names {name}, which is no ingest function"
+            if close:
+                message += f" (did you mean {close[0]}?)"
+            evidence.append(f"no ingest function has the name or deployed name {name}")
+        else:
+            message = f"row {row.workflow_slug} is active but has no modal_function_name"
+        if ctx.error_count:
+            evidence.append(f"{ctx.error_count} file(s) could not be analysed (CONF016)")
+        yield CONF002.hit(
+            message, ctx.row_location(row.line), slug=row.workflow_slug, evidence=evidence
+        )
+
+
+CONF010 = Rule(
+    code="CONF010",
+    name="invalid-row",
+    severity="error",
+    scope="row",
+    summary="A registry entry that breaks the registry schema.",
+    what=(
+        "Reports each problem the registry loader found in an entry (a missing or mistyped "
+        "field, a bad slug), naming the entry and field, and an `entity_type` outside the "
+        "configured `entity_types`. The entry's valid siblings are still checked."
+    ),
+    why=(
+        "An invalid entry cannot be applied to the database and is skipped by every other "
+        "rule, so its workflow is effectively unregistered."
+    ),
+    example=(
+        "- workflow_slug: Company Signals     # not kebab-case\n"
+        "  entity_type: organisation          # not one of company, person, target_client"
+    ),
+    fix="correct the field the finding names.",
+    failing="a row has entity_type: organisation.",
+    passing="its entity_type is company.",
+)
+
+
+@run_check(CONF010)
+def invalid_row(ctx: Context) -> Iterator[Hit]:
+    reported = {(p.slug, p.field) for p in ctx.registry.problems if p.kind == "invalid"}
+    for p in ctx.registry.problems:
+        if p.kind == "invalid":
+            subject = " ".join(x for x in (p.slug, f"field {p.field}" if p.field else None) if x)
+            message = f"invalid registry entry {subject}: {p.message}" if subject else p.message
+            yield _problem_hit(CONF010, p, message, ctx)
+    allowed = ctx.config.entity_types
+    for row in ctx.registry.entries:
+        if (
+            row.entity_type
+            and row.entity_type not in allowed
+            and (row.workflow_slug, "entity_type") not in reported
+        ):
+            yield CONF010.hit(
+                f"invalid registry entry {row.workflow_slug}: entity_type "
+                f"{row.entity_type!r} is not one of {', '.join(allowed)}",
+                ctx.row_location(row.line),
+                slug=row.workflow_slug,
+                evidence=(ctx.row_evidence(row, f"entity_type = {row.entity_type}"),),
+            )
+
+
+CONF011 = Rule(
+    code="CONF011",
+    name="duplicate-row",
+    severity="error",
+    scope="row",
+    summary="Two registry entries with the same `workflow_slug`.",
+    what=(
+        "Reports an entry whose `workflow_slug` another entry already uses (the slug is the "
+        "table's unique key)."
+    ),
+    why=("Applying the file would make the later entry silently overwrite the earlier one."),
+    example="- workflow_slug: company-signals\n...\n- workflow_slug: company-signals",
+    fix="give each workflow its own slug, or merge the two entries.",
+    failing="two entries use company-signals.",
+    passing="the slugs differ.",
+)
+
+
+@run_check(CONF011)
+def duplicate_row(ctx: Context) -> Iterator[Hit]:
+    reported: set[str | None] = set()
+    for p in ctx.registry.problems:
+        if p.kind == "duplicate":
+            reported.add(p.slug)
+            message = p.message
+            if "duplicate" not in message.lower():
+                message = f"duplicate workflow_slug {p.slug}: {message}"
+            yield _problem_hit(CONF011, p, message, ctx)
+    first_by_slug: dict[str, RegistryEntry] = {}
+    for row in sorted(ctx.registry.entries, key=lambda r: (r.line or 0, r.workflow_slug)):
+        first = first_by_slug.setdefault(row.workflow_slug, row)
+        if first is not row and row.workflow_slug not in reported:
+            yield CONF011.hit(
+                f"duplicate workflow_slug {row.workflow_slug}: {ctx.row_ref(first)} uses it too",
+                ctx.row_location(row.line),
+                slug=row.workflow_slug,
+                evidence=(ctx.row_ref(first), ctx.row_ref(row)),
+            )
+
+
+def _problem_hit(rule: Rule, p: RegistryProblem, message: str, ctx: Context) -> Hit:
+    where = ctx.registry_label or "registry"
+    if p.line:
+        where += f":{p.line}"
+    return rule.hit(
+        message, ctx.row_location(p.line), slug=p.slug, evidence=(f"{where}: {p.message}",)
+    )
