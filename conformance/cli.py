@@ -301,7 +301,7 @@ def register(
     written atomically. FUNCTION is a function name, its Modal name, or FILE::NAME.
     """
     from conformance import api
-    from conformance.bootstrap import draft_entry
+    from conformance.registry.draft import draft_entry
     from conformance.registry.file import append_entries, load_registry_file
 
     project = "."
@@ -383,7 +383,7 @@ def emit_sql(
 
     config = load_config(project, **_timeouts(kw))
     if from_code:
-        from conformance.bootstrap import draft_entry
+        from conformance.registry.draft import draft_entry
 
         _, analysis = api.scan(project)
         entries = _unique_slugs([draft_entry(fn).entry for fn in analysis.functions])
