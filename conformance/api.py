@@ -58,7 +58,7 @@ def load_registry(config: Config, source: str | None = None, use_cache: bool = T
 
 
 def _load_registry_file(config: Config, path: Path, use_cache: bool) -> Registry:
-    """Loads a registry file, through the cache: an unchanged file is one unpickling, with no
+    """Loads a registry file, through the cache: an unchanged file is one decoding, with no
     YAML parser or JSON Schema validator loaded."""
     from conformance import cache
 
@@ -73,8 +73,8 @@ def _load_registry_file(config: Config, path: Path, use_cache: bool) -> Registry
             key = cache.digest(
                 b"registry", str(path).encode(), "\0".join(config.entity_types).encode(), data
             )
-            cached = cache.load(root, key)
-            if isinstance(cached, Registry):
+            cached = cache.load(root, key, Registry)
+            if cached is not None:
                 return cached
     from conformance.registry.file import load_registry_file
 

@@ -76,20 +76,21 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
     increments_key = cache.digest(b"increments", project_key.encode())
     previous: tuple[_ProjectEntry, _Increments] | None = None
     hashed: dict[str, str] = {}
-    if root is not None:
-        entry = cache.load(root, project_key)
-        if isinstance(entry, _ProjectEntry):
-            hashed = _hash_files(entry, files, config)
-            if hashed == dict(entry.digests):
-                timings.lap("hash")
-                return replace(entry.analysis, timings=dict(timings.phases))
-            increments = cache.load(root, increments_key)
-            if isinstance(increments, _Increments) and increments.digests == entry.digests:
-                previous = entry, increments
+    entry = cache.load(root, project_key, _ProjectEntry) if root is not None else None
+    if entry is not None:
+        hashed = _hash_files(entry, files, config)
+        if hashed == dict(entry.digests):
+            timings.lap("hash")
+            return replace(entry.analysis, timings=dict(timings.phases))
     timings.lap("hash")
     # past the warm path: only now the parser, the resolver and the symbolic values load
     from conformance.analysis.functions import Reuse, resolve_functions
     from conformance.analysis.summaries import summarize_reachable
+
+    if root is not None and entry is not None:
+        increments = cache.load(root, increments_key, _Increments)
+        if increments is not None and increments.digests == entry.digests:
+            previous = entry, increments
 
     digests: dict[str, str] = {}
     wanted = [f for f in files.values() if is_ingest(f.rel, config)]
