@@ -531,12 +531,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
 
 
-def run(at_exit: Callable[[], None] | None = None) -> NoReturn:
-    """The ``conformance`` executable (see :mod:`conformance.startup`): :func:`main`, then an
-    exit that skips tearing the interpreter down (as mypy does). Freeing every parsed record one
-    by one at exit was a fifth of a run that re-analyses one changed file; the output is flushed
-    and every file written (atomically) by then, and ``at_exit`` has run. Only for a process of
-    its own: tests call :func:`main`."""
+def run() -> NoReturn:
+    """The ``conformance`` executable: :func:`main`, then an exit that skips tearing the
+    interpreter down (as mypy does). Freeing every parsed record one by one at exit was a fifth
+    of a run that re-analyses one changed file; the output is flushed and every file written
+    (atomically) by then. Only for a process of its own: tests call :func:`main`."""
     try:
         main()
     except SystemExit as exc:
@@ -548,8 +547,6 @@ def run(at_exit: Callable[[], None] | None = None) -> NoReturn:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (``| head``): nothing more to say
             code = code or EXIT_ERROR
-    if at_exit is not None:
-        at_exit()
     os._exit(code)
 
 
