@@ -6,6 +6,7 @@ Layered by input: a project directory → :class:`Config` → :class:`Analysis` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,15 +28,31 @@ class CheckResult:
         return any(f.severity == "error" for f in self.findings)
 
 
+# where scan() hands each notice of an analysis (e.g. that the cache was not used): nowhere,
+# unless the program using the library asks (the executable prints them on stderr)
+_notice_handler: Callable[[str], None] | None = None
+
+
+def on_notice(handler: Callable[[str], None] | None) -> None:
+    """Makes :func:`scan` call ``handler`` with each of an analysis' notices (None: stop)."""
+    global _notice_handler
+    _notice_handler = handler
+
+
 def scan(
     project: Path | str = ".", *, use_cache: bool = True, jobs: int | None = None, **overrides: Any
 ) -> tuple[Config, Analysis]:
     """Returns the config and the analysis of ``project``; raises ConformanceError for bad
-    settings. Bad source files are part of the analysis, never an exception."""
+    settings. Bad source files are part of the analysis, never an exception. What the run has
+    to tell its user is in ``analysis.notices`` (also handed to :func:`on_notice`'s handler)."""
     config = load_config(project, **overrides)
     from conformance.analysis.project import analyze_project
 
-    return config, analyze_project(config, use_cache=use_cache, jobs=jobs)
+    analysis = analyze_project(config, use_cache=use_cache, jobs=jobs)
+    if _notice_handler is not None:
+        for notice in analysis.notices:
+            _notice_handler(notice)
+    return config, analysis
 
 
 def load_registry(config: Config, source: str | None = None, use_cache: bool = True) -> Registry:
@@ -62,7 +79,8 @@ def _load_registry_file(config: Config, path: Path, use_cache: bool) -> Registry
     YAML parser or JSON Schema validator loaded."""
     from conformance import cache
 
-    root = cache.cache_root(config.project_dir) if use_cache else None
+    # the analysis has reported a cache it may not use; here it is only not used
+    root = cache.locate(config.project_dir).root if use_cache else None
     key = ""
     if root is not None:
         try:

@@ -535,7 +535,18 @@ def run() -> NoReturn:
     """The ``conformance`` executable: :func:`main`, then an exit that skips tearing the
     interpreter down (as mypy does). Freeing every parsed record one by one at exit was a fifth
     of a run that re-analyses one changed file; the output is flushed and every file written
-    (atomically) by then. Only for a process of its own: tests call :func:`main`."""
+    (atomically) by then. Only for a process of its own: tests call :func:`main`. Notices of
+    the analysis (e.g. a cache it did not use, and why) go to stderr, each once."""
+    from conformance import api
+
+    shown: set[str] = set()
+
+    def notice(text: str) -> None:
+        if text not in shown:
+            shown.add(text)
+            click.echo(f"conformance: {text}", err=True)
+
+    api.on_notice(notice)
     try:
         main()
     except SystemExit as exc:

@@ -99,6 +99,7 @@ def summarize_reachable(
     digests: dict[str, str] | None = None,
     known: Mapping[str, ModuleFacts] | None = None,
     hashed: Mapping[str, str] | None = None,
+    root: Path | None = None,
 ) -> Summaries:
     """Returns the summaries of ``roots`` and of every module of ``index`` they import,
     transitively, by module name; records each file's content digest in ``digests``.
@@ -107,9 +108,13 @@ def summarize_reachable(
     not decoded until its summary is asked for, nor read again when ``hashed`` (by file)
     already holds its digest. Files not in the cache are parsed in one
     process pool that lives for the whole run (new work is handed to it as imports are
-    discovered), or serially for few files or ``jobs=1``. Never raises for a bad file.
+    discovered), or serially for few files or ``jobs=1``. Never raises for a bad file. The
+    cache is ``root`` when given, else the project's (:func:`cache.locate`), if ``use_cache``.
     """
-    root = cache.cache_root(config.project_dir) if use_cache else None
+    if not use_cache:
+        root = None
+    elif root is None:
+        root = cache.locate(config.project_dir).root
     salt = config.analysis_key().encode()
     done = Summaries()
     seen: set[str] = set()
