@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import itertools
 import json
 import operator
 import sys
@@ -218,20 +217,19 @@ def _make_encoder(cls: type) -> Callable[[Any], Any]:
 # -- decoding -------------------------------------------------------------------------------------
 #
 # Every decoder takes what ``json.loads`` made (lists, str, int, float, bool, None) and the
-# records decoded so far, and returns the value, or raises. A record or a fixed-size tuple is
-# checked in one step: the tuple of its items' types must be one of the combinations its fields
-# accept (a list for a nested record, tuple or set, or an int: the number of a record decoded
-# before, which must be of the class the field takes); then only the nested items are decoded,
-# in place, and the constructor is called with the list. Records are numbered in the order they
-# start, as the encoder numbers them, so a reference can only name a finished record.
+# records decoded so far, and returns the value, or raises. A record or a fixed-size tuple must
+# be a list of the right length whose scalar items have exactly their fields' types; its nested
+# items (a list for a record, tuple or set, or an int: the number of a record decoded before,
+# which must be of the class the field takes) are decoded in place by their own decoders, which
+# check them, and the constructor is called with the list. Records are numbered in the order
+# they start, as the encoder numbers them, so a reference can only name a finished record.
 
 _SCALARS = (str, int, float, bool, type(None))
 _NONE = type(None)
-_MAX_COMBINATIONS = 256
 _RECORD_DECODERS: dict[type, _Decoder] = {}
 # a nested item: its index, and its decoder, or for a union the members' decoders by tag and
-# the members' classes
-_Nested = tuple[int, "_Decoder | None", "dict[str, _Decoder] | None", "frozenset[type]"]
+# the members' classes; and whether it may be None
+_Nested = tuple[int, "_Decoder | None", "dict[str, _Decoder] | None", "frozenset[type]", bool]
 
 
 def _deref(x: Any, memo: _Memo, classes: frozenset[type]) -> Any:
@@ -278,92 +276,58 @@ def _struct(items: list[Any], build: type, tag: str | None) -> _Decoder:
     """The decoder of a list of ``items`` (after ``tag``, when given) made into ``build``: a
     record class (numbered, may be referenced) or ``tuple``."""
     record = build is not tuple
-    classes = frozenset({build})
-    kinds: list[tuple[type, ...]] = [(str,)] if tag is not None else []
+    offset = 0 if tag is None else 1
+    size = len(items) + offset
+    # scalars are checked here; a nested value's own decoder checks its type
+    scalars: list[tuple[int, tuple[type, ...]]] = []
     nested: list[_Nested] = []
-    for i, hint in enumerate(items, start=len(kinds)):
-        scalar = _scalar_kinds(hint)
-        if scalar is not None:
-            kinds.append(scalar)
+    for i, hint in enumerate(items, start=offset):
+        kinds = _scalar_kinds(hint)
+        if kinds is not None:
+            scalars.append((i, kinds))
             continue
         inner = _strip_none(hint)
-        holds_records = _union_tags(inner) is not None or _is_record(inner)
-        kind: tuple[type, ...] = (list, int) if holds_records else (list,)
-        kinds.append(kind + (_NONE,) if inner is not hint else kind)
         tags = _union_tags(inner)
         members = frozenset(typing.get_args(inner)) if tags is not None else frozenset()
-        nested.append((i, None if tags is not None else _decoder(inner), tags, members))
-    combos = 1
-    for k in kinds:
-        combos *= len(k)
-    # the types tuple's length is the struct's: one membership test checks both
-    accepted = frozenset(itertools.product(*kinds)) if combos <= _MAX_COMBINATIONS else None
-    offset = 0 if tag is None else 1
-
-    def check(x: Any) -> None:
-        if accepted is not None:
-            if tuple(map(type, x)) not in accepted:
-                raise _Invalid(build)
-        elif len(x) != len(kinds) or any(
-            type(value) not in allowed for value, allowed in zip(x, kinds, strict=True)
-        ):
-            raise _Invalid(build)
-        if offset and x[0] != tag:
-            raise _Invalid(build)
+        decoder = None if tags is not None else _decoder(inner)
+        nested.append((i, decoder, tags, members, inner is not hint))
 
     if not record:
 
         def fixed(x: Any, memo: _Memo) -> Any:
-            if type(x) is not list:
+            if type(x) is not list or len(x) != size:
                 raise _Invalid(build)
-            check(x)
-            _decode_nested(x, nested, memo)
+            for i, kinds in scalars:
+                if type(x[i]) not in kinds:
+                    raise _Invalid(build)
+            if nested:
+                _decode_nested(x, nested, memo)
             return tuple(x)
 
         return fixed
-    if accepted is None:  # many optional fields (RegistryEntry): checked field by field
-
-        def by_field(x: Any, memo: _Memo) -> Any:
-            if type(x) is not list:
-                return _deref(x, memo, classes)
-            check(x)
-            number = len(memo)
-            memo.append(None)  # numbered as it starts, as the encoder numbers it
-            _decode_nested(x, nested, memo)
-            obj = memo[number] = build(*x[offset:])
-            return obj
-
-        return by_field
-
-    # the common cases, with every check inlined: decoding is mostly these two functions
-    if not nested:
-
-        def leaf(x: Any, memo: _Memo) -> Any:
-            if type(x) is not list:
-                if type(x) is int and x >= 0 and type(memo[x]) is build:
-                    return memo[x]
-                raise _Invalid(build)
-            if tuple(map(type, x)) not in accepted or (offset and x[0] != tag):
-                raise _Invalid(build)
-            obj = build(*x[1:]) if offset else build(*x)
-            memo.append(obj)
-            return obj
-
-        return leaf
 
     def decode_record(x: Any, memo: _Memo) -> Any:
-        if type(x) is not list:
+        if type(x) is not list:  # a reference to a record decoded before
             if type(x) is int and x >= 0 and type(memo[x]) is build:
                 return memo[x]
             raise _Invalid(build)
-        if tuple(map(type, x)) not in accepted or (offset and x[0] != tag):
+        if len(x) != size or (offset and x[0] != tag):
             raise _Invalid(build)
+        for i, kinds in scalars:
+            if type(x[i]) not in kinds:
+                raise _Invalid(build)
+        if not nested:
+            obj = build(*x[1:]) if offset else build(*x)
+            memo.append(obj)
+            return obj
         number = len(memo)
         memo.append(None)  # numbered as it starts, as the encoder numbers it
-        for i, decoder, tags, members in nested:
+        for i, decoder, tags, members, optional in nested:
             value = x[i]
             if value is None:
-                continue
+                if optional:
+                    continue
+                raise _Invalid(build)
             if tags is None:
                 x[i] = decoder(value, memo)  # type: ignore[misc]
             elif type(value) is list:
@@ -377,10 +341,12 @@ def _struct(items: list[Any], build: type, tag: str | None) -> _Decoder:
 
 
 def _decode_nested(x: list[Any], nested: list[_Nested], memo: _Memo) -> None:
-    for i, decoder, tags, members in nested:
+    for i, decoder, tags, members, optional in nested:
         value = x[i]
         if value is None:
-            continue
+            if optional:
+                continue
+            raise _Invalid(x)
         if tags is None:
             x[i] = decoder(value, memo)  # type: ignore[misc]
         elif type(value) is list:
