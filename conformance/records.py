@@ -5,8 +5,10 @@ text ``[SCHEMA, "ClassName", record]`` (stdlib ``json``, C-accelerated). A recor
 its constructor's arguments, in field order; a record of a class that is a member of a union
 (``Value``, ``Effect`` in ``analysis/values.py``) starts with its class name, its tag, so that
 the decoder knows which member it is. Tuples and frozensets are lists; str, int, float, bool and
-None are themselves. Fields marked ``metadata={"transient": True}`` (timings, notices) are not
-stored.
+None are themselves. A record met again in the same entry (a call-path step, a location, a value
+shared by several records) is written as its number, as pickle's memo does: records are numbered
+in the order they start. Fields marked ``metadata={"transient": True}`` (timings, notices) are
+not stored.
 
 Decoding is driven by a schema derived once per class from its annotations: every value must
 have the type its field declares (an ``int`` field takes no bool, a ``tuple[str, ...]`` only
@@ -15,9 +17,10 @@ Anything else, and any input that is not valid JSON of that shape (truncated, to
 too long), makes :func:`decode` return None: the caller treats that as a cache miss. Encoding is
 the C encoder with one callback per record.
 
-This module imports only ``json`` and ``typing``: the warm path loads it to read the cached
-analysis without loading the analyzer's modules; the schema of a class is built the first time
-an entry of it is read or written.
+This module imports only standard modules a run has loaded anyway (``json``, ``typing``,
+``dataclasses``): the warm path loads it to read the cached analysis without loading the
+analyzer's modules; the schema of a class is built the first time an entry of it is read or
+written, importing the module of a class an annotation names only for type checking.
 """
 
 from __future__ import annotations
