@@ -10,6 +10,6 @@ import sys
 
 sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
 
-from conformance.startup import main  # noqa: E402
+from conformance.cli import run  # noqa: E402
 
-main()
+run()

@@ -7,6 +7,7 @@ Layered by input: a project directory → :class:`Config` → :class:`Analysis` 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,15 +35,31 @@ class CheckResult:
         return any(f.severity == "error" for f in self.findings)
 
 
+# where scan() hands each notice of an analysis (e.g. that the cache was not used): nowhere,
+# unless the program using the library asks (the executable prints them on stderr)
+_notice_handler: Callable[[str], None] | None = None
+
+
+def on_notice(handler: Callable[[str], None] | None) -> None:
+    """Makes :func:`scan` call ``handler`` with each of an analysis' notices (None: stop)."""
+    global _notice_handler
+    _notice_handler = handler
+
+
 def scan(
     project: Path | str = ".", *, use_cache: bool = True, jobs: int | None = None, **overrides: Any
 ) -> tuple[Config, Analysis]:
     """Returns the config and the analysis of ``project``; raises ConformanceError for bad
-    settings. Bad source files are part of the analysis, never an exception."""
+    settings. Bad source files are part of the analysis, never an exception. What the run has
+    to tell its user is in ``analysis.notices`` (also handed to :func:`on_notice`'s handler)."""
     config = load_config(project, **overrides)
     from conformance.analysis.project import analyze_project
 
-    return config, analyze_project(config, use_cache=use_cache, jobs=jobs)
+    analysis = analyze_project(config, use_cache=use_cache, jobs=jobs)
+    if _notice_handler is not None:
+        for notice in analysis.notices:
+            _notice_handler(notice)
+    return config, analysis
 
 
 def registry_source(
@@ -108,12 +125,13 @@ def load_registry(
 
 
 def _load_registry_file(config: Config, path: Path, use_cache: bool) -> Registry:
-    """Loads a registry file, through the cache: an unchanged file is one unpickling, with no
+    """Loads a registry file, through the cache: an unchanged file is one decoding, with no
     YAML parser or JSON Schema validator loaded."""
     from conformance import cache
     from conformance.fileio import MAX_REGISTRY_BYTES, read_regular
 
-    root = cache.cache_root(config.project_dir) if use_cache else None
+    # the analysis has reported a cache it may not use; here it is only not used
+    root = cache.locate(config.project_dir).root if use_cache else None
     key = ""
     if root is not None:
         try:
@@ -124,8 +142,8 @@ def _load_registry_file(config: Config, path: Path, use_cache: bool) -> Registry
             key = cache.digest(
                 b"registry", str(path).encode(), "\0".join(config.entity_types).encode(), data
             )
-            cached = cache.load(root, key)
-            if isinstance(cached, Registry):
+            cached = cache.load(root, key, Registry)
+            if cached is not None:
                 return cached
     from conformance.registry.file import load_registry_file
 

@@ -656,12 +656,22 @@ def _traceback() -> None:
         sys.stderr.write(redact_text(traceback.format_exc()))
 
 
-def run(at_exit: Callable[[], None] | None = None) -> NoReturn:
-    """The ``conformance`` executable (see :mod:`conformance.startup`): :func:`main`, then an
-    exit that skips tearing the interpreter down (as mypy does). Freeing every parsed record one
-    by one at exit was a fifth of a run that re-analyses one changed file; the output is flushed
-    and every file written (atomically) by then, and ``at_exit`` has run. Only for a process of
-    its own: tests call :func:`main`."""
+def run() -> NoReturn:
+    """The ``conformance`` executable: :func:`main`, then an exit that skips tearing the
+    interpreter down (as mypy does). Freeing every parsed record one by one at exit was a fifth
+    of a run that re-analyses one changed file; the output is flushed and every file written
+    (atomically) by then. Only for a process of its own: tests call :func:`main`. Notices of
+    the analysis (e.g. a cache it did not use, and why) go to stderr, each once."""
+    from conformance import api
+
+    shown: set[str] = set()
+
+    def notice(text: str) -> None:
+        if text not in shown:
+            shown.add(text)
+            click.echo(f"conformance: {text}", err=True)
+
+    api.on_notice(notice)
     try:
         main()
     except SystemExit as exc:
@@ -673,6 +683,4 @@ def run(at_exit: Callable[[], None] | None = None) -> NoReturn:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (``| head``): nothing more to say
             code = code or EXIT_ERROR
-    if at_exit is not None:
-        at_exit()
     os._exit(code)

@@ -1,6 +1,6 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of either.
 
-Also what the cache and the executable's compiled-method table share, chosen for start-up time:
+Also what the cache uses, chosen for start-up time:
 ``blake2b`` without loading OpenSSL (``import hashlib`` costs 3–8 ms), a temporary file without
 ``tempfile`` (which loads ``shutil`` and ``random``, about 6 ms), and a checksummed framing
 (:func:`seal`, :func:`unseal`) so that a truncated, corrupted or foreign file is never trusted.

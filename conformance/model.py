@@ -1,4 +1,4 @@
-"""Frozen, picklable records shared by every layer of conformance.
+"""Frozen records shared by every layer of conformance.
 
 Nothing here touches syntax-tree nodes: the analyzer turns source into these records, the rules
 compare them with a :class:`Registry`, and the reports render them.
@@ -6,9 +6,7 @@ compare them with a :class:`Registry`, and the reports render them.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 LAYERS: tuple[str, ...] = ("raw", "extracted", "core")
@@ -16,32 +14,6 @@ WRITE_OPERATIONS: tuple[str, ...] = ("insert", "upsert", "update", "delete", "me
 FUNCTION_KINDS: tuple[str, ...] = ("web", "scheduled", "worker")
 # How the schema and table of a write were known, from the most direct to the least.
 VIA: tuple[str, ...] = ("literal", "sql", "constant", "argument", "loop", "default-schema")
-
-
-def fast_pickling(namespace: dict[str, Any]) -> None:
-    """Gives every frozen slots dataclass defined in ``namespace`` a ``__reduce__`` that pickles
-    its constructor's arguments as one tuple. The ``__setstate__`` dataclasses gives frozen slots
-    classes looks up the fields of every object it loads: loading the cached summaries of a
-    project took three times as long with it."""
-    for obj in list(namespace.values()):
-        if not (
-            isinstance(obj, type)
-            and obj.__module__ == namespace["__name__"]
-            and hasattr(obj, "__dataclass_fields__")
-            and hasattr(obj, "__slots__")
-        ):
-            continue
-        names = [f.name for f in fields(obj) if f.init]
-        if not names:
-            continue
-        setattr(obj, "__reduce__", _reducer(names))  # noqa: B010 (mypy: no method assignment)
-
-
-def _reducer(names: list[str]) -> Callable[[object], tuple[type, tuple[Any, ...]]]:
-    get = operator.attrgetter(*names)
-    if len(names) == 1:  # attrgetter of one name returns the value, not a 1-tuple
-        return lambda self: (type(self), (get(self),))
-    return lambda self: (type(self), get(self))
 
 
 def layer_of(schema: str) -> str:
@@ -258,7 +230,12 @@ class Analysis:
     errors: tuple[AnalysisError, ...] = ()
     suppressions: tuple[Suppression, ...] = ()
     secrets: tuple[SecretLiteral, ...] = ()
-    timings: dict[str, float] = field(default_factory=dict, compare=False)
+    # neither is cached (records.py skips transient fields): they describe one run
+    timings: dict[str, float] = field(
+        default_factory=dict, compare=False, metadata={"transient": True}
+    )
+    # what the run has to tell its user, e.g. that it did not use the cache, and why
+    notices: tuple[str, ...] = field(default=(), compare=False, metadata={"transient": True})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -412,6 +389,3 @@ class Finding:
             "slug": self.slug,
             "evidence": list(self.evidence),
         }
-
-
-fast_pickling(globals())

@@ -89,6 +89,16 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"conformance: project {_project_dir(config)}"
 
 
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Shows what the analysis had to tell (e.g. that it did not use the cache, and why)."""
+    state = config.stash.get(_STATE, None)
+    if state is None or state.analysis is None or not state.analysis.notices:
+        return
+    terminalreporter.section("conformance")
+    for notice in state.analysis.notices:
+        terminalreporter.write_line(f"conformance: {notice}")
+
+
 # -- session state --------------------------------------------------------------------------------
 
 

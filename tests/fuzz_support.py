@@ -7,12 +7,12 @@ parser) and :func:`mutate` (seeded damage to the example project's files).
 
 The oracle is :func:`check_summary`: ``summarize`` returns a ModuleSummary, never raises, gives
 an error as ``(line, short one-line reason)`` with the line inside the file, and the summary
-survives the pickle round trip the cache and the process pool rely on.
+survives the round trip through :mod:`conformance.records` that the cache and the process pool
+rely on.
 """
 
 from __future__ import annotations
 
-import pickle
 import random
 import re
 import traceback
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
+from conformance import records
 from conformance.analysis import values as v
 from conformance.analysis.extract import summarize
 
@@ -82,11 +83,11 @@ def check_summary(
         lines = [func.line] + [e.line for e in func.effects]
         if any(not 1 <= n <= last for n in lines):
             raise SummaryContractError(f"line outside 1..{last} in {func.qualname}: {lines}")
-    try:
-        if pickle.loads(pickle.dumps(summary)) != summary:
-            raise SummaryContractError("summary changes through pickle")
-    except (pickle.PickleError, TypeError, AttributeError, RecursionError) as exc:
-        raise SummaryContractError(f"summary cannot be pickled: {exc!r}") from exc
+    payload = records.encode(summary)
+    if payload is None:
+        raise SummaryContractError("summary cannot be encoded for the cache")
+    if records.decode(payload, v.ModuleSummary) != summary:
+        raise SummaryContractError("summary changes through the cache's encoding")
     return summary
 
 

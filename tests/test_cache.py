@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from analysis_helpers import make_project
 
-from conformance import cache
+from conformance import cache, records
 from conformance.analysis.project import analyze_project
 from conformance.config import load_config
 from conformance.discovery import SourceFile
+from conformance.model import CallStep, Location
 
 FILES = {
     "config.py": "import modal\napp = modal.App('wh')\n",
@@ -109,13 +110,15 @@ def test_corrupt_entries_are_ignored_and_rebuilt(project: Path) -> None:
 
 
 def test_load_rejects_a_payload_whose_checksum_does_not_match(tmp_path: Path) -> None:
-    cache.store(tmp_path, "ab" + "0" * 38, {"x": 1})
-    assert cache.load(tmp_path, "ab" + "0" * 38) == {"x": 1}
-    path = tmp_path / ("ab" + "0" * 38)
+    key = "ab" + "0" * 38
+    cache.store(tmp_path, key, Location("a.py", 1))
+    assert cache.load(tmp_path, key, Location) == Location("a.py", 1)
+    assert cache.load(tmp_path, key, CallStep) is None  # another class: a miss
+    path = tmp_path / key
     blob = bytearray(path.read_bytes())
     blob[-2] ^= 0xFF
     path.write_bytes(bytes(blob))
-    assert cache.load(tmp_path, "ab" + "0" * 38) is None
+    assert cache.load(tmp_path, key, Location) is None
 
 
 def test_no_cache_writes_nothing(project: Path) -> None:
@@ -255,59 +258,52 @@ def test_a_one_file_change_loads_only_the_summaries_it_needs(
     assert partly.to_dict() == analyze_project(config, use_cache=False).to_dict()
 
 
-def test_every_record_survives_pickling_field_for_field(tmp_path: Path) -> None:
-    """Records pickle through their own ``__reduce__`` (model.fast_pickling): a real analysis,
-    its summaries and a finding (whose ``sort_key`` is computed, not passed) come back equal,
-    and of the same classes."""
-    import pickle
+def test_every_record_survives_the_codec_field_for_field(tmp_path: Path) -> None:
+    """A real analysis and its summaries come back from records.encode/decode equal and of
+    the same classes; transient fields (timings, notices) are not stored."""
+    from dataclasses import replace
 
-    from conformance import model
-    from conformance.analysis import values
+    from conformance import records
     from conformance.analysis.summaries import summarize_reachable
+    from conformance.analysis.values import ModuleSummary
     from conformance.discovery import discover
-    from conformance.model import Finding, Location
+    from conformance.model import Analysis
 
     project = make_project(tmp_path, FILES)
     config = load_config(project)
     analysis = analyze_project(config, use_cache=False)
     files = discover(config)
     summaries = summarize_reachable(list(files.values()), files, config, use_cache=False)
-    finding = Finding("CONF001", "error", "m", Location("a.py", 3), "f", "s", ("e",))
-    for record in (analysis, *summaries.values(), finding):
-        back = pickle.loads(pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL))
+    for record in (analysis, *summaries.values()):
+        payload = records.encode(record)
+        assert payload is not None
+        back = records.decode(payload, type(record))
         assert back == record
         assert type(back) is type(record)
-    assert pickle.loads(pickle.dumps(finding)).sort_key == ("a.py", 3, "CONF001")
-    reducing = [
-        obj
-        for module in (values, model)
-        for obj in vars(module).values()
-        if isinstance(obj, type)
-        and hasattr(obj, "__slots__")
-        and hasattr(obj, "__dataclass_fields__")
-        and obj.__module__ == module.__name__
-    ]
-    assert reducing and all("__reduce__" in vars(cls) for cls in reducing)
+    noisy = replace(analysis, timings={"parse": 1.0}, notices=("a notice",))
+    back = records.decode(records.encode(noisy) or b"", Analysis)
+    assert back is not None and back.timings == {} and back.notices == ()
+    assert records.decode(records.encode(analysis) or b"", ModuleSummary) is None
 
 
 def test_a_cache_directory_removed_while_running_is_made_again(tmp_path: Path) -> None:
     import shutil
 
     root = tmp_path / "cache" / "v"
-    cache.store(root, "ab" + "1" * 38, {"a": 1})
+    cache.store(root, "ab" + "1" * 38, Location("a.py", 1))
     shutil.rmtree(tmp_path / "cache")
-    cache.store(root, "ab" + "2" * 38, {"b": 2})  # this process had made the directory before
-    assert cache.load(root, "ab" + "2" * 38) == {"b": 2}
+    cache.store(root, "ab" + "2" * 38, Location("b.py", 2))  # made by this process before
+    assert cache.load(root, "ab" + "2" * 38, Location) == Location("b.py", 2)
     assert (tmp_path / "cache" / ".gitignore").is_file()
-    cache.store(tmp_path / "file-not-dir" / "v", "cd" + "0" * 38, 1)  # never raises
+    cache.store(tmp_path / "file-not-dir" / "v", "cd" + "0" * 38, Location("c", 1))  # no raise
     (tmp_path / "blocked").write_text("")
-    cache.store(tmp_path / "blocked" / "v", "cd" + "0" * 38, 1)
+    cache.store(tmp_path / "blocked" / "v", "cd" + "0" * 38, Location("c", 1))
 
 
 def test_the_process_pool_fills_the_cache_that_later_runs_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Enough files for the pool: its workers send pickled summaries, which the main process
+    """Enough files for the pool: its workers send encoded summaries, which the main process
     stores; a warm run and a partly changed run then equal fresh serial analyses."""
     cache_dir = tmp_path / "cache"
     monkeypatch.setenv("CONFORMANCE_CACHE_DIR", str(cache_dir))
@@ -405,29 +401,9 @@ def test_a_call_handing_text_to_a_driver_is_likely_sql_and_a_bare_execute_is_not
     assert not _likely_sql(b"result = query.execute( )\nrows.copy()")
 
 
-def test_the_layout_key_covers_every_module_whose_classes_the_cache_pickles(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The cache root is keyed by the source of the modules in cache._RECORD_MODULES; every
-    conformance class found in real cache entries must come from one of them."""
-    import pickletools
-    import shutil
-
-    cache_dir = tmp_path / "cache"
-    monkeypatch.setenv("CONFORMANCE_CACHE_DIR", str(cache_dir))
-    project = tmp_path / "warehouse"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "warehouse", project)
-    config = load_config(project)
-    analyze_project(config)
-    path = project / "modal-functions" / "src" / "ingest" / "company_tags.py"
-    path.write_text(path.read_text() + "\nEDITED = 1\n")
-    analyze_project(config)
-    modules: set[str] = set()
-    for entry in (p for p in cache_dir.rglob("*") if p.is_file() and p.name != ".gitignore"):
-        blob = entry.read_bytes()
-        payload = blob[blob.index(b"\n") + 1 + 32 :]
-        strings = [arg for _, arg, _ in pickletools.genops(payload) if isinstance(arg, str)]
-        modules |= {s for s in strings if s.startswith("conformance.")}
-    files = {m.removeprefix("conformance.").replace(".", "/") + ".py" for m in modules}
+def test_the_layout_key_covers_every_module_whose_classes_the_cache_holds() -> None:
+    """The cache root is keyed by the source of the modules in cache._RECORD_MODULES: every
+    module whose classes records.ALLOWED lets an entry hold, and the codec itself."""
+    files = {m.removeprefix("conformance.").replace(".", "/") + ".py" for m in records.ALLOWED}
     assert {"model.py", "analysis/values.py", "analysis/project.py"} <= files
-    assert files <= set(cache._RECORD_MODULES)
+    assert files | {"records.py"} == set(cache._RECORD_MODULES)

@@ -1,14 +1,13 @@
 """Tests for conformance.analysis.sqltext: which tables a SQL text writes.
 
 Most cases are data in tests/fixtures/sql/writes.yaml; the tests here cover the contract around
-them (never raises, picklable records, lazy import, quiet logging, size).
+them (never raises, records the cache can hold, lazy import, quiet logging, size).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from conformance import records
 from conformance.analysis import sqltext
 from conformance.analysis.sqltext import SqlAnalysis, SqlWrite, analyze_sql, looks_like_sql
 
@@ -92,9 +92,9 @@ def test_does_not_look_like_sql(text: str) -> None:
     assert not looks_like_sql(text)
 
 
-def test_records_are_frozen_and_picklable() -> None:
+def test_records_are_frozen_and_survive_the_cache_encoding() -> None:
     result = analyze_sql("WITH m AS (DELETE FROM raw.q RETURNING *) INSERT INTO core.q SELECT 1")
-    assert pickle.loads(pickle.dumps(result)) == result
+    assert records.decode(records.encode(result) or b"", SqlAnalysis) == result
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.writes[0].table = "other"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -62,7 +62,8 @@ class _Increments:
 
 def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = None) -> Analysis:
     """Returns the analysis of the project ``config`` describes. Never raises for bad source
-    files: each becomes an :class:`AnalysisError` and the rest is still analysed.
+    files: each becomes an :class:`AnalysisError` and the rest is still analysed. A cache that
+    cannot be trusted (see :func:`cache.locate`) is not used, and ``notices`` say why.
 
     When the file list and every file the last analysis read are unchanged, that analysis is
     returned from the cache without parsing or resolving anything.
@@ -70,26 +71,29 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
     timings = Timings()
     files = discover(config)
     timings.lap("discover")
-    root = cache.cache_root(config.project_dir) if use_cache else None
+    place = cache.locate(config.project_dir) if use_cache else cache.Place(None)
+    root = place.root
+    notices = (place.notice,) if place.notice is not None else ()
     listing = "\n".join(sorted(f.rel for f in files.values()))
     project_key = cache.digest(b"project", config.analysis_key().encode(), listing.encode())
     increments_key = cache.digest(b"increments", project_key.encode())
     previous: tuple[_ProjectEntry, _Increments] | None = None
     hashed: dict[str, str] = {}
-    if root is not None:
-        entry = cache.load(root, project_key)
-        if isinstance(entry, _ProjectEntry):
-            hashed = _hash_files(entry, files, config)
-            if hashed == dict(entry.digests):
-                timings.lap("hash")
-                return replace(entry.analysis, timings=dict(timings.phases))
-            increments = cache.load(root, increments_key)
-            if isinstance(increments, _Increments) and increments.digests == entry.digests:
-                previous = entry, increments
+    entry = cache.load(root, project_key, _ProjectEntry) if root is not None else None
+    if entry is not None:
+        hashed = _hash_files(entry, files, config)
+        if hashed == dict(entry.digests):
+            timings.lap("hash")
+            return replace(entry.analysis, timings=dict(timings.phases), notices=notices)
     timings.lap("hash")
     # past the warm path: only now the parser, the resolver and the symbolic values load
     from conformance.analysis.functions import Reuse, resolve_functions
     from conformance.analysis.summaries import summarize_reachable
+
+    if root is not None and entry is not None:
+        increments = cache.load(root, increments_key, _Increments)
+        if increments is not None and increments.digests == entry.digests:
+            previous = entry, increments
 
     digests: dict[str, str] = {}
     wanted = [f for f in files.values() if is_ingest(f.rel, config)]
@@ -98,7 +102,7 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
         wanted.append(files[entry_module])
     known = {m.rel: m for m in previous[1].modules} if previous is not None else None
     summaries = summarize_reachable(
-        sorted(set(wanted)), files, config, use_cache, jobs, digests, known, hashed
+        sorted(set(wanted)), files, config, root is not None, jobs, digests, known, hashed, root
     )
     timings.lap("parse")
     reuse = Reuse.of(previous, digests, files) if previous is not None else None
@@ -112,7 +116,7 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
         modules = tuple(summaries.facts.values())
         cache.store(root, increments_key, _Increments(read, depends, modules, candidates, deployed))
         cache.store(root, project_key, _ProjectEntry(read, analysis))
-    return replace(analysis, timings=dict(timings.phases))
+    return replace(analysis, timings=dict(timings.phases), notices=notices)
 
 
 def _assemble(

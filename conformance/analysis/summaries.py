@@ -1,7 +1,8 @@
 """Files → module summaries, through a content-hash cache and, for many files, a process pool.
 
 This module imports no parser: a run that finds every file in the cache never loads libcst or
-the SQL parser. Cache entries are pickled :class:`ModuleSummary` records keyed by the file's
+the SQL parser. Cache entries are encoded :class:`ModuleSummary` records (data only, see
+:mod:`conformance.records`) keyed by the file's
 content, its place in the project, the tool's version and the settings that change analysis;
 a corrupt or foreign entry is ignored and rebuilt.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import os
-import pickle
 import queue
 import re
 from collections import deque
@@ -19,11 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance import cache
+from conformance import cache, records
 from conformance.analysis.values import ModuleSummary
 from conformance.config import Config
 from conformance.discovery import SourceFile, read_regular
-from conformance.model import fast_pickling
 
 POOL_THRESHOLD = 48
 
@@ -31,7 +30,7 @@ POOL_THRESHOLD = 48
 @dataclass(frozen=True, slots=True)
 class ModuleFacts:
     """What a project cache entry remembers of one summarised file, so that a later run can
-    follow its imports, and know whether it had an error, without unpickling its summary."""
+    follow its imports, and know whether it had an error, without decoding its summary."""
 
     module: str
     rel: str
@@ -40,11 +39,8 @@ class ModuleFacts:
     has_error: bool
 
 
-fast_pickling(globals())
-
-
 class Summaries(Mapping[str, ModuleSummary]):
-    """Module name → summary. A summary the last run recorded unchanged is unpickled only when
+    """Module name → summary. A summary the last run recorded unchanged is decoded only when
     it is first asked for: after a one-file change most are never needed."""
 
     def __init__(self) -> None:
@@ -82,7 +78,7 @@ class Summaries(Mapping[str, ModuleSummary]):
         return len(self.facts)
 
     def loaded(self) -> int:
-        """How many summaries were parsed or unpickled (for tests and --timings)."""
+        """How many summaries were parsed or decoded (for tests and --timings)."""
         return len(self._loaded)
 
     def without_errors(self) -> Summaries:
@@ -103,17 +99,22 @@ def summarize_reachable(
     digests: dict[str, str] | None = None,
     known: Mapping[str, ModuleFacts] | None = None,
     hashed: Mapping[str, str] | None = None,
+    root: Path | None = None,
 ) -> Summaries:
     """Returns the summaries of ``roots`` and of every module of ``index`` they import,
     transitively, by module name; records each file's content digest in ``digests``.
 
     ``known`` (by file) is what the last run recorded: a file whose content is unchanged is
-    not unpickled until its summary is asked for, nor read again when ``hashed`` (by file)
+    not decoded until its summary is asked for, nor read again when ``hashed`` (by file)
     already holds its digest. Files not in the cache are parsed in one
     process pool that lives for the whole run (new work is handed to it as imports are
-    discovered), or serially for few files or ``jobs=1``. Never raises for a bad file.
+    discovered), or serially for few files or ``jobs=1``. Never raises for a bad file. The
+    cache is ``root`` when given, else the project's (:func:`cache.locate`), if ``use_cache``.
     """
-    root = cache.cache_root(config.project_dir) if use_cache else None
+    if not use_cache:
+        root = None
+    elif root is None:
+        root = cache.locate(config.project_dir).root
     salt = config.analysis_key().encode()
     done = Summaries()
     seen: set[str] = set()
@@ -144,12 +145,8 @@ def summarize_reachable(
         if before is not None and before.digest == key and before.module == source.module:
             unchanged(source, before)
             return
-        cached = cache.load(root, key) if root is not None else None
-        if (
-            isinstance(cached, ModuleSummary)
-            and cached.file == source.rel
-            and cached.module == source.module
-        ):
+        cached = cache.load(root, key, ModuleSummary) if root is not None else None
+        if cached is not None and cached.file == source.rel and cached.module == source.module:
             accept(cached, None)
         else:
             misses.append((source, data, key))
@@ -187,8 +184,8 @@ def summarize_reachable(
 def _load_unchanged(root: Path | None, source: SourceFile, key: str) -> ModuleSummary:
     """The summary of a file the last run recorded with this content: from the cache, or
     parsed again when the entry has gone since."""
-    cached = cache.load(root, key) if root is not None else None
-    if isinstance(cached, ModuleSummary) and cached.file == source.rel:
+    cached = cache.load(root, key, ModuleSummary) if root is not None else None
+    if cached is not None and cached.file == source.rel:
         return cached
     try:
         data = read_regular(source)
@@ -266,12 +263,8 @@ def _parse_misses(
             except Exception:  # a worker died: the batch is summarised here
                 payloads = [None] * len(batch)
             for (source, data, key), payload in zip(batch, payloads, strict=True):
-                if payload is None:  # e.g. a summary too deep to pickle: made here, not sent
-                    accept(_summarize(_task(source, data)), key)
-                    continue
-                try:
-                    summary = pickle.loads(payload)
-                except Exception:  # never expected from our own worker; never fatal either
+                summary = records.decode(payload, ModuleSummary) if payload is not None else None
+                if payload is None or summary is None:  # e.g. too deep to encode: made here
                     accept(_summarize(_task(source, data)), key)
                     continue
                 # the bytes that carried the summary here are what the cache stores; the
@@ -319,15 +312,9 @@ def _task(source: SourceFile, data: bytes) -> tuple[bytes, str, str, bool]:
 
 
 def _summarize_many(tasks: list[tuple[bytes, str, str, bool]]) -> list[bytes | None]:
-    """Summarises a batch in a worker; each summary comes back pickled once (None when it
-    cannot be pickled), which is also the form the cache stores."""
-    out: list[bytes | None] = []
-    for task in tasks:
-        try:
-            out.append(pickle.dumps(_summarize(task), protocol=pickle.HIGHEST_PROTOCOL))
-        except (pickle.PicklingError, RecursionError, TypeError):
-            out.append(None)
-    return out
+    """Summarises a batch in a worker; each summary comes back encoded once (None when it
+    cannot be encoded), which is also the form the cache stores."""
+    return [records.encode(_summarize(task)) for task in tasks]
 
 
 _IMPORT_LINE = re.compile(

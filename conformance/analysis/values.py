@@ -1,7 +1,7 @@
 """Symbolic values and effects: what one file says, before names are resolved across modules.
 
 The extractor (``extract.py``) turns each file into a :class:`ModuleSummary` built from these
-frozen, picklable records; the resolver (``resolve.py``) evaluates them across modules. A value
+frozen records; the resolver (``resolve.py``) evaluates them across modules. A value
 names what an expression *is* as far as the file alone can tell: a string literal, a parameter,
 a module-level name still to be resolved, a supabase table builder, a call's result, ...
 """
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
-
-from conformance.model import fast_pickling
 
 if TYPE_CHECKING:
     from conformance.analysis.sqltext import SqlAnalysis
@@ -364,6 +362,3 @@ class ModuleSummary:
     suppressions: tuple[tuple[int, tuple[str, ...], str], ...] = ()
     secrets: tuple[tuple[int, str, str], ...] = ()
     error: tuple[int, str] | None = None
-
-
-fast_pickling(globals())
