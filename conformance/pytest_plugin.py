@@ -32,6 +32,7 @@ import pytest
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
+    from conformance.api import ScanResult
     from conformance.config import Config
     from conformance.model import Analysis, Finding, IngestFunction
 
@@ -116,11 +117,18 @@ class _State:
 
     project: Path
     registry_source: str | None
-    config: Config | None = None
-    analysis: Analysis | None = None
+    scanned: ScanResult | None = None
     scan_error: BaseException | None = None
     status_selected: bool = True
     outcome: _Outcome | None = None
+
+    @property
+    def config(self) -> Config | None:
+        return self.scanned.config if self.scanned is not None else None
+
+    @property
+    def analysis(self) -> Analysis | None:
+        return self.scanned.analysis if self.scanned is not None else None
 
     def registry_path(self) -> Path:
         """Returns the registry file, or the project directory when the registry is a DSN (or
@@ -142,17 +150,15 @@ class _State:
     def _run(self) -> _Outcome:
         if self.scan_error is not None:
             return _Outcome(error=self.scan_error)
-        assert self.config is not None and self.analysis is not None
+        assert self.scanned is not None
         try:
             from conformance import api
-            from conformance.rules import PROJECT_GROUP, REGISTRY_GROUP, evaluate, group_findings
+            from conformance.rules import PROJECT_GROUP, REGISTRY_GROUP, group_findings
 
-            source = api.registry_source(
-                self.config, _registry_option(self.registry_source), base=self.project
+            checked = api.check_scanned(
+                self.scanned, registry=_registry_option(self.registry_source), base=self.project
             )
-            registry = api.load_registry(self.config, source)
-            findings = evaluate(self.analysis, registry, self.config)
-            groups = group_findings(self.analysis, findings)
+            groups = group_findings(checked.analysis, checked.findings)
         except Exception as exc:  # a failure is data: the status item reports it
             return _Outcome(error=exc)
         loose = [f for key in (REGISTRY_GROUP, PROJECT_GROUP) for f in groups.pop(key, [])]
@@ -187,7 +193,7 @@ def pytest_collection_modifyitems(
     try:
         from conformance import api
 
-        state.config, state.analysis = api.scan(state.project)
+        state.scanned = api.scan(state.project)
     except Exception as exc:  # reported by conformance::status, never a crashed session
         state.scan_error = exc
     items.extend(_items(session, state))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.api import CheckResult, check
+from conformance.api import CheckResult, Options, check
 from conformance.model import Finding
 from conformance.rules import RULES_BY_CODE
 
@@ -50,12 +50,12 @@ RESIDUAL = {"CONF009", "CONF012", "CONF013", "CONF015", "CONF016", "CONF017"}
 
 @pytest.fixture(scope="module")
 def drifted() -> CheckResult:
-    return check(EXAMPLE, use_cache=False, jobs=1)
+    return check(EXAMPLE, Options(use_cache=False, jobs=1))
 
 
 @pytest.fixture(scope="module")
 def clean() -> CheckResult:
-    return check(EXAMPLE, registry=str(CLEAN), use_cache=False, jobs=1)
+    return check(EXAMPLE, Options(use_cache=False, jobs=1), registry=str(CLEAN))
 
 
 def _codes(findings: tuple[Finding, ...]) -> set[str]:
