@@ -14,12 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance import sqlgen
+from conformance.api import load_registry
+from conformance.config import Config
 from conformance.errors import ConformanceError
 from conformance.model import Registry, RegistryEntry
-from conformance.registry import load_registry, load_registry_file
+from conformance.registry.file import load_registry_file
 from conformance.registry.plan import RowChange, plan
 from conformance.registry.postgres import Timeouts, apply, load_registry_db, snapshot
-from conformance.sources import dsn_secrets, redact_dsn, scrub
+from conformance.sources import dsn_secrets, parse_source, redact_dsn, scrub
 
 TABLE = "reference.enrichment_workflow_registry"
 PASSWORD = "Kn0wn'Pa ss@w0rd/%"
@@ -199,12 +201,12 @@ def test_invalid_rows_are_kept_and_reported(pg_db: str) -> None:
 @pytest.mark.postgres
 def test_load_registry_picks_the_source(pg_db: str, tmp_path: Path) -> None:
     apply(pg_db, FILE)
-    url = pg_db if pg_db.startswith("postgresql://") else None
-    if url:
-        assert load_registry(url).entries == ENTRIES
+    config = Config(project_dir=tmp_path, source_root=tmp_path)
+    assert load_registry(config, parse_source(pg_db, "command line")).entries == ENTRIES
     path = tmp_path / "r.yaml"
     snapshot(pg_db, path)
-    assert load_registry(str(path)).entries == ENTRIES
+    source = parse_source(str(path), "command line")
+    assert load_registry(config, source, use_cache=False).entries == ENTRIES
 
 
 # -- failures: one clear line, never the password -------------------------------------------------
