@@ -11,6 +11,7 @@ prints or exits; failures are :class:`ConformanceError` (exit code 2).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conformance.config import DEFAULT_REGISTRY_FILE, Config, load_config
+from conformance.config import DEFAULT_REGISTRY_FILE, Config, load_config, validate_settings
 from conformance.errors import EXIT_CLEAN, EXIT_FINDINGS, ConformanceError
 from conformance.model import Analysis, Finding, IngestFunction, Registry, RegistryEntry
 from conformance.sources import (
@@ -187,7 +188,7 @@ class SnapshotResult:
 def scan(project: Path | str = ".", options: Options = Options()) -> ScanResult:
     """Returns every ingest function of ``project`` and the tables it writes. Raises
     ConformanceError for bad settings; a bad source file is part of the analysis instead."""
-    config = load_config(project, **options.settings())
+    config = configure(project, options)
     from conformance.analysis.project import analyze_project
 
     analysis = analyze_project(config, use_cache=options.use_cache, jobs=options.jobs)
@@ -304,7 +305,7 @@ def emit_sql(
         config = scanned.config
         entries = _unique_slugs([draft_entry(fn).entry for fn in scanned.analysis.functions])
     else:
-        config = load_config(project, **options.settings())
+        config = configure(project, options)
         entries = list(_registry_file(config, registry_file).entries)
     deactivate: list[str] = []
     if dsn:
@@ -333,7 +334,7 @@ def apply(
     advisory lock (rows are deactivated, never deleted); with ``dry_run`` only plans it."""
     from conformance.registry.postgres import apply as apply_registry
 
-    config = load_config(project, **options.settings())
+    config = configure(project, options)
     file_registry = _registry_file(config, registry_file)
     done = apply_registry(
         database(dsn),
@@ -357,7 +358,7 @@ def snapshot(
     """Writes the database registry to the registry file, atomically."""
     from conformance.registry.postgres import snapshot as take_snapshot
 
-    config = load_config(project, **options.settings())
+    config = configure(project, options)
     path = registry_file_path(config, registry_file, writing=True)
     registry = take_snapshot(
         database(dsn),
@@ -382,7 +383,7 @@ def diff(
     from conformance.registry.plan import plan
     from conformance.registry.postgres import load_registry_db
 
-    config = load_config(project, **options.settings())
+    config = configure(project, options)
     file_registry = load_registry_file(
         registry_file_path(config, registry_file), config.entity_types
     )
@@ -390,6 +391,27 @@ def diff(
         database(dsn), config.table, entity_types=config.entity_types, timeouts=timeouts(config)
     )
     return DiffResult(config, plan(current, file_registry))
+
+
+def configure(project: Path | str, options: Options = Options()) -> Config:
+    """Returns the validated settings of ``project`` with the options' overrides. Settings
+    validated once are remembered in the cache by their content, so a run whose settings did
+    not change never loads the JSON Schema validator."""
+    project_dir = Path(project)
+
+    def validate(settings: dict[str, Any], where: str) -> None:
+        from conformance import cache
+
+        root = cache.locate(project_dir.resolve()).root if options.use_cache else None
+        text = json.dumps(settings, sort_keys=True, default=str).encode()
+        key = cache.digest(b"settings", text)
+        if root is not None and cache.marked(root, key):
+            return
+        validate_settings(settings, where)
+        if root is not None:
+            cache.mark(root, key)
+
+    return load_config(project, validate=validate, **options.settings())
 
 
 # -- registry sources -----------------------------------------------------------------------------

@@ -239,6 +239,28 @@ def load(root: Path, key: str, cls: type[_T]) -> _T | None:
     return records.decode(payload, cls)
 
 
+def marked(root: Path, key: str) -> bool:
+    """Returns whether :func:`mark` recorded ``key`` (an entry that holds no record: a fact
+    such as "these settings were validated")."""
+    try:
+        fd = os.open(root / key, _READ_FLAGS)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        blob = os.read(fd, 4096) if stat.S_ISREG(info.st_mode) and info.st_size < 4096 else b""
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return unseal(blob, key.encode() + b"\n") == b""
+
+
+def mark(root: Path, key: str) -> None:
+    """Records ``key`` as a fact (see :func:`marked`); never raises for an unwritable cache."""
+    store_payload(root, key, b"")
+
+
 def store(root: Path, key: str, value: object) -> None:
     """Stores ``value`` under ``key`` atomically; never raises for an unwritable cache."""
     payload = records.encode(value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,21 +93,49 @@ def _line_from_toml_error(text: str) -> int:
 
 
 def validate_settings(settings: dict[str, Any], where: str) -> None:
-    """Raises ConformanceError naming the first setting that breaks the config schema."""
-    from conformance.schema import Validator
+    """Raises ConformanceError naming the first setting that breaks the config schema, at its
+    line in ``where`` (``path:line``) when it can be found."""
+    from jsonschema import Draft202012Validator
 
-    validator = Validator(load_schema("config.schema.json"))
+    validator = Draft202012Validator(load_schema("config.schema.json"))
     errors = sorted(validator.iter_errors(settings), key=lambda e: [str(p) for p in e.path])
     if errors:
         err = errors[0]
         key = ".".join(str(p) for p in err.path) or "(top level)"
-        raise ConformanceError(f"[tool.conformance] {key}: {err.message}", where)
+        path, _, _line = where.rpartition(":")
+        line = _setting_line(Path(path), str(err.path[0])) if err.path else None
+        raise ConformanceError(
+            f"[tool.conformance] {key}: {err.message}", f"{path}:{line}" if line else where
+        )
 
 
-def load_config(project_dir: Path | str = ".", **overrides: Any) -> Config:
+def _setting_line(path: Path, key: str) -> int | None:
+    """The line of ``key = ...`` in the ``[tool.conformance]`` table of a pyproject.toml."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    inside = False
+    for number, text in enumerate(lines, 1):
+        stripped = text.strip()
+        if stripped.startswith("["):
+            inside = stripped.replace(" ", "").startswith("[tool.conformance")
+        elif inside and stripped.split("=", 1)[0].strip().strip('"') == key:
+            return number
+    return None
+
+
+def load_config(
+    project_dir: Path | str = ".",
+    *,
+    validate: Callable[[dict[str, Any], str], None] = validate_settings,
+    **overrides: Any,
+) -> Config:
     """Returns the validated Config for ``project_dir``; ``overrides`` (not None) win.
 
     Without settings, ``PROJECT/modal-functions/src`` is the source root when it exists.
+    ``validate`` checks the merged settings (the API passes one that remembers settings it
+    checked before, so a run whose settings did not change never loads the validator).
     Raises ConformanceError for invalid settings or a missing source root.
     """
     project = Path(project_dir).resolve()
@@ -120,7 +149,7 @@ def load_config(project_dir: Path | str = ".", **overrides: Any) -> Config:
     for key in ("ingest", "exclude", "entity_types"):
         if isinstance(settings.get(key), tuple):
             settings[key] = list(settings[key])
-    validate_settings(settings, f"{project / 'pyproject.toml'}:1")
+    validate(settings, f"{project / 'pyproject.toml'}:1")
     if "source_root" in settings:
         source_root = (project / settings["source_root"]).resolve()
     elif (project / "modal-functions" / "src").is_dir():

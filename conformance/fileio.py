@@ -1,9 +1,7 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of either.
-
-Also what the cache uses, chosen for start-up time:
-``blake2b`` without loading OpenSSL (``import hashlib`` costs 3–8 ms), a temporary file without
-``tempfile`` (which loads ``shutil`` and ``random``, about 6 ms), and a checksummed framing
-(:func:`seal`, :func:`unseal`) so that a truncated, corrupted or foreign file is never trusted.
+"""Files read and written safely: regular files only, with a size cap, when reading
+(:func:`read_regular`); atomically when writing (:func:`write_atomic`: a reader sees the old
+file or the new one, never half of either); and a checksummed framing (:func:`seal`,
+:func:`unseal`) for the cache, so that a truncated or corrupted file is never trusted.
 """
 
 from __future__ import annotations
@@ -12,19 +10,11 @@ import contextlib
 import errno
 import os
 import stat
+import tempfile
+from hashlib import blake2b
 from pathlib import Path
 
-try:
-    from _blake2 import blake2b
-except ImportError:  # pragma: no cover - every CPython build has _blake2
-    from hashlib import blake2b
-
 __all__ = ["blake2b", "create_temporary", "read_regular", "seal", "unseal", "write_atomic"]
-
-# as tempfile.mkstemp opens (Python makes the descriptor non-inheritable itself)
-_FLAGS = (
-    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-)
 
 
 # a registry of thousands of entries is a few MiB; beyond this a file is a mistake or an attack
@@ -57,15 +47,9 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
 
 
 def create_temporary(directory: Path, prefix: str, suffix: str = "") -> tuple[int, str]:
-    """Creates a new file in ``directory`` readable and writable by its owner only, as
-    ``tempfile.mkstemp`` does; returns its descriptor and path."""
-    for _attempt in range(100):
-        name = os.path.join(directory, f"{prefix}{os.urandom(8).hex()}{suffix}")
-        try:
-            return os.open(name, _FLAGS, 0o600), name
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no unused temporary file name in {directory}")
+    """Creates a new file in ``directory`` readable and writable by its owner only
+    (``tempfile.mkstemp``); returns its descriptor and path."""
+    return tempfile.mkstemp(suffix=suffix, prefix=prefix, dir=directory)
 
 
 def seal(header: bytes, payload: bytes, size: int = 32) -> bytes:

@@ -118,11 +118,22 @@ def test_usage_and_tool_errors_exit_2_in_one_line(args: list[str]) -> None:
 
 
 def test_invalid_settings_name_the_setting(project: Path) -> None:
-    (project / "pyproject.toml").write_text('[tool.conformance]\ningest = "ingest"\n')
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.conformance]\nsource_root = "src"\ningest = "ingest"\n'
+    )
     result = run("scan", str(project))
     assert result.returncode == 2
-    assert "ingest" in result.stderr and "pyproject.toml" in result.stderr
+    assert "pyproject.toml:6: [tool.conformance] ingest: 'ingest' is not of type 'array'" in (
+        result.stderr
+    )
     assert len(result.stderr.strip().splitlines()) == 1
+    # validated once, the same settings are not validated again; changed, they are
+    settings = project / "pyproject.toml"
+    settings.write_text('[tool.conformance]\nsource_root = "src"\n')
+    assert run("scan", str(project)).returncode == 0
+    settings.write_text('[tool.conformance]\nsource_root = "src"\nstatement_timeout = 0\n')
+    result = run("scan", str(project))
+    assert result.returncode == 2 and "statement_timeout" in result.stderr
 
 
 def test_explain_prints_the_rule() -> None:

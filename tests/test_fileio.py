@@ -22,21 +22,6 @@ def test_a_temporary_file_is_new_and_readable_by_its_owner_only(tmp_path: Path) 
     assert name2 != name
 
 
-def test_a_temporary_file_never_reuses_an_existing_name(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / ("t-" + "00" * 8)).write_text("someone else's")
-    draws = iter([b"\0" * 8, b"\0" * 8, b"\1" * 8])
-    monkeypatch.setattr(os, "urandom", lambda n: next(draws))
-    fd, name = fileio.create_temporary(tmp_path, prefix="t-")
-    os.close(fd)
-    assert Path(name).name == "t-" + "01" * 8
-    assert (tmp_path / ("t-" + "00" * 8)).read_text() == "someone else's"
-    monkeypatch.setattr(os, "urandom", lambda n: b"\0" * n)
-    with pytest.raises(FileExistsError):
-        fileio.create_temporary(tmp_path, prefix="t-")
-
-
 def test_write_atomic_keeps_an_existing_files_mode_and_gives_a_new_one_the_umasks(
     tmp_path: Path,
 ) -> None:

@@ -118,7 +118,7 @@ def _function_of(item: RawEntry) -> str | None:
 
 @lru_cache(maxsize=1)
 def _entry_validator() -> Any:
-    from conformance.schema import Validator
+    from jsonschema import Draft202012Validator as Validator
 
     schema = load_schema(SCHEMA_FILE)
     return Validator(dict(schema["$defs"]["entry"], **{"$defs": schema["$defs"]}))

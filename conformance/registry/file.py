@@ -201,7 +201,7 @@ class _Document:
 
     def check_shape(self) -> None:
         """Raises ConformanceError when the document is not a registry file at all."""
-        from conformance.schema import Validator
+        from jsonschema import Draft202012Validator as Validator
 
         if not isinstance(self.data, dict):
             raise ConformanceError(
