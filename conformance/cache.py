@@ -184,9 +184,7 @@ _RECORD_MODULES = (
     "model.py",
     "analysis/values.py",
     "analysis/sqltext.py",
-    "analysis/summaries.py",
-    "analysis/functions.py",
-    "analysis/project.py",
+    "analysis/incremental.py",
 )
 
 

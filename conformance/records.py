@@ -104,9 +104,16 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "ModuleSummary",
     ),
     "conformance.analysis.sqltext": ("SqlWrite", "SqlAnalysis"),
-    "conformance.analysis.summaries": ("ModuleFacts",),
-    "conformance.analysis.functions": ("ModalInfo",),
-    "conformance.analysis.project": ("_ProjectEntry", "_Increments"),
+    "conformance.analysis.incremental": (
+        "ModuleFacts",
+        "ModalInfo",
+        "ModuleFunctions",
+        "DeployedImport",
+        "Deployment",
+        "FunctionDepends",
+        "ProjectEntry",
+        "Increments",
+    ),
 }
 _ALLOWED = frozenset(f"{module}.{name}" for module, names in ALLOWED.items() for name in names)
 _UNTAGGED_VALUES = frozenset({"FunctionSummary", "ClassSummary", "ModuleSummary"})
@@ -114,9 +121,7 @@ _UNTAGGED_VALUES = frozenset({"FunctionSummary", "ClassSummary", "ModuleSummary"
 # names that annotations use but their modules import only for type checking
 _LATE_NAMES: dict[str, tuple[str, str]] = {
     "SqlAnalysis": ("conformance.analysis.sqltext", "SqlAnalysis"),
-    "ModuleFacts": ("conformance.analysis.summaries", "ModuleFacts"),
-    "Candidates": ("conformance.analysis.functions", "Candidates"),
-    "Deployed": ("conformance.analysis.functions", "Deployed"),
+    "FuncRef": ("conformance.analysis.values", "FuncRef"),
 }
 
 _T = TypeVar("_T")

@@ -104,7 +104,7 @@ def new_format_lookalikes(key: str, marker: Path) -> list[bytes]:
         [records.SCHEMA, "ModuleSummary", [["m"], "f.py", "false", [], [], [], [], [], [], None]],
         # references to records that do not exist, or to the record itself
         [records.SCHEMA, "ModuleSummary", 0],
-        [records.SCHEMA, "_ProjectEntry", [[["a.py", "d"]], 7]],
+        [records.SCHEMA, "ProjectEntry", [[["a.py", "d"]], 7]],
     ]
     return [seal(key.encode() + b"\n", json.dumps(t).encode()) for t in texts]
 
@@ -525,7 +525,7 @@ def test_summaries_of_real_files_round_trip(index: int, rng: object) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2000))
 def test_decoding_random_bytes_never_raises(data: bytes) -> None:
-    for cls in (ModuleSummary, records_class("_ProjectEntry"), records_class("Registry")):
+    for cls in (ModuleSummary, records_class("ProjectEntry"), records_class("Registry")):
         assert records.decode(data, cls) is None
 
 

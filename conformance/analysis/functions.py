@@ -9,10 +9,18 @@ Loaded only when something must be resolved: a run that finds every file unchang
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
 from conformance.analysis import values as v
+from conformance.analysis.incremental import (
+    DeployedImport,
+    Deployment,
+    FunctionDepends,
+    ModalInfo,
+    ModuleFunctions,
+    Reuse,
+)
 from conformance.analysis.resolve import (
     METHOD_DECORATORS,
     WEB_DECORATORS,
@@ -31,7 +39,7 @@ from conformance.analysis.values import (
     ModuleRef,
 )
 from conformance.config import Config
-from conformance.discovery import SourceFile, is_ingest
+from conformance.discovery import is_ingest
 from conformance.model import (
     IngestFunction,
     Invocation,
@@ -42,76 +50,17 @@ from conformance.model import (
     UnresolvedWrite,
 )
 
-if TYPE_CHECKING:
-    from conformance.analysis.project import _Increments, _ProjectEntry
-
 
 @dataclass(frozen=True)
-class ModalInfo:
-    modal_name: str
-    kind: str
-    app_name: str | None
+class Resolution:
+    """The ingest functions (sorted by file, line, name), and what the next run may reuse:
+    the modules each record was resolved from, each ingest module's Modal functions, and what
+    the entry point deploys."""
 
-
-# an ingest module's Modal functions (qualname, facts), and the modules they were found from
-Candidates = tuple[frozenset[str], tuple[tuple[str, ModalInfo], ...]]
-# one import of the entry point: its name, the functions and whole modules it deploys, and the
-# modules that was resolved from
-Import = tuple[str, frozenset[FuncRef], frozenset[str], frozenset[str]]
-# what the entry point deploys, import by import (None: no entry point), and the Modal modules
-# it was computed for
-Deployed = tuple[tuple[Import, ...] | None, frozenset[str]]
-
-
-@dataclass(frozen=True)
-class Reuse:
-    """What the previous analysis offers when only some files changed: each function's record,
-    each ingest module's Modal functions and what the entry point deploys, each reusable when
-    none of the modules it was resolved from changed."""
-
-    records: dict[tuple[str, str], IngestFunction]
-    depends: dict[tuple[str, str], frozenset[str]]
-    changed: frozenset[str]
-    candidates: dict[str, Candidates]
-    deployed: Deployed
-
-    @classmethod
-    def of(
-        cls,
-        previous: tuple[_ProjectEntry, _Increments],
-        digests: dict[str, str],
-        files: dict[str, SourceFile],
-    ) -> Reuse:
-        entry, increments = previous
-        before = dict(entry.digests)
-        module_of = {f.rel: f.module for f in files.values()}
-        changed = {module_of.get(rel, rel) for rel, d in digests.items() if before.get(rel) != d}
-        changed |= {module_of.get(rel, rel) for rel in before if rel not in digests}
-        records = {(f.module, f.name): f for f in entry.analysis.functions}
-        return cls(
-            records,
-            dict(increments.depends),
-            frozenset(changed),
-            dict(increments.candidates),
-            increments.deployed,
-        )
-
-    def get(self, key: tuple[str, str], deployed: bool) -> IngestFunction | None:
-        deps = self.depends.get(key)
-        record = self.records.get(key)
-        if deps is None or record is None or deps & self.changed:
-            return None
-        return record if record.deployed == deployed else replace(record, deployed=deployed)
-
-    def candidates_of(self, module: str) -> Candidates | None:
-        found = self.candidates.get(module)
-        return found if found is not None and not found[0] & self.changed else None
-
-    def deployed_imports(self, modal_modules: frozenset[str]) -> dict[str, Import]:
-        imports, modules = self.deployed
-        if imports is None or modules != modal_modules:
-            return {}
-        return {part[0]: part for part in imports if not part[3] & self.changed}
+    functions: tuple[IngestFunction, ...]
+    depends: tuple[FunctionDepends, ...]
+    module_functions: tuple[ModuleFunctions, ...]
+    deployment: Deployment
 
 
 def resolve_functions(
@@ -119,27 +68,19 @@ def resolve_functions(
     config: Config,
     entry: str | None,
     reuse: Reuse | None = None,
-) -> tuple[
-    tuple[IngestFunction, ...],
-    tuple[tuple[tuple[str, str], frozenset[str]], ...],
-    tuple[tuple[str, Candidates], ...],
-    Deployed,
-]:
-    """Returns the ingest functions, and for each the modules its record was resolved from;
-    each ingest module's Modal functions; and what the entry point deploys."""
+) -> Resolution:
+    """Resolves every Modal function of the ingest modules: what it writes, calls, invokes."""
     resolver = Resolver(summaries.without_errors())
-    by_module: list[tuple[str, Candidates]] = []
+    by_module: list[ModuleFunctions] = []
     for name in sorted(resolver.modules):
         if not is_ingest(summaries.facts[name].rel, config):
             continue
-        found = reuse.candidates_of(name) if reuse is not None else None
-        if found is None:
-            found = _modal_functions(resolver, name, resolver.modules[name])
-        by_module.append((name, found))
+        found = reuse.module_functions(name) if reuse is not None else None
+        by_module.append(found or _modal_functions(resolver, name, resolver.modules[name]))
     candidates = [
-        (FuncRef(module, qualname), info, deps)
-        for module, (deps, found) in by_module
-        for qualname, info in found
+        (FuncRef(found.module, qualname), info, found.depends)
+        for found in by_module
+        for qualname, info in found.functions
     ]
     modal_refs = frozenset(ref for ref, _, _ in candidates)
     resolver.modal_functions = modal_refs
@@ -149,26 +90,26 @@ def resolve_functions(
     deployed: tuple[set[FuncRef], set[str]] | None = None
     if imports is not None and entry is not None:
         deployed = (set(), {entry})
-        for _name, functions, modules, _deps in imports:
-            deployed[0].update(functions)
-            deployed[1].update(modules)
+        for part in imports:
+            deployed[0].update(part.functions)
+            deployed[1].update(part.modules)
     out: list[IngestFunction] = []
-    depends: list[tuple[tuple[str, str], frozenset[str]]] = []
+    depends: list[FunctionDepends] = []
     for ref, info, found_deps in candidates:
         key = (ref.module, ref.qualname)
         is_deployed = deployed is None or ref in deployed[0] or ref.module in deployed[1]
-        reused = reuse.get(key, is_deployed) if reuse is not None else None
+        reused = reuse.record(key, is_deployed) if reuse is not None else None
         if reuse is not None and reused is not None:
             out.append(reused)
-            depends.append((key, reuse.depends[key]))
+            depends.append(FunctionDepends(*key, reuse.depends[key]))
             continue
         resolver.forget()
         with resolver.collect() as deps:
             deps.update(found_deps)
             out.append(_record(resolver, summaries, config, ref, info, is_deployed))
-        depends.append((key, frozenset(deps)))
+        depends.append(FunctionDepends(*key, frozenset(deps)))
     records = tuple(sorted(out, key=lambda f: (f.file, f.line, f.name)))
-    return records, tuple(depends), tuple(by_module), (imports, modal_modules)
+    return Resolution(records, tuple(depends), tuple(by_module), Deployment(imports, modal_modules))
 
 
 def _record(
@@ -225,12 +166,14 @@ def _is_web(target: Resolved) -> bool:
     return isinstance(target, AppMethod) and target.attr in WEB_DECORATORS
 
 
-def _modal_functions(resolver: Resolver, module: str, summary: v.ModuleSummary) -> Candidates:
+def _modal_functions(resolver: Resolver, module: str, summary: v.ModuleSummary) -> ModuleFunctions:
     """Returns the Modal functions of one module, with the modules they were found from."""
     with resolver.collect() as deps:
         deps.add(module)
         found = _modal_functions_of(resolver, module, summary)
-    return frozenset(deps), tuple((ref.qualname, info) for ref, _func, info in found)
+    return ModuleFunctions(
+        module, frozenset(deps), tuple((ref.qualname, info) for ref, _func, info in found)
+    )
 
 
 def _modal_functions_of(
@@ -287,8 +230,11 @@ def _modal_functions_of(
 
 
 def _deployed(
-    resolver: Resolver, entry: str | None, modal_modules: frozenset[str], known: dict[str, Import]
-) -> tuple[Import, ...] | None:
+    resolver: Resolver,
+    entry: str | None,
+    modal_modules: frozenset[str],
+    known: dict[str, DeployedImport],
+) -> tuple[DeployedImport, ...] | None:
     """Returns, for each import of the entry point, the functions and whole modules it deploys
     (None: no entry point); ``known`` holds the imports whose result is still good."""
     if entry is None or entry not in resolver.modules:
@@ -305,7 +251,7 @@ def _deployed(
 
 def _deploys(
     resolver: Resolver, entry: str, name: str, value: v.ImportRef, modal_modules: frozenset[str]
-) -> Import:
+) -> DeployedImport:
     functions: set[FuncRef] = set()
     modules: set[str] = set()
     with resolver.collect() as deps:
@@ -320,11 +266,11 @@ def _deploys(
             )
         elif isinstance(target, ModuleRef):
             if value.name is None and target.module != value.module:
-                return name, frozenset(), frozenset(), frozenset(deps)
+                return DeployedImport(name, frozenset(), frozenset(), frozenset(deps))
             modules.add(target.module)
         if value.name is None and value.module in modal_modules:
             modules.add(value.module)
-    return name, frozenset(functions), frozenset(modules), frozenset(deps)
+    return DeployedImport(name, frozenset(functions), frozenset(modules), frozenset(deps))
 
 
 def _slug_hints(

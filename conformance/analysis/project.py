@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from conformance import cache
+from conformance.analysis.incremental import Increments, ProjectEntry
 from conformance.config import Config
 from conformance.discovery import SourceFile, discover, is_ingest, read_source
 from conformance.model import (
@@ -23,8 +24,7 @@ from conformance.model import (
 )
 
 if TYPE_CHECKING:
-    from conformance.analysis.functions import Candidates, Deployed
-    from conformance.analysis.summaries import ModuleFacts, Summaries
+    from conformance.analysis.summaries import Summaries
 
 
 @dataclass
@@ -36,28 +36,6 @@ class Timings:
         now = time.perf_counter()
         self.phases[phase] = self.phases.get(phase, 0.0) + now - self._last
         self._last = now
-
-
-@dataclass(frozen=True)
-class _ProjectEntry:
-    """A whole analysis and the digests of the files it read (the warm path's cache entry)."""
-
-    digests: tuple[tuple[str, str], ...]
-    analysis: Analysis
-
-
-@dataclass(frozen=True)
-class _Increments:
-    """What a run after a partial change reuses, stored apart so the warm path does not load
-    it: per function, the modules its record was resolved from; per file, its imports; per
-    ingest module, its Modal functions; per import of the entry point, what it deploys.
-    ``digests`` ties it to the :class:`_ProjectEntry` it was written with."""
-
-    digests: tuple[tuple[str, str], ...]
-    depends: tuple[tuple[tuple[str, str], frozenset[str]], ...]
-    modules: tuple[ModuleFacts, ...]
-    candidates: tuple[tuple[str, Candidates], ...]
-    deployed: Deployed
 
 
 def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = None) -> Analysis:
@@ -77,9 +55,9 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
     listing = "\n".join(sorted(f.rel for f in files.values()))
     project_key = cache.digest(b"project", config.analysis_key().encode(), listing.encode())
     increments_key = cache.digest(b"increments", project_key.encode())
-    previous: tuple[_ProjectEntry, _Increments] | None = None
+    previous: tuple[ProjectEntry, Increments] | None = None
     hashed: dict[str, str] = {}
-    entry = cache.load(root, project_key, _ProjectEntry) if root is not None else None
+    entry = cache.load(root, project_key, ProjectEntry) if root is not None else None
     if entry is not None:
         hashed = _hash_files(entry, files, config)
         if hashed == dict(entry.digests):
@@ -87,11 +65,12 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
             return replace(entry.analysis, timings=dict(timings.phases), notices=notices)
     timings.lap("hash")
     # past the warm path: only now the parser, the resolver and the symbolic values load
-    from conformance.analysis.functions import Reuse, resolve_functions
+    from conformance.analysis.functions import resolve_functions
+    from conformance.analysis.incremental import Reuse
     from conformance.analysis.summaries import summarize_reachable
 
     if root is not None and entry is not None:
-        increments = cache.load(root, increments_key, _Increments)
+        increments = cache.load(root, increments_key, Increments)
         if increments is not None and increments.digests == entry.digests:
             previous = entry, increments
 
@@ -105,22 +84,31 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
         sorted(set(wanted)), files, config, root is not None, jobs, digests, known, hashed, root
     )
     timings.lap("parse")
-    reuse = Reuse.of(previous, digests, files) if previous is not None else None
-    functions, depends, candidates, deployed = resolve_functions(
-        summaries, config, entry_module, reuse
-    )
+    reuse = None
+    if previous is not None:
+        modules = {f.rel: f.module for f in files.values()}
+        reuse = Reuse.of(previous[0], previous[1], digests, modules)
+    resolution = resolve_functions(summaries, config, entry_module, reuse)
     timings.lap("resolve")
-    analysis = _assemble(functions, summaries, previous[0] if previous is not None else None)
+    analysis = _assemble(
+        resolution.functions, summaries, previous[0] if previous is not None else None
+    )
     if root is not None and len(digests) == len(summaries):
         read = tuple(sorted(digests.items()))
-        modules = tuple(summaries.facts.values())
-        cache.store(root, increments_key, _Increments(read, depends, modules, candidates, deployed))
-        cache.store(root, project_key, _ProjectEntry(read, analysis))
+        increments = Increments(
+            read,
+            resolution.depends,
+            tuple(summaries.facts.values()),
+            resolution.module_functions,
+            resolution.deployment,
+        )
+        cache.store(root, increments_key, increments)
+        cache.store(root, project_key, ProjectEntry(read, analysis))
     return replace(analysis, timings=dict(timings.phases), notices=notices)
 
 
 def _assemble(
-    functions: tuple[IngestFunction, ...], summaries: Summaries, previous: _ProjectEntry | None
+    functions: tuple[IngestFunction, ...], summaries: Summaries, previous: ProjectEntry | None
 ) -> Analysis:
     """The analysis: the functions, and each file's errors, suppressions and secrets (from
     the last analysis for a file that did not change, so its summary need not be loaded)."""
@@ -151,7 +139,7 @@ def _assemble(
 
 
 def _hash_files(
-    entry: _ProjectEntry, files: dict[str, SourceFile], config: Config
+    entry: ProjectEntry, files: dict[str, SourceFile], config: Config
 ) -> dict[str, str]:
     """Returns the digest of every file the last analysis read that can still be read; when
     some changed, the summarising step reuses these instead of reading every file again."""

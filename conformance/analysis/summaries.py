@@ -16,27 +16,15 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from conformance import cache, records
+from conformance.analysis.incremental import ModuleFacts
 from conformance.analysis.values import ModuleSummary
 from conformance.config import Config
 from conformance.discovery import SourceFile, read_regular
 
 POOL_THRESHOLD = 48
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleFacts:
-    """What a project cache entry remembers of one summarised file, so that a later run can
-    follow its imports, and know whether it had an error, without decoding its summary."""
-
-    module: str
-    rel: str
-    digest: str
-    imports: tuple[str, ...]
-    has_error: bool
 
 
 class Summaries(Mapping[str, ModuleSummary]):
