@@ -220,14 +220,10 @@ def _parse_misses(
     # finish together instead of one waiting on the other's last batch
     ordered = sorted(misses, key=lambda miss: -len(miss[1]))
     misses.clear()
-    likely_sql = [miss for miss in ordered if _likely_sql(miss[1])]
-    sql_batch = likely_sql if _one_worker_can_take(likely_sql, ordered, workers) else []
-    if likely_sql and not sql_batch:
-        import sqlglot.dialects.postgres  # noqa: F401  (SQL everywhere: loaded once, here)
-    routed = {id(miss) for miss in sql_batch}
-    misses.extend(miss for miss in ordered if id(miss) not in routed)
+    misses.extend(ordered)
 
-    # fork: ~0.15 s faster to start than spawn; Python 3.14 changes the Linux default.
+    # fork: workers inherit the loaded parser instead of importing it again (spawn); Python
+    # 3.14 changes the Linux default, so it is asked for.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         finished: queue.SimpleQueue[cf.Future[list[bytes | None]]] = queue.SimpleQueue()
@@ -238,8 +234,6 @@ def _parse_misses(
             future.add_done_callback(finished.put)
             running[future] = batch
 
-        if sql_batch:
-            send(sql_batch)
         while misses or running:
             while misses and len(running) < workers * 3:
                 size = max(1, min(8, len(misses) // (workers * 3)))
@@ -260,31 +254,6 @@ def _parse_misses(
                 if root is not None:
                     cache.store_payload(root, key, payload)
                 accept(summary, None)
-
-
-# a call that hands something to execute*/copy* (supabase's bare ``.execute()`` does not)
-_SQL_CALL = re.compile(rb"\b(?:execute|copy)\w*[ \t]*\([ \t\r\n]*[^)\s]")
-
-
-def _likely_sql(data: bytes) -> bool:
-    """Whether a file probably passes SQL text to a driver (a guess, used only for order)."""
-    return _SQL_CALL.search(data) is not None
-
-
-def _one_worker_can_take(
-    batch: list[tuple[SourceFile, bytes, str]],
-    ordered: list[tuple[SourceFile, bytes, str]],
-    workers: int,
-) -> bool:
-    """Whether the files likely to hold SQL text are a small enough part of the work to go to
-    one worker as one batch.
-
-    Only those files need sqlglot, whose import costs about 0.06 s in each process that loads
-    it. Loaded before the fork, that time comes before any parsing; loaded by the one worker
-    that takes all of them while the others parse, most of it is hidden.
-    """
-    total = sum(len(data) for _, data, _ in ordered)
-    return bool(batch) and sum(len(data) for _, data, _ in batch) * workers * 2 <= total
 
 
 def reached_modules(imports: Iterable[str]) -> Iterator[str]:
