@@ -468,7 +468,7 @@ def _notices(notices: tuple[str, ...]) -> None:
 
 
 def _print_timings(phases: dict[str, float]) -> None:
-    order = ["discover", "hash", "parse", "extract", "resolve", "registry", "compare", "report"]
+    order = ["discover", "hash", "parse", "resolve", "registry", "compare", "report"]
     shown = [(k, phases[k]) for k in order if k in phases]
     shown += [(k, t) for k, t in phases.items() if k not in order]
     click.echo("timings: " + ", ".join(f"{k} {t * 1000:.0f} ms" for k, t in shown), err=True)

@@ -72,7 +72,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "Concat",
         "Choice",
         "Seq",
-        "Mapping",
+        "Dict",
         "Elem",
         "CallResult",
         "Client",

@@ -1,4 +1,4 @@
-"""Inputs and oracles for fuzzing :func:`conformance.analysis.extract.summarize`.
+"""Inputs and oracles for fuzzing :func:`conformance.analysis.parse.summarize_file`.
 
 Shared by ``tests/test_fuzz.py`` (bounded, seeded) and ``bench/fuzz.py`` (the long run). Three
 sources of files: hypothesmith (valid Python from the grammar), :func:`ingest_modules` (Python
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from conformance import records
 from conformance.analysis import values as v
-from conformance.analysis.extract import summarize
+from conformance.analysis.parse import summarize_file as summarize
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_ROOT = REPO / "examples" / "warehouse" / "modal-functions" / "src"

@@ -415,13 +415,13 @@ def test_callbacks_lambdas_enums_and_asyncpg_copies(tmp_path: Path) -> None:
 
 
 def test_parse_without_node_checks_builds_the_same_trees_and_restores_the_checks() -> None:
-    """extract.parse_module skips libcst's per-node checks while it parses: the trees are the
+    """speedups.parse_module skips libcst's per-node checks while it parses: the trees are the
     ones libcst builds with them, and hand-built nodes are checked again afterwards."""
     import libcst as cst
 
-    from conformance.analysis import extract
+    from conformance.analysis.parse import speedups
 
-    assert extract._SKIP_VALIDATION  # the installed libcst's hook only validates
+    assert speedups._SKIP_VALIDATION  # the installed libcst's hook only validates
     sources = [p.read_bytes() for p in sorted(EXAMPLE.rglob("*.py"))]
     assert len(sources) > 20
     for source in sources:
@@ -429,23 +429,46 @@ def test_parse_without_node_checks_builds_the_same_trees_and_restores_the_checks
             expected = cst.parse_module(source)
         except cst.ParserSyntaxError:
             with pytest.raises(cst.ParserSyntaxError):
-                extract.parse_module(source)
+                speedups.parse_module(source)
             continue
-        assert extract.parse_module(source).deep_equals(expected)
+        assert speedups.parse_module(source).deep_equals(expected)
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")
 
 
 def test_a_libcst_whose_hook_does_more_than_validate_keeps_it() -> None:
-    from conformance.analysis import extract
+    from conformance.analysis.parse import speedups
 
     def hook(self: object) -> None:
         self._validate()  # type: ignore[attr-defined]
         self._remember = 1  # type: ignore[attr-defined]
 
-    assert extract._validates_only(extract._VALIDATE_HOOK)
-    assert not extract._validates_only(hook)
-    assert not extract._validates_only(None)
+    assert speedups._validates_only(speedups._VALIDATE_HOOK)
+    assert not speedups._validates_only(hook)
+    assert not speedups._validates_only(None)
+
+
+def test_the_analysis_is_the_same_with_the_speedups_switched_off(tmp_path: Path) -> None:
+    """CONFORMANCE_SPEEDUPS=0 parses with libcst's checks and finds lines through its public
+    PositionProvider: every function, write, line and call path of the example is the same."""
+    import os
+    import subprocess
+    import sys
+
+    def scan(switch: str) -> str:
+        env = {**os.environ, "CONFORMANCE_SPEEDUPS": switch}
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance", "scan", str(EXAMPLE), "--format", "json"]
+            + ["--no-cache", "--jobs", "1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert scan("0") == scan("1")
 
 
 TRICKY_LINES = """
@@ -482,32 +505,35 @@ def f(client, rows, record):
 """
 
 
-def test_statement_lines_from_ast_agree_with_code_generation() -> None:
+def test_statement_lines_agree_with_libcsts_public_positions() -> None:
     """lines.mark_lines takes most lines from ``ast`` (one occurrence line per name) and
-    generates code only for the rest; generating the whole module is the reference."""
+    generates single statements only for the rest; libcst's public PositionProvider over the
+    whole module is the reference."""
     import ast
 
     import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
 
-    from conformance.analysis import extract
-    from conformance.analysis.lines import mark_lines, start_lines
+    from conformance.analysis.parse import speedups
+    from conformance.analysis.parse.lines import mark_lines
+    from conformance.analysis.parse.reader import Reader
 
     sources = [TRICKY_LINES.encode()] + [p.read_bytes() for p in sorted(EXAMPLE.rglob("*.py"))]
     checked = 0
     for source in sources:
         try:
             tree = ast.parse(source)
-            module = extract.parse_module(source)
+            module = speedups.parse_module(source)
         except (SyntaxError, cst.ParserSyntaxError):
             continue
-        extractor = extract.Extractor("m", False)
-        extractor.run(module)
-        marks = extractor.lines_needed()
-        expected = start_lines(module, [node for _, node in marks])
+        reader = Reader("m", False)
+        reader.run(module)
+        marks = reader.lines_needed()
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         got = mark_lines(module, tree, marks)
-        for (stmt, _node), line, want in zip(marks, got, expected, strict=True):
+        for (stmt, node), line in zip(marks, got, strict=True):
             # by design a call in a decorator or default counts as the def line
             if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-                assert line == want
+                assert line == positions[node].start.line
                 checked += 1
     assert checked > 300

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 from fuzz_support import EXAMPLE_ROOT, REPO, check_summary, line_count
 
-from conformance.analysis.extract import summarize
+from conformance.analysis.parse import summarize_file as summarize
 from conformance.analysis.project import analyze_project
 from conformance.config import load_config
 from conformance.model import Analysis, AnalysisError
@@ -139,7 +139,7 @@ def write_line_of(source: bytes) -> int:
 
 ISOLATED = textwrap.dedent("""\
     import json, sys
-    from conformance.analysis.extract import summarize
+    from conformance.analysis.parse import summarize_file as summarize
     s = summarize(open(sys.argv[1], "rb").read(), "ingest.deep", "ingest/deep.py", False)
     print(json.dumps({"error": s.error, "functions": len(s.functions)}))
 """)

@@ -485,7 +485,7 @@ def test_the_pytest_plugin_shows_the_notice(
 
 
 def _example_summaries() -> list[ModuleSummary]:
-    from conformance.analysis.extract import summarize
+    from conformance.analysis.parse import summarize_file as summarize
 
     config = load_config(EXAMPLE)
     files = discover(config)
@@ -507,7 +507,7 @@ def test_summaries_of_real_files_round_trip(index: int, rng: object) -> None:
 
     from fuzz_support import mutate
 
-    from conformance.analysis.extract import summarize
+    from conformance.analysis.parse import summarize_file as summarize
 
     summary = SUMMARIES[index]
     assert records.decode(records.encode(summary) or b"", ModuleSummary) == summary

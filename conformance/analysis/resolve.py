@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from conformance.analysis import sqltemplate
 from conformance.analysis import values as v
 from conformance.analysis.values import (
     AppMethod,
@@ -65,7 +66,7 @@ _NEVER_A_FUNCTION = frozenset(
         v.Str,
         v.Unknown,
         v.Concat,
-        v.Mapping,
+        v.Dict,
         v.Seq,
         v.SqlTemplate,
         v.SqlIdentifier,
@@ -294,8 +295,8 @@ class Resolver:
     def _r_seq(self, value: v.Seq, frame: Frame, d: int) -> Resolved:
         return v.Seq(tuple(self.resolve(i, frame, d) for i in value.items))
 
-    def _r_mapping(self, value: v.Mapping, frame: Frame, d: int) -> Resolved:
-        return v.Mapping(tuple((k, self.resolve(i, frame, d)) for k, i in value.items))
+    def _r_dict(self, value: v.Dict, frame: Frame, d: int) -> Resolved:
+        return v.Dict(tuple((k, self.resolve(i, frame, d)) for k, i in value.items))
 
     def _r_elem(self, value: v.Elem, frame: Frame, d: int) -> Resolved:
         return self._element(self.resolve(value.seq, frame, d), value.index)
@@ -325,7 +326,7 @@ class Resolver:
 
     def _r_sql(self, value: v.SqlTemplate, frame: Frame, d: int) -> Resolved:
         r = self.resolve
-        return _render_sql(
+        return sqltemplate.render(
             r(value.text, frame, d),
             [r(a, frame, d) for a in value.args],
             {k: r(a, frame, d) for k, a in value.kwargs},
@@ -404,7 +405,7 @@ class Resolver:
                 for item in seq.items
             ]
             return self.resolve(v.Choice(tuple(items), via="loop"), Frame(""))
-        if isinstance(seq, v.Mapping) and seq.items and index is None:
+        if isinstance(seq, v.Dict) and seq.items and index is None:
             return v.Choice(tuple(v.Str(k, "loop") for k, _ in seq.items))
         if isinstance(seq, v.Choice):
             return (
@@ -680,7 +681,7 @@ _RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
     v.Concat: Resolver._r_concat,
     v.Choice: Resolver._r_choice,
     v.Seq: Resolver._r_seq,
-    v.Mapping: Resolver._r_mapping,
+    v.Dict: Resolver._r_dict,
     v.Elem: Resolver._r_elem,
     v.Sub: Resolver._r_sub,
     v.CallResult: Resolver._r_call,
@@ -799,7 +800,7 @@ def _concat(parts: list[Resolved]) -> Resolved:
 
 
 def _subscript(base: Resolved, index: Resolved, original: v.Sub) -> Resolved:
-    if isinstance(base, v.Mapping):
+    if isinstance(base, v.Dict):
         if isinstance(index, v.Str):
             for key, item in base.items:
                 if key == index.value:
@@ -822,35 +823,6 @@ def _str_format(base: Resolved, args: list[Resolved]) -> Resolved:
         except (IndexError, KeyError, ValueError):
             return v.Unknown("a str.format() that does not fit its arguments")
     return v.Unknown("a string formatted at runtime")
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _render_sql(text: Resolved, args: list[Resolved], kwargs: dict[str, Resolved]) -> Resolved:
-    """Renders ``sql.SQL(text).format(...)`` to plain SQL when every piece is known."""
-    if not isinstance(text, v.Str):
-        return v.Unknown(f"sql.SQL() of {_reason(text)}")
-
-    def piece(value: Resolved) -> str | None:
-        if isinstance(value, v.SqlIdentifier):
-            parts = [p.value for p in value.parts if isinstance(p, v.Str)]
-            if len(parts) != len(value.parts):
-                return None
-            return ".".join(_quote_ident(p) for p in parts)
-        if isinstance(value, v.Str):
-            return value.value
-        return None
-
-    rendered_args = [piece(a) for a in args]
-    rendered_kwargs = {k: piece(a) for k, a in kwargs.items()}
-    if None in rendered_args or None in rendered_kwargs.values():
-        return v.Unknown("sql.SQL().format() with a value known only at runtime")
-    try:
-        return v.Str(text.value.format(*rendered_args, **rendered_kwargs), text.via)
-    except (IndexError, KeyError, ValueError):
-        return v.Unknown("sql.SQL().format() that does not fit its arguments")
 
 
 def _describe(value: object) -> str:

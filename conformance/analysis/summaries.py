@@ -214,7 +214,7 @@ def _parse_misses(
     import concurrent.futures as cf
     import multiprocessing
 
-    import conformance.analysis.extract  # noqa: F401  (loaded once, before the fork)
+    import conformance.analysis.parse  # noqa: F401  (loaded once, before the fork)
 
     # the largest files first, and batches that shrink as the work runs out: the workers
     # finish together instead of one waiting on the other's last batch
@@ -309,9 +309,9 @@ def likely_imports(data: bytes, source: SourceFile) -> Iterator[str]:
 
 
 def _summarize(task: tuple[bytes, str, str, bool]) -> ModuleSummary:
-    from conformance.analysis.extract import summarize
+    from conformance.analysis.parse import summarize_file
 
-    return summarize(*task)
+    return summarize_file(*task)
 
 
 def _unreadable(source: SourceFile, exc: OSError) -> ModuleSummary:

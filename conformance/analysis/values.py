@@ -1,6 +1,6 @@
 """Symbolic values and effects: what one file says, before names are resolved across modules.
 
-The extractor (``extract.py``) turns each file into a :class:`ModuleSummary` built from these
+The reader (``parse/reader.py``) turns each file into a :class:`ModuleSummary` built from these
 frozen records; the resolver (``resolve.py``) evaluates them across modules. A value
 names what an expression *is* as far as the file alone can tell: a string literal, a parameter,
 a module-level name still to be resolved, a supabase table builder, a call's result, ...
@@ -91,7 +91,7 @@ class Seq:
 
 
 @dataclass(frozen=True, slots=True)
-class Mapping:
+class Dict:
     """A dict display with string keys."""
 
     items: tuple[tuple[str, Value], ...]
@@ -243,7 +243,7 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
     Concat,
     Choice,
     Seq,
-    Mapping,
+    Dict,
     Elem,
     CallResult,
     Client,

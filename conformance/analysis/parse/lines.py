@@ -13,59 +13,16 @@ be paired (``ast`` of this Python rejects the file), the whole module is generat
 from __future__ import annotations
 
 import ast
-import contextlib
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
+
+from conformance.analysis.parse import speedups
 
 # (statement or None, node): a node and the innermost statement being read when it was seen;
 # a FunctionDef/ClassDef as the statement of its own name node means "the def line".
 Mark = tuple[cst.CSTNode | None, cst.CSTNode]
-
-
-class _Found(Exception):
-    pass
-
-
-class _LineCountingState(CodegenState):
-    def __init__(self, module: cst.Module, wanted: dict[int, int], first_line: int) -> None:
-        super().__init__(
-            default_indent=module.default_indent, default_newline=module.default_newline
-        )
-        self.line = first_line
-        self.wanted = wanted
-        self.found: dict[int, int] = {}
-
-    def add_token(self, value: str) -> None:
-        if "\n" in value or "\r" in value:
-            self.line += value.count("\n") + value.count("\r") - value.count("\r\n")
-
-    def add_indent_tokens(self) -> None:
-        pass
-
-    def before_codegen(self, node: cst.CSTNode) -> None:
-        index = self.wanted.get(id(node))
-        if index is not None:
-            self.found[index] = self.line
-            if len(self.found) == len(self.wanted):
-                raise _Found
-
-
-def _generate(
-    module: cst.Module, root: cst.CSTNode, nodes: Sequence[cst.CSTNode], first_line: int
-) -> list[int]:
-    wanted = {id(node): i for i, node in enumerate(nodes)}
-    state = _LineCountingState(module, wanted, first_line)
-    with contextlib.suppress(_Found):
-        root._codegen(state)
-    return [state.found.get(i, first_line) for i in range(len(nodes))]
-
-
-def start_lines(module: cst.Module, nodes: Sequence[cst.CSTNode]) -> list[int]:
-    """Returns the 1-based line where each node starts, generating the whole module once."""
-    return _generate(module, module, nodes, 1) if nodes else []
 
 
 class _Mismatch(Exception):
@@ -167,19 +124,21 @@ def mark_lines(module: cst.Module, tree: ast.Module | None, marks: Sequence[Mark
     source (None when Python's parser rejected it)."""
     if not marks:
         return []
+    if not speedups.ENABLED:
+        return speedups.start_lines(module, [node for _, node in marks])
     spans: dict[int, _Span] = {}
     try:
         if tree is None:
             raise _Mismatch
         _pair(module.body, tree.body, spans)
     except (RecursionError, _Mismatch):
-        return start_lines(module, [node for _, node in marks])
+        return speedups.start_lines(module, [node for _, node in marks])
     lines = [0] * len(marks)
     pending: dict[int, tuple[cst.CSTNode, list[int]]] = {}
     for i, (stmt, node) in enumerate(marks):
         span = spans.get(id(stmt)) if stmt is not None else None
         if stmt is None or span is None:
-            return start_lines(module, [node for _, node in marks])
+            return speedups.start_lines(module, [node for _, node in marks])
         if span.one_line or isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             lines[i] = span.line  # decorators and defaults count as the def line
         else:
@@ -196,7 +155,7 @@ def mark_lines(module: cst.Module, tree: ast.Module | None, marks: Sequence[Mark
             else:
                 rest.append(i)
         if rest:
-            found = _generate(module, stmt, [marks[i][1] for i in rest], span.first)
+            found = speedups.statement_lines(module, stmt, [marks[i][1] for i in rest], span.first)
             for i, line in zip(rest, found, strict=True):
                 lines[i] = line
     return lines

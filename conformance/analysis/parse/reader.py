@@ -1,60 +1,30 @@
-"""One file's source → :class:`ModuleSummary`: one libcst parse, one pruned walk, no imports run.
+"""A parsed module → the records of a :class:`ModuleSummary`: one pruned walk, nothing run.
 
 The walk visits statements and the expressions that can call something; it never enters string
-bodies and treats payload literals as data. Each function body is read in order with a small
-environment of local names, so split chains (``tbl = client.table("x")`` … ``tbl.upsert(row)``),
-literal loops and branch-dependent names become symbolic values for the resolver.
+bodies and treats payload literals as data. Each function body is read in order in a
+:class:`Scope` of local names, so split chains (``tbl = client.table("x")`` …
+``tbl.upsert(row)``), literal loops and branch-dependent names become symbolic values for the
+resolver. What a call to a client library means is the recognisers' business (``calls.py``,
+``clients/``); every other call is recorded for the resolver to follow.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import libcst as cst
 
 from conformance.analysis import values as v
-from conformance.analysis.lines import mark_lines
+from conformance.analysis.parse import clients  # noqa: F401  (registers the recognisers)
+from conformance.analysis.parse.calls import DATA_VALUES, Call, recognise
 
-WRITE_METHODS = {"insert": "insert", "upsert": "upsert", "update": "update", "delete": "delete"}
-INVOKE_METHODS = frozenset(
-    {
-        "spawn",
-        "remote",
-        "map",
-        "starmap",
-        "spawn_map",
-        "for_each",
-        "remote_gen",
-        "remote.aio",
-        "spawn.aio",
-    }
-)
-SQL_METHODS = frozenset({"execute", "executemany", "copy", "copy_expert", "mogrify_execute"})
-SQL_FUNCTIONS = frozenset({"execute_values", "execute_batch"})
-CLIENT_FACTORIES = frozenset({"create_client", "acreate_client", "create_async_client"})
-_OPAQUE_BASES = (
-    v.Str,
-    v.Seq,
-    v.Mapping,
-    v.Concat,
-    v.Client,
-    v.Options,
-    v.SqlTemplate,
-    v.SqlIdentifier,
-    v.Unknown,
-    v.SchemaScope,
-    v.TableRef,
-)
-_QUERY = v.Unknown("a supabase query result")
 _LOOP_UNROLL_LIMIT = 32
 
 
-class _Frame:
-    """The state of one function body (or of the module body) being read."""
+class Scope:
+    """One function body (or the module body) being read: its local names and what it does."""
 
     def __init__(self, qualname: str, env: dict[str, v.Value], module_level: bool = False):
         self.qualname = qualname
@@ -66,15 +36,15 @@ class _Frame:
         self.self_attrs: list[tuple[str, v.Value]] = []
         self.nested: list[tuple[str, int]] = []
 
-    def fork(self) -> _Frame:
-        child = _Frame(self.qualname, dict(self.env), self.module_level)
+    def fork(self) -> Scope:
+        child = Scope(self.qualname, dict(self.env), self.module_level)
         child.effects, child.returns = self.effects, self.returns
         child.slugs, child.self_attrs = self.slugs, self.self_attrs
         child.nested = self.nested
         return child
 
 
-class Extractor:
+class Reader:
     """Reads one parsed module. Lines are placeholders (-n) until :meth:`summary` fills them."""
 
     def __init__(self, module_name: str, is_package: bool) -> None:
@@ -93,14 +63,14 @@ class Extractor:
     # -- entry ------------------------------------------------------------------------------------
 
     def run(self, module: cst.Module) -> None:
-        frame = _Frame("<module>", self.bindings, module_level=True)
+        frame = Scope("<module>", self.bindings, module_level=True)
         self._block(module.body, frame, top=True)
 
     def lines_needed(self) -> list[tuple[cst.CSTNode | None, cst.CSTNode]]:
         """Returns ``(statement, node)`` for every node whose line a record needs."""
         return self._nodes
 
-    def _mark(self, node: cst.CSTNode, stmt: cst.CSTNode | None = None) -> int:
+    def mark(self, node: cst.CSTNode, stmt: cst.CSTNode | None = None) -> int:
         """Returns a placeholder line for ``node``; the same node always gets the same one."""
         mark = self._marks.get(id(node))
         if mark is None:
@@ -110,11 +80,11 @@ class Extractor:
 
     # -- statements -------------------------------------------------------------------------------
 
-    def _block(self, body: Sequence[cst.CSTNode], frame: _Frame, top: bool = False) -> None:
+    def _block(self, body: Sequence[cst.CSTNode], frame: Scope, top: bool = False) -> None:
         for stmt in body:
             self._statement(stmt, frame, top)
 
-    def _suite(self, suite: cst.BaseSuite, frame: _Frame, top: bool = False) -> None:
+    def _suite(self, suite: cst.BaseSuite, frame: Scope, top: bool = False) -> None:
         if type(suite) is cst.SimpleStatementSuite:  # ``if x: a(); b()``
             for small in suite.body:
                 self._where = small
@@ -122,7 +92,7 @@ class Extractor:
         else:
             self._block(suite.body, frame, top)
 
-    def _statement(self, stmt: cst.CSTNode, frame: _Frame, top: bool) -> None:
+    def _statement(self, stmt: cst.CSTNode, frame: Scope, top: bool) -> None:
         if type(stmt) is cst.SimpleStatementLine:
             for small in stmt.body:
                 self._where = small
@@ -159,7 +129,7 @@ class Extractor:
             self._branches(frame, [case.body for case in stmt.cases], top, keep_base=True)
 
     def _branches(
-        self, frame: _Frame, suites: Iterable[Any], top: bool, keep_base: bool = False
+        self, frame: Scope, suites: Iterable[Any], top: bool, keep_base: bool = False
     ) -> None:
         """Reads alternative suites on copies of the environment, then merges the copies."""
         base = dict(frame.env)
@@ -184,7 +154,7 @@ class Extractor:
         frame.env.clear()
         frame.env.update(_merge_envs(results))
 
-    def _for(self, stmt: cst.For, frame: _Frame, top: bool) -> None:
+    def _for(self, stmt: cst.For, frame: Scope, top: bool) -> None:
         seq = self._ev(stmt.iter, frame)
         target = stmt.target
         if isinstance(seq, v.Seq) and 0 < len(seq.items) <= _LOOP_UNROLL_LIMIT:
@@ -208,7 +178,7 @@ class Extractor:
         if stmt.orelse is not None:
             self._suite(stmt.orelse.body, frame, top)
 
-    def _bind_target(self, target: cst.BaseExpression, value: v.Value, frame: _Frame) -> None:
+    def _bind_target(self, target: cst.BaseExpression, value: v.Value, frame: Scope) -> None:
         if type(target) is cst.Name:
             frame.env[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
@@ -231,7 +201,7 @@ class Extractor:
         ):
             frame.self_attrs.append((target.attr.value, value))
 
-    def _small(self, small: cst.CSTNode, frame: _Frame) -> None:
+    def _small(self, small: cst.CSTNode, frame: Scope) -> None:
         if type(small) is cst.Expr:
             self._ev(small.value, frame)
         elif type(small) is cst.Assign:
@@ -270,7 +240,7 @@ class Extractor:
         elif type(small) is cst.Raise and small.exc is not None:
             self._ev(small.exc, frame)
 
-    def _import_from(self, node: cst.ImportFrom, frame: _Frame) -> None:
+    def _import_from(self, node: cst.ImportFrom, frame: Scope) -> None:
         level = len(node.relative)
         name = _dotted(node.module) if node.module is not None else ""
         if level:
@@ -295,7 +265,7 @@ class Extractor:
     # -- definitions ------------------------------------------------------------------------------
 
     def _function(
-        self, node: cst.FunctionDef, outer: _Frame, top: bool, class_name: str | None = None
+        self, node: cst.FunctionDef, outer: Scope, top: bool, class_name: str | None = None
     ) -> v.FunctionSummary:
         name = node.name.value
         if class_name is not None:
@@ -304,7 +274,7 @@ class Extractor:
             qualname = name
         else:
             qualname = f"{outer.qualname}.<locals>.{name}"
-        module_frame = _Frame("<module>", self.bindings, module_level=True)
+        module_frame = Scope("<module>", self.bindings, module_level=True)
         decorators = tuple(self._ev(d.decorator, module_frame) for d in node.decorators)
         params: list[str] = []
         defaults: list[tuple[str, v.Value]] = []
@@ -322,13 +292,13 @@ class Extractor:
         for star in (p.star_arg, p.star_kwarg):
             if type(star) is cst.Param:
                 env[star.name.value] = v.Unknown(f"'{star.name.value}' collects arguments")
-        frame = _Frame(qualname, env)
+        frame = Scope(qualname, env)
         self._suite(node.body, frame)
         self._reach_nested(frame)
         summary = v.FunctionSummary(
             qualname=qualname,
             name=name,
-            line=self._mark(node.name, node),
+            line=self.mark(node.name, node),
             params=tuple(params),
             defaults=tuple(defaults),
             decorators=decorators,
@@ -346,7 +316,7 @@ class Extractor:
         self._last_self_attrs = frame.self_attrs
         return summary
 
-    def _reach_nested(self, frame: _Frame) -> None:
+    def _reach_nested(self, frame: Scope) -> None:
         """A function defined inside another is reachable from it even when no call shows it:
         route handlers registered by decorator, callbacks handed to a framework."""
         called = {
@@ -360,7 +330,7 @@ class Extractor:
 
     def _class(self, node: cst.ClassDef) -> None:
         name = node.name.value
-        module_frame = _Frame("<module>", self.bindings, module_level=True)
+        module_frame = Scope("<module>", self.bindings, module_level=True)
         decorators = tuple(self._ev(d.decorator, module_frame) for d in node.decorators)
         bases = tuple(self._ev(arg.value, module_frame) for arg in node.bases)
         methods: list[str] = []
@@ -385,7 +355,7 @@ class Extractor:
         self.classes.append(
             v.ClassSummary(
                 name=name,
-                line=self._mark(node.name, node),
+                line=self.mark(node.name, node),
                 decorators=decorators,
                 bases=bases,
                 methods=tuple(methods),
@@ -397,7 +367,7 @@ class Extractor:
 
     # -- expressions ------------------------------------------------------------------------------
 
-    def _ev(self, node: cst.BaseExpression, frame: _Frame) -> v.Value:
+    def _ev(self, node: cst.BaseExpression, frame: Scope) -> v.Value:
         """Returns the symbolic value of ``node``; records the effects of calls inside it."""
         # Dispatch on the exact type: libcst's node classes are ABCs, so a chain of isinstance
         # checks costs more than the rest of the walk.
@@ -407,22 +377,22 @@ class Extractor:
         value: v.Value = handler(self, node, frame)
         return value
 
-    def _ev_name(self, node: cst.Name, frame: _Frame) -> v.Value:
+    def _ev_name(self, node: cst.Name, frame: Scope) -> v.Value:
         if frame.module_level:
             return v.Global(node.value)
         return frame.env.get(node.value) or v.Global(node.value)
 
-    def _ev_string(self, node: cst.SimpleString, frame: _Frame) -> v.Value:
+    def _ev_string(self, node: cst.SimpleString, frame: Scope) -> v.Value:
         literal = _string_value(node)
         return v.Str(literal) if isinstance(literal, str) else v.Unknown("a bytes literal")
 
-    def _ev_attribute(self, node: cst.Attribute, frame: _Frame) -> v.Value:
+    def _ev_attribute(self, node: cst.Attribute, frame: Scope) -> v.Value:
         return v.Attr(self._ev(node.value, frame), node.attr.value)
 
-    def _ev_concatenated(self, node: cst.ConcatenatedString, frame: _Frame) -> v.Value:
+    def _ev_concatenated(self, node: cst.ConcatenatedString, frame: Scope) -> v.Value:
         return v.Concat((self._ev(node.left, frame), self._ev(node.right, frame)))
 
-    def _ev_sequence(self, node: cst.Tuple | cst.List | cst.Set, frame: _Frame) -> v.Value:
+    def _ev_sequence(self, node: cst.Tuple | cst.List | cst.Set, frame: Scope) -> v.Value:
         items = []
         for element in node.elements:
             value = self._ev(element.value, frame)
@@ -431,26 +401,26 @@ class Extractor:
             items.append(value)
         return v.Seq(tuple(items))
 
-    def _ev_subscript(self, node: cst.Subscript, frame: _Frame) -> v.Value:
+    def _ev_subscript(self, node: cst.Subscript, frame: Scope) -> v.Value:
         base = self._ev(node.value, frame)
         if len(node.slice) == 1 and type(node.slice[0].slice) is cst.Index:
             return v.Sub(base, self._ev(node.slice[0].slice.value, frame))
         return v.Unknown("a slice")
 
-    def _ev_binary(self, node: cst.BinaryOperation, frame: _Frame) -> v.Value:
+    def _ev_binary(self, node: cst.BinaryOperation, frame: Scope) -> v.Value:
         left, right = self._ev(node.left, frame), self._ev(node.right, frame)
         if type(node.operator) is cst.Add:
             return v.Concat((left, right))
         return v.Unknown("the result of an operator")
 
-    def _ev_ifexp(self, node: cst.IfExp, frame: _Frame) -> v.Value:
+    def _ev_ifexp(self, node: cst.IfExp, frame: Scope) -> v.Value:
         self._ev(node.test, frame)
         return v.Choice((self._ev(node.body, frame), self._ev(node.orelse, frame)))
 
-    def _ev_await(self, node: cst.Await, frame: _Frame) -> v.Value:
+    def _ev_await(self, node: cst.Await, frame: Scope) -> v.Value:
         return self._ev(node.expression, frame)
 
-    def _ev_operator(self, node: cst.CSTNode, frame: _Frame) -> v.Value:
+    def _ev_operator(self, node: cst.CSTNode, frame: Scope) -> v.Value:
         for child in node.children:
             if type(child) in _EXPRESSIONS:
                 self._ev(child, frame)  # type: ignore[arg-type]
@@ -458,12 +428,12 @@ class Extractor:
                 self._ev(child.comparator, frame)
         return v.Unknown("the result of an operator")
 
-    def _ev_named(self, node: cst.NamedExpr, frame: _Frame) -> v.Value:
+    def _ev_named(self, node: cst.NamedExpr, frame: Scope) -> v.Value:
         value = self._ev(node.value, frame)
         self._bind_target(node.target, value, frame)
         return value
 
-    def _ev_lambda(self, node: cst.Lambda, frame: _Frame) -> v.Value:
+    def _ev_lambda(self, node: cst.Lambda, frame: Scope) -> v.Value:
         """A lambda's body runs when the lambda is called (``retry(lambda: ...)``): its effects
         count for the enclosing function."""
         child = frame.fork()
@@ -472,10 +442,10 @@ class Extractor:
         self._ev(node.body, child)
         return v.Unknown("a lambda")
 
-    def _ev_constant(self, node: cst.CSTNode, frame: _Frame) -> v.Value:
+    def _ev_constant(self, node: cst.CSTNode, frame: Scope) -> v.Value:
         return v.Unknown(f"a {type(node).__name__.lower()}")
 
-    def _fstring(self, node: cst.FormattedString, frame: _Frame) -> v.Value:
+    def _fstring(self, node: cst.FormattedString, frame: Scope) -> v.Value:
         parts: list[v.Value] = []
         for part in node.parts:
             if type(part) is cst.FormattedStringText:
@@ -487,7 +457,7 @@ class Extractor:
                 parts.append(value)
         return v.Concat(tuple(parts))
 
-    def _dict(self, node: cst.Dict, frame: _Frame) -> v.Value:
+    def _dict(self, node: cst.Dict, frame: Scope) -> v.Value:
         items: list[tuple[str, v.Value]] = []
         for element in node.elements:
             if type(element) is not cst.DictElement:
@@ -500,12 +470,12 @@ class Extractor:
                 if isinstance(text, str):
                     items.append((text, value))
                     if text == "workflow_slug" and isinstance(value, v.Str):
-                        frame.slugs.append((value.value, self._mark(element.value)))
+                        frame.slugs.append((value.value, self.mark(element.value)))
             else:
                 self._ev(key, frame)
-        return v.Mapping(tuple(items))
+        return v.Dict(tuple(items))
 
-    def _comprehension(self, node: cst.CSTNode, frame: _Frame) -> v.Value:
+    def _comprehension(self, node: cst.CSTNode, frame: Scope) -> v.Value:
         child = frame.fork()
         comp = getattr(node, "for_in", None)
         while type(comp) is cst.CompFor:
@@ -521,7 +491,7 @@ class Extractor:
             self._ev(node.elt, child)  # type: ignore[attr-defined]
         return v.Unknown("a comprehension")
 
-    def _call(self, node: cst.Call, frame: _Frame) -> v.Value:  # noqa: C901
+    def _call(self, node: cst.Call, frame: Scope) -> v.Value:
         func = node.func
         args = [a for a in node.args if a.keyword is None and not a.star]
         kwargs = {a.keyword.value: a for a in node.args if a.keyword is not None}
@@ -533,100 +503,24 @@ class Extractor:
         if type(func) is cst.Attribute:
             method = func.attr.value
             base = self._ev(func.value, frame)
-            if method in ("table", "from_") and len(arg_values) == 1:
-                if type(base) is v.Attr and base.attr == "storage":  # a storage bucket
-                    return v.Unknown("a storage bucket")
-                return v.TableRef(base, arg_values[0])
-            if method == "to_sql" and arg_values:  # pandas DataFrame.to_sql(name, con, schema=)
-                schema = dict(kwarg_values).get("schema", v.Str("public", "default-schema"))
-                table = v.TableRef(
-                    v.SchemaScope(v.Unknown("a SQL connection"), schema), arg_values[0]
-                )
-                frame.effects.append(v.WriteSite(table, "insert", self._mark(func.attr)))
-                return _QUERY
-            if method == "schema" and len(arg_values) == 1:
-                return v.SchemaScope(base, arg_values[0])
-            if method in WRITE_METHODS and not isinstance(base, _OPAQUE_BASES[:-2]):
-                operation = WRITE_METHODS[method]
-                upsert = kwargs.get("upsert")
-                if (
-                    operation == "insert"
-                    and upsert is not None
-                    and type(upsert.value) is cst.Name
-                    and upsert.value.value == "True"
-                ):
-                    operation = "upsert"
-                frame.effects.append(v.WriteSite(base, operation, self._mark(func.attr)))
-                return _QUERY
-            if method == "rpc" and arg_values:
-                frame.effects.append(v.RpcSite(arg_values[0], self._mark(func.attr)))
-                return _QUERY
-            if method in SQL_METHODS and arg_values:
-                frame.effects.append(_sql_site(arg_values[0], self._mark(func.attr)))
-                return _QUERY
-            if method == "copy_from" and len(arg_values) >= 2:
-                sql = v.Concat((v.Str("COPY "), arg_values[1], v.Str(" FROM STDIN")))
-                frame.effects.append(_sql_site(sql, self._mark(func.attr)))
-                return _QUERY
-            if method in SQL_FUNCTIONS and len(arg_values) >= 2:
-                frame.effects.append(_sql_site(arg_values[1], self._mark(func.attr)))
-                return _QUERY
-            if method in INVOKE_METHODS and not isinstance(base, _OPAQUE_BASES):
-                line = self._mark(func.attr)
-                frame.effects.append(v.InvokeSite(base, method, line))
-                if not frame.module_level:  # ``executor.map(fn, items)``: fn may be ours
-                    mapped = v.Attr(base, method)
-                    frame.effects.append(v.CallSite(mapped, arg_values, kwarg_values, line))
-                return v.Unknown(f"the result of .{method}()")
-            if method in ("copy_records_to_table", "copy_to_table") and arg_values:  # asyncpg
-                schema = dict(kwarg_values).get("schema_name", v.Str("public", "default-schema"))
-                table = v.TableRef(
-                    v.SchemaScope(v.Unknown("a SQL connection"), schema), arg_values[0]
-                )
-                frame.effects.append(v.WriteSite(table, "insert", self._mark(func.attr)))
-                return _QUERY
-            if method == "local":
-                frame.effects.append(
-                    v.CallSite(base, arg_values, kwarg_values, self._mark(func.attr))
-                )
-                return v.CallResult(base, arg_values, kwarg_values)
-            if method == "SQL" and arg_values:
-                return v.SqlTemplate(arg_values[0])
-            if method == "Identifier":
-                return v.SqlIdentifier(arg_values)
-            if method == "format" and isinstance(base, v.SqlTemplate):
-                return v.SqlTemplate(base.text, arg_values, kwarg_values)
-            if method == "as_string" and isinstance(base, (v.SqlTemplate, v.Str, v.Concat)):
-                return base
-            if method in CLIENT_FACTORIES:
-                return _client(arg_values, kwarg_values)
-            if method.endswith("ClientOptions"):
-                return v.Options(dict(kwarg_values).get("schema"))
-            if isinstance(base, _OPAQUE_BASES):
+            call = Call(self, frame, node, method, None, base, arg_values, kwarg_values)
+            known = recognise(call)
+            if known is not None:
+                return known
+            if isinstance(base, DATA_VALUES):
                 return v.Unknown(f"the result of .{method}()")
             callee: v.Value = v.Attr(base, method)
-            line_node: cst.CSTNode = func.attr
         else:
             name = func.value if type(func) is cst.Name else None
-            if name in SQL_FUNCTIONS and len(arg_values) >= 2:
-                frame.effects.append(_sql_site(arg_values[1], self._mark(func)))
-                return _QUERY
-            if name in CLIENT_FACTORIES:
-                return _client(arg_values, kwarg_values)
-            if name is not None and name.endswith("ClientOptions"):
-                return v.Options(dict(kwarg_values).get("schema"))
-            if name == "SQL" and arg_values:
-                return v.SqlTemplate(arg_values[0])
-            if name == "Identifier":
-                return v.SqlIdentifier(arg_values)
+            call = Call(self, frame, node, None, name, None, arg_values, kwarg_values)
+            known = recognise(call)
+            if known is not None:
+                return known
             callee = self._ev(func, frame)
-            line_node = func
-            if isinstance(callee, _OPAQUE_BASES):
+            if isinstance(callee, DATA_VALUES):
                 return v.Unknown("the result of a call")
         if not frame.module_level:
-            frame.effects.append(
-                v.CallSite(callee, arg_values, kwarg_values, self._mark(line_node))
-            )
+            frame.effects.append(v.CallSite(callee, arg_values, kwarg_values, call.line()))
         return v.CallResult(callee, arg_values, kwarg_values)
 
     # -- output -----------------------------------------------------------------------------------
@@ -677,23 +571,6 @@ class _LineFixer:
         return obj
 
 
-def _sql_site(sql: v.Value, line: int) -> v.SqlSite:
-    """Parses SQL text now when the file alone states it (the parse is then cached)."""
-    text = sql
-    if isinstance(sql, v.SqlTemplate) and all(
-        isinstance(a, v.SqlIdentifier) and all(isinstance(p, v.Str) for p in a.parts)
-        for a in (*sql.args, *(val for _, val in sql.kwargs))
-    ):
-        from conformance.analysis.resolve import Frame, Resolver
-
-        text = Resolver({}).resolve(sql, Frame(""))
-    if isinstance(text, v.Str):
-        from conformance.analysis.sqltext import analyze_sql
-
-        return v.SqlSite(sql, line, analyze_sql(text.value))
-    return v.SqlSite(sql, line)
-
-
 def _string_value(node: cst.SimpleString) -> str | bytes:
     """Returns a string literal's value; plain literals without escapes skip libcst's
     ``evaluated_value`` (which compiles every literal)."""
@@ -707,17 +584,6 @@ def _string_value(node: cst.SimpleString) -> str | bytes:
         width = 3 if value[prefix_len : prefix_len + 3] == quote * 3 else 1
         return value[prefix_len + width : len(value) - width]
     return node.evaluated_value
-
-
-def _client(args: tuple[v.Value, ...], kwargs: tuple[tuple[str, v.Value], ...]) -> v.Value:
-    options = dict(kwargs).get("options")
-    if options is None and len(args) >= 3:
-        options = args[2]
-    if isinstance(options, v.Options):
-        return v.Client(options.schema)
-    if options is None:
-        return v.Client(None)
-    return v.Client(v.Attr(options, "schema"))
 
 
 def _as_loop(value: v.Value) -> v.Value:
@@ -751,254 +617,32 @@ def _dotted(node: cst.BaseExpression) -> str:
     return ""
 
 
-# -- comments and secrets (text level) ------------------------------------------------------------
-
-# ``ignore`` with no codes (or ``ignore[]``) is kept with no codes: a finding of its own (CONF015)
-_SUPPRESSION = re.compile(r"#\s*conformance:\s*ignore\b(?:\[([^\]]*)\])?[ \t]*([^\r\n]*)")
-_SECRET_DSN = re.compile(
-    r"""(?P<scheme>postgres(?:ql)?(?:\+\w+)?://)(?P<user>[^:/@\s'"]+):(?P<pw>[^@/\s'"{}]+)@"""
-)
-_SECRET_JWT = re.compile(
-    r"""["'](eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{10,})["']"""
-)
-_SECRET_KEY = re.compile(r"""["']((?:sb_secret|sbp)_[A-Za-z0-9_-]{16,})["']""")
-
-
-def line_at(text: str, position: int) -> int:
-    """Returns the 1-based line of ``position`` counting LF, CRLF and lone CR line ends."""
-    return (
-        text.count("\n", 0, position)
-        + text.count("\r", 0, position)
-        - text.count("\r\n", 0, position)
-        + 1
-    )
-
-
-def find_suppressions(text: str) -> tuple[tuple[int, tuple[str, ...], str], ...]:
-    """Returns ``(line, codes, reason)`` for every ``# conformance: ignore[...]`` comment.
-
-    Only real comments count: the same text inside a string literal suppresses nothing.
-    Comments are found with Python's tokenizer, and only in files that hold the marker.
-    """
-    if "conformance:" not in text:
-        return ()
-    out = []
-    for line, comment in _comments(text):
-        match = _SUPPRESSION.search(comment)
-        if match is None:
-            continue
-        listed = match.group(1) or ""
-        codes = tuple(c.strip().upper() for c in listed.split(",") if c.strip())
-        out.append((line, codes, match.group(2).strip()))
-    return tuple(out)
-
-
-def _comments(text: str) -> list[tuple[int, str]]:
-    """Returns ``(line, text)`` of each comment holding the marker; a file the tokenizer
-    cannot finish keeps the comments found before the point where it stopped."""
-    import io
-    import tokenize
-
-    found: list[tuple[int, str]] = []
-    try:
-        lines = io.StringIO(text, newline=None)  # CR and CRLF line ends count as line_at does
-        for token in tokenize.generate_tokens(lines.readline):
-            if token.type == tokenize.COMMENT and "conformance:" in token.string:
-                found.append((token.start[0], token.string))
-    except (tokenize.TokenError, SyntaxError, ValueError, RecursionError, MemoryError):
-        pass
-    return found
-
-
-def find_secrets(text: str) -> tuple[tuple[int, str, str], ...]:
-    """Returns ``(line, masked, kind)`` for literal DSN passwords and service keys in ``text``."""
-    out = []
-    if "://" in text:
-        for match in _SECRET_DSN.finditer(text):
-            if match.group("pw").startswith("$"):
-                continue
-            line = line_at(text, match.start())
-            masked = f"{match.group('scheme')}{match.group('user')}:****@"
-            out.append((line, masked, "connection string with a password"))
-    if "eyJ" in text or "sb_secret_" in text or "sbp_" in text:
-        for pattern, kind in ((_SECRET_JWT, "service key (JWT)"), (_SECRET_KEY, "service key")):
-            for match in pattern.finditer(text):
-                line = line_at(text, match.start())
-                out.append((line, match.group(1)[:6] + "****", kind))
-    return tuple(sorted(out))
-
-
 _EXPRESSIONS: dict[type, Any] = {
-    cst.Name: Extractor._ev_name,
-    cst.SimpleString: Extractor._ev_string,
-    cst.Call: Extractor._call,
-    cst.Attribute: Extractor._ev_attribute,
-    cst.ConcatenatedString: Extractor._ev_concatenated,
-    cst.FormattedString: Extractor._fstring,
-    cst.Tuple: Extractor._ev_sequence,
-    cst.List: Extractor._ev_sequence,
-    cst.Set: Extractor._ev_sequence,
-    cst.Dict: Extractor._dict,
-    cst.Subscript: Extractor._ev_subscript,
-    cst.BinaryOperation: Extractor._ev_binary,
-    cst.IfExp: Extractor._ev_ifexp,
-    cst.Await: Extractor._ev_await,
-    cst.BooleanOperation: Extractor._ev_operator,
-    cst.Comparison: Extractor._ev_operator,
-    cst.UnaryOperation: Extractor._ev_operator,
-    cst.ListComp: Extractor._comprehension,
-    cst.SetComp: Extractor._comprehension,
-    cst.GeneratorExp: Extractor._comprehension,
-    cst.DictComp: Extractor._comprehension,
-    cst.NamedExpr: Extractor._ev_named,
-    cst.Integer: Extractor._ev_constant,
-    cst.Float: Extractor._ev_constant,
-    cst.Imaginary: Extractor._ev_constant,
-    cst.Ellipsis: Extractor._ev_constant,
-    cst.Lambda: Extractor._ev_lambda,
+    cst.Name: Reader._ev_name,
+    cst.SimpleString: Reader._ev_string,
+    cst.Call: Reader._call,
+    cst.Attribute: Reader._ev_attribute,
+    cst.ConcatenatedString: Reader._ev_concatenated,
+    cst.FormattedString: Reader._fstring,
+    cst.Tuple: Reader._ev_sequence,
+    cst.List: Reader._ev_sequence,
+    cst.Set: Reader._ev_sequence,
+    cst.Dict: Reader._dict,
+    cst.Subscript: Reader._ev_subscript,
+    cst.BinaryOperation: Reader._ev_binary,
+    cst.IfExp: Reader._ev_ifexp,
+    cst.Await: Reader._ev_await,
+    cst.BooleanOperation: Reader._ev_operator,
+    cst.Comparison: Reader._ev_operator,
+    cst.UnaryOperation: Reader._ev_operator,
+    cst.ListComp: Reader._comprehension,
+    cst.SetComp: Reader._comprehension,
+    cst.GeneratorExp: Reader._comprehension,
+    cst.DictComp: Reader._comprehension,
+    cst.NamedExpr: Reader._ev_named,
+    cst.Integer: Reader._ev_constant,
+    cst.Float: Reader._ev_constant,
+    cst.Imaginary: Reader._ev_constant,
+    cst.Ellipsis: Reader._ev_constant,
+    cst.Lambda: Reader._ev_lambda,
 }
-
-
-_NESTING_MESSAGES = (
-    "too many nested",
-    "too deeply nested",
-    "too many levels of indentation",
-    "too many statically nested",
-)
-# libcst's parser overflows its native stack a few thousand levels deep; real code stays far
-# below this.
-_MAX_DEPTH = 800
-_LONG_STATEMENT = 400
-_BOOLEAN_OPERATOR = re.compile(r"\b(?:and|or)\b")
-_LONG_LINE = 1500
-
-
-def _too_deep(tree: ast.Module, text: str) -> int | None:
-    """Returns the line of a statement nested more than ``_MAX_DEPTH`` levels, else None.
-
-    Only statements that could be that deep are measured: those spanning many lines, or all of
-    them when the file has a very long line (a deep chain on one line) or enough ``and``/``or``
-    for a chain of them to be that long on short lines.
-    """
-    everything = (
-        len(text) > _LONG_LINE and any(len(line) > _LONG_LINE for line in text.splitlines())
-    ) or sum(1 for _ in _BOOLEAN_OPERATOR.finditer(text)) > _MAX_DEPTH
-    for stmt in tree.body:
-        span = (stmt.end_lineno or stmt.lineno) - stmt.lineno
-        if (everything or span > _LONG_STATEMENT) and _depth_exceeds(stmt, _MAX_DEPTH):
-            return stmt.lineno
-    return None
-
-
-def _depth_exceeds(root: ast.AST, limit: int) -> bool:
-    """Whether libcst's tree of ``root`` would nest deeper than ``limit``. ``ast`` keeps
-    ``a and b and c`` as one flat node where libcst nests one level per operator, so a long
-    chain of ``and``/``or`` counts as that deep (its native parser overflows on 10,000)."""
-    stack = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        step = len(node.values) - 1 if isinstance(node, ast.BoolOp) else 1
-        stack.extend((child, depth + max(step, 1)) for child in ast.iter_child_nodes(node))
-    return False
-
-
-def _validates_only(hook: Any) -> bool:
-    code = getattr(hook, "__code__", None)
-    return code is not None and code.co_names == ("_validate",)
-
-
-_VALIDATE_HOOK = cst.CSTNode.__post_init__
-_SKIP_VALIDATION = _validates_only(_VALIDATE_HOOK)
-
-
-def _no_validation(self: cst.CSTNode) -> None:
-    return None
-
-
-def parse_module(source: bytes) -> cst.Module:
-    """``cst.parse_module`` without the checks each node runs when it is built.
-
-    Those checks catch mistakes in trees built by hand; the parser's nodes pass them by
-    construction, and they are 15% of a parse (libcst's own note on ``__post_init__`` says
-    as much). They are skipped only while this parse runs, and only while libcst's hook
-    still does nothing but validate.
-    """
-    if not _SKIP_VALIDATION:
-        return cst.parse_module(source)
-    cst.CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]
-    try:
-        return cst.parse_module(source)
-    finally:
-        cst.CSTNode.__post_init__ = _VALIDATE_HOOK  # type: ignore[method-assign]
-
-
-def summarize(source: bytes, module_name: str, file: str, is_package: bool) -> v.ModuleSummary:
-    """Returns the summary of one file's ``source``. Never raises: a file that cannot be read as
-    Python becomes a summary whose ``error`` is ``(line, reason)``."""
-    text = source.decode("utf-8", errors="replace")
-    suppressions, secrets = find_suppressions(text), find_secrets(text)
-
-    def failed(line: int, reason: str) -> v.ModuleSummary:
-        return v.ModuleSummary(
-            module_name,
-            file,
-            is_package,
-            (),
-            (),
-            (),
-            suppressions=suppressions,
-            secrets=secrets,
-            error=(line, reason),
-        )
-
-    if b"\x00" in source:
-        return failed(line_at(text, text.index("\x00")), "file contains a NUL byte")
-    try:
-        source.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if not source.startswith(b"# -*- coding") and b"coding" not in source[:200]:
-            return failed(
-                line_at(source[: exc.start].decode("latin-1"), exc.start), "file is not valid UTF-8"
-            )
-    # Python's own parser first: it is ten times faster, its statement positions give the
-    # lines, and it refuses cleanly the deep nesting that overflows libcst's native stack.
-    tree: ast.Module | None = None
-    python_error: SyntaxError | None = None
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        if any(word in str(exc.msg) for word in _NESTING_MESSAGES):
-            return failed(exc.lineno or 1, f"syntax error: {exc.msg}")
-        python_error = exc  # perhaps newer syntax than this Python's: libcst decides
-    except (RecursionError, MemoryError):
-        return failed(1, "nesting too deep to parse")
-    except ValueError as exc:
-        return failed(1, f"cannot parse: {exc}")
-    if tree is not None:
-        deep = _too_deep(tree, text)
-        if deep is not None:
-            return failed(deep, f"expression nested more than {_MAX_DEPTH} levels deep")
-    try:
-        module = parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        if python_error is not None:
-            return failed(python_error.lineno or 1, f"syntax error: {python_error.msg}")
-        return failed(exc.raw_line, f"syntax error: {exc.message}")
-    except RecursionError:
-        return failed(1, "nesting too deep to parse")
-    except Exception as exc:  # libcst raises a few other types on odd input
-        return failed(1, f"cannot parse: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-    extractor = Extractor(module_name, is_package)
-    try:
-        extractor.run(module)
-        lines = mark_lines(module, tree, extractor.lines_needed())
-    except RecursionError:
-        return failed(1, "nesting too deep to analyse")
-    except Exception as exc:  # a bug in the analyzer must not stop the other files
-        if python_error is not None:  # e.g. a string literal Python rejects
-            return failed(python_error.lineno or 1, f"syntax error: {python_error.msg}")
-        first = (str(exc).splitlines() or [""])[0][:200]
-        return failed(1, f"internal analyzer error ({type(exc).__name__}: {first})")
-    return extractor.summary(file, lines, suppressions, secrets)

@@ -1,0 +1,81 @@
+"""supabase-py: clients (``create_client``, ``ClientOptions(schema=...)``), builders
+(``.schema()``, ``.table()``/``.from_()``), writes (``.insert``, ``.upsert``,
+``.insert(..., upsert=True)``, ``.update``, ``.delete``) and ``.rpc()``."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from conformance.analysis import values as v
+from conformance.analysis.parse.calls import (
+    DATA_VALUES,
+    QUERY_RESULT,
+    Call,
+    on_any_name,
+    on_function,
+    on_method,
+)
+
+WRITE_METHODS = {"insert": "insert", "upsert": "upsert", "update": "update", "delete": "delete"}
+CLIENT_FACTORIES = ("create_client", "acreate_client", "create_async_client")
+# a builder or a client may take a write; a string, a container or a SQL template cannot
+_NOT_WRITABLE = tuple(t for t in DATA_VALUES if t not in (v.SchemaScope, v.TableRef))
+
+
+@on_method("table", "from_")
+def table(call: Call) -> v.Value | None:
+    if len(call.args) != 1:
+        return None
+    if type(call.base) is v.Attr and call.base.attr == "storage":  # a storage bucket
+        return v.Unknown("a storage bucket")
+    assert call.base is not None
+    return v.TableRef(call.base, call.args[0])
+
+
+@on_method("schema")
+def schema(call: Call) -> v.Value | None:
+    if len(call.args) != 1 or call.base is None:
+        return None
+    return v.SchemaScope(call.base, call.args[0])
+
+
+@on_method(*WRITE_METHODS)
+def write(call: Call) -> v.Value | None:
+    if call.base is None or isinstance(call.base, _NOT_WRITABLE):
+        return None
+    assert call.method is not None
+    operation = WRITE_METHODS[call.method]
+    upsert = call.keyword_node("upsert")
+    if operation == "insert" and type(upsert) is cst.Name and upsert.value == "True":
+        operation = "upsert"
+    call.effect(v.WriteSite(call.base, operation, call.line()))
+    return QUERY_RESULT
+
+
+@on_method("rpc")
+def rpc(call: Call) -> v.Value | None:
+    if not call.args:
+        return None
+    call.effect(v.RpcSite(call.args[0], call.line()))
+    return QUERY_RESULT
+
+
+@on_method(*CLIENT_FACTORIES)
+@on_function(*CLIENT_FACTORIES)
+def client(call: Call) -> v.Value | None:
+    options = call.kwarg("options")
+    if options is None and len(call.args) >= 3:
+        options = call.args[2]
+    if isinstance(options, v.Options):
+        return v.Client(options.schema)
+    if options is None:
+        return v.Client(None)
+    return v.Client(v.Attr(options, "schema"))
+
+
+@on_any_name
+def client_options(call: Call) -> v.Value | None:
+    name = call.method if call.method is not None else call.name
+    if name is None or not name.endswith("ClientOptions"):
+        return None
+    return v.Options(call.kwarg("schema"))
