@@ -29,7 +29,7 @@ from conformance import __version__, records
 from conformance.fileio import blake2b, create_temporary, seal, unseal
 
 FORMAT = 7
-MAX_ENTRY = 64 * 1024 * 1024  # bytes: a larger file is not read (a summary of 1x is ~10 kB)
+MAX_ENTRY = 64 * 1024 * 1024  # bytes: a larger file is not read (a summary is kilobytes)
 _T = TypeVar("_T")
 _GITIGNORE = "# created by conformance\n*\n"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -269,8 +269,8 @@ def store(root: Path, key: str, value: object) -> None:
 def store_payload(root: Path, key: str, payload: bytes) -> None:
     """Stores an already encoded value (:func:`records.encode`) under ``key`` atomically (a
     temporary file, then ``os.replace``); never raises for an unwritable cache."""
-    # one flat directory (file systems index large ones): a fan-out by key prefix made
-    # nearly a directory per entry on a cold run, 139 for 200 entries
+    # one flat directory (file systems index large ones): a fan-out by key prefix makes
+    # nearly a directory per entry on a cold run
     for _attempt in range(2):  # a second time when the directory went away meanwhile
         try:
             if root not in _MADE:

@@ -76,7 +76,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "Elem",
         "CallResult",
         "Client",
-        "Options",
+        "ClientOptions",
         "SchemaScope",
         "TableRef",
         "SqlTemplate",

@@ -235,13 +235,13 @@ def test_a_one_file_change_loads_only_the_summaries_it_needs(
     path = project / "modal-functions" / "src" / "ingest" / "company_tags.py"
     path.write_text(path.read_text() + "\nEDITED = 1\n")
     made: list[summaries_module.Summaries] = []
-    real = summaries_module.summarize_reachable
+    real = summaries_module.collect_summaries
 
     def spy(*args: object, **kwargs: object) -> summaries_module.Summaries:
         made.append(real(*args, **kwargs))  # type: ignore[arg-type]
         return made[-1]
 
-    monkeypatch.setattr("conformance.analysis.summaries.summarize_reachable", spy)
+    monkeypatch.setattr("conformance.analysis.summaries.collect_summaries", spy)
     reads: list[str] = []
     read = summaries_module.read_regular
 
@@ -264,7 +264,7 @@ def test_every_record_survives_the_codec_field_for_field(tmp_path: Path) -> None
     from dataclasses import replace
 
     from conformance import records
-    from conformance.analysis.summaries import summarize_reachable
+    from conformance.analysis.summaries import collect_summaries
     from conformance.analysis.values import ModuleSummary
     from conformance.discovery import discover
     from conformance.model import Analysis
@@ -273,7 +273,7 @@ def test_every_record_survives_the_codec_field_for_field(tmp_path: Path) -> None
     config = load_config(project)
     analysis = analyze_project(config, use_cache=False)
     files = discover(config)
-    summaries = summarize_reachable(list(files.values()), files, config, use_cache=False)
+    summaries = collect_summaries(list(files.values()), files, config, use_cache=False)
     for record in (analysis, *summaries.values()):
         payload = records.encode(record)
         assert payload is not None

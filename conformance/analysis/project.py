@@ -67,7 +67,7 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
     # past the warm path: only now the parser, the resolver and the symbolic values load
     from conformance.analysis.functions import resolve_functions
     from conformance.analysis.incremental import Reuse
-    from conformance.analysis.summaries import summarize_reachable
+    from conformance.analysis.summaries import collect_summaries
 
     if root is not None and entry is not None:
         increments = cache.load(root, increments_key, Increments)
@@ -80,7 +80,7 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
     if entry_module is not None:
         wanted.append(files[entry_module])
     known = {m.rel: m for m in previous[1].modules} if previous is not None else None
-    summaries = summarize_reachable(
+    summaries = collect_summaries(
         sorted(set(wanted)), files, config, root is not None, jobs, digests, known, hashed, root
     )
     timings.lap("parse")

@@ -71,7 +71,7 @@ _NEVER_A_FUNCTION = frozenset(
         v.SqlTemplate,
         v.SqlIdentifier,
         v.Client,
-        v.Options,
+        v.ClientOptions,
         v.SchemaScope,
         v.TableRef,
         v.LocalClass,
@@ -312,9 +312,9 @@ class Resolver:
         schema = value.schema
         return v.Client(self.resolve(schema, frame, d) if schema is not None else None)
 
-    def _r_options(self, value: v.Options, frame: Frame, d: int) -> Resolved:
+    def _r_client_options(self, value: v.ClientOptions, frame: Frame, d: int) -> Resolved:
         schema = value.schema
-        return v.Options(self.resolve(schema, frame, d) if schema is not None else None)
+        return v.ClientOptions(self.resolve(schema, frame, d) if schema is not None else None)
 
     def _r_scope(self, value: v.SchemaScope, frame: Frame, d: int) -> Resolved:
         return v.SchemaScope(
@@ -351,7 +351,7 @@ class Resolver:
             return base.schema or v.Unknown("client options without a schema")
         if isinstance(base, v.Str) and attr == "value":  # an Enum member's value
             return base
-        if isinstance(base, v.Options) and attr == "schema":
+        if isinstance(base, v.ClientOptions) and attr == "schema":
             return base.schema or v.Unknown("client options without a schema")
         if isinstance(base, AppRef):
             return AppMethod(base, attr)
@@ -686,7 +686,7 @@ _RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
     v.Sub: Resolver._r_sub,
     v.CallResult: Resolver._r_call,
     v.Client: Resolver._r_client,
-    v.Options: Resolver._r_options,
+    v.ClientOptions: Resolver._r_client_options,
     v.SchemaScope: Resolver._r_scope,
     v.TableRef: Resolver._r_table,
     v.SqlTemplate: Resolver._r_sql,

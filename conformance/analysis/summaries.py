@@ -78,7 +78,7 @@ class Summaries(Mapping[str, ModuleSummary]):
         return view
 
 
-def summarize_reachable(
+def collect_summaries(
     roots: Sequence[SourceFile],
     index: Mapping[str, SourceFile],
     config: Config,
@@ -188,7 +188,7 @@ def _load_unchanged(root: Path | None, source: SourceFile, key: str) -> ModuleSu
 @contextmanager
 def _rare_collections() -> Iterator[None]:
     """Parsing builds millions of short-lived, acyclic nodes; with the default thresholds the
-    cyclic collector runs thousands of times over them (a third of libcst's parse time).
+    cyclic collector runs thousands of times over them, for nothing.
     Collections stay on, just rarer, while files are parsed; forked workers inherit this."""
     before = gc.get_threshold()
     gc.set_threshold(50_000, 20, 20)

@@ -123,7 +123,7 @@ class Client:
 
 
 @dataclass(frozen=True, slots=True)
-class Options:
+class ClientOptions:
     """``ClientOptions(schema=...)``."""
 
     schema: Value | None = None
@@ -247,7 +247,7 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
     Elem,
     CallResult,
     Client,
-    Options,
+    ClientOptions,
     SchemaScope,
     TableRef,
     SqlTemplate,

@@ -28,7 +28,7 @@ DATA_VALUES: tuple[type, ...] = (
     v.Dict,
     v.Concat,
     v.Client,
-    v.Options,
+    v.ClientOptions,
     v.SqlTemplate,
     v.SqlIdentifier,
     v.Unknown,

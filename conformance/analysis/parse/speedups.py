@@ -10,10 +10,10 @@ from what is expected here, the public path is taken.
    ``CSTNode.__post_init__``: checks meant for trees built by hand, which a parser-built tree
    passes by construction (libcst's own comment on ``__post_init__`` says as much). While our
    parse runs, the hook is replaced by a no-op, and only while libcst's hook still does nothing
-   but call ``_validate``. On the 1x corpus: 18% of the parse.
+   but call ``_validate``.
 2. **Line numbers by generating single statements.** A finding needs the line of a few marked
    nodes. libcst's public way, ``PositionProvider``, computes a position for every node by
-   generating the whole module (47 times the cost of the way here on the 1x corpus). Here, the
+   generating the whole module, many times the cost of the way here. Here, the
    lines come from ``ast`` where it can tell them (parse/lines.py), and otherwise one statement
    is generated with a code-generation state (libcst's internal ``CodegenState``) that only
    counts line breaks and stops once the wanted nodes are seen.

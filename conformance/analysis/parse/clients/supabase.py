@@ -66,7 +66,7 @@ def client(call: Call) -> v.Value | None:
     options = call.kwarg("options")
     if options is None and len(call.args) >= 3:
         options = call.args[2]
-    if isinstance(options, v.Options):
+    if isinstance(options, v.ClientOptions):
         return v.Client(options.schema)
     if options is None:
         return v.Client(None)
@@ -78,4 +78,4 @@ def client_options(call: Call) -> v.Value | None:
     name = call.method if call.method is not None else call.name
     if name is None or not name.endswith("ClientOptions"):
         return None
-    return v.Options(call.kwarg("schema"))
+    return v.ClientOptions(call.kwarg("schema"))
