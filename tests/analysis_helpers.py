@@ -9,6 +9,20 @@ from typing import Any
 from conformance.model import Analysis
 
 
+def evidence(analysis: Analysis) -> dict[str, list[str]]:
+    """Every write of every function as its evidence chain reads, by ``file::function``:
+    ``schema.table operation via VIA at FILE:LINE``, then the call path that reaches it
+    (``< caller at FILE:LINE``), innermost call last."""
+    out: dict[str, list[str]] = {}
+    for f in analysis.functions:
+        lines = []
+        for w in f.writes:
+            chain = "".join(f" < {s.function} at {s.location}" for s in w.call_path)
+            lines.append(f"{w.qualified_name} {w.operation} via {w.via} at {w.location}{chain}")
+        out[f.test_id] = sorted(lines)
+    return out
+
+
 def normalise(analysis: Analysis) -> dict[str, Any]:
     functions = []
     for f in analysis.functions:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from analysis_helpers import make_project, normalise
+from analysis_helpers import evidence, make_project, normalise
 
 from conformance.analysis.project import analyze_project
 from conformance.config import load_config
@@ -21,8 +21,15 @@ app = modal.App("wh")
 
 
 def scan(root: Path, files: dict[str, str], settings: str = "") -> dict:
+    """The normal form of the project's analysis, each function with its writes' evidence
+    (``via``, line, call path; see analysis_helpers.evidence)."""
     make_project(root, {"config.py": CONFIG, **files}, settings)
-    return normalise(analyze_project(load_config(root), use_cache=False))
+    analysis = analyze_project(load_config(root), use_cache=False)
+    result = normalise(analysis)
+    chains = evidence(analysis)
+    for fn in result["functions"]:
+        fn["evidence"] = chains[f"{fn['file']}::{fn['name']}"]
+    return result
 
 
 def only(result: dict) -> dict:
@@ -31,9 +38,53 @@ def only(result: dict) -> dict:
 
 
 def test_example_project_matches_its_expected_output() -> None:
+    """Every function, table and operation, and every write's evidence: how its name was
+    known (``via``), its line, and the call path that reaches it."""
     expected = json.loads((EXAMPLE / "expected.json").read_text())
-    got = normalise(analyze_project(load_config(EXAMPLE), use_cache=False))
-    assert got == expected
+    analysis = analyze_project(load_config(EXAMPLE), use_cache=False)
+    got = normalise(analysis)
+    assert got == {k: v for k, v in expected.items() if k != "evidence"}
+    assert evidence(analysis) == expected["evidence"]
+
+
+def test_the_expected_evidence_points_at_the_writes_in_the_source() -> None:
+    """An independent check of expected.json's evidence: each write's line holds the write
+    (the client method, the SQL target, or the call handing a constant's SQL to the driver),
+    and each step of a call path holds a call of the next function."""
+    import re
+
+    source = EXAMPLE / "modal-functions" / "src"
+
+    def line(place: str) -> str:
+        file, number = place.rsplit(":", 1)
+        return (source / file).read_text().splitlines()[int(number) - 1]
+
+    words = {
+        "insert": ("insert", "INSERT", "COPY", "to_sql"),
+        "upsert": ("upsert", "insert", "INSERT"),
+        "update": ("update", "UPDATE"),
+        "delete": ("delete", "DELETE"),
+        "merge": ("MERGE",),
+        "truncate": ("TRUNCATE",),
+    }
+    pattern = re.compile(r"(\S+) (\S+) via (\S+) at (\S+)((?: < \S+ at \S+)*)$")
+    expected = json.loads((EXAMPLE / "expected.json").read_text())["evidence"]
+    checked = 0
+    for items in expected.values():
+        for item in items:
+            match = pattern.match(item)
+            assert match is not None, item
+            table, operation, via, place, chain = match.groups()
+            text = line(place)
+            by_sql = via in ("sql", "constant", "default-schema") and re.search(
+                r"\b(execute|executemany|execute_values|copy)\w*\(", text
+            )
+            assert by_sql or any(w in text for w in words[operation]), (item, text)
+            steps = re.findall(r" < (\S+) at (\S+)", chain)
+            for caller, at in steps:
+                assert "(" in line(at), (item, caller, at)
+            checked += 1
+    assert checked > 60
 
 
 def test_app_alias_and_module_attribute(tmp_path: Path) -> None:
@@ -86,6 +137,10 @@ def test_helper_in_other_module_with_call_site_literals(tmp_path: Path) -> None:
     )
     fn = only(result)
     assert fn["writes"] == [["core", "company_tags", "upsert"]]
+    assert fn["evidence"] == [
+        "core.company_tags upsert via argument at extraction/write.py:2"
+        " < ingest.a.f at ingest/a.py:6 < extraction.write.store at extraction/write.py:5"
+    ]
 
 
 def test_split_chain_default_schema_and_client_options(tmp_path: Path) -> None:
@@ -143,13 +198,22 @@ def test_literal_loop_constants_and_fstrings(tmp_path: Path) -> None:
         """,
         },
     )
-    assert only(result)["writes"] == [
+    fn = only(result)
+    assert fn["writes"] == [
         ["core", "a", "upsert"],
         ["core", "b", "upsert"],
         ["core", "company_categories", "upsert"],
         ["core", "company_keywords", "upsert"],
         ["extracted", "company_signals", "update"],
         ["raw", "signal_payloads", "insert"],
+    ]
+    assert fn["evidence"] == [
+        "core.a upsert via loop at ingest/a.py:12",
+        "core.b upsert via loop at ingest/a.py:12",
+        "core.company_categories upsert via loop at ingest/a.py:10",
+        "core.company_keywords upsert via loop at ingest/a.py:10",
+        "extracted.company_signals update via constant at ingest/a.py:13",
+        "raw.signal_payloads insert via constant at ingest/a.py:8",
     ]
 
 

@@ -157,7 +157,8 @@ class Resolver:
     # -- names ------------------------------------------------------------------------------------
 
     def global_value(self, module: str, name: str) -> Resolved:
-        """Returns what ``name`` means at the top level of ``module``."""
+        """Returns what ``name`` means at the top level of ``module``; a string written there
+        is known "via constant"."""
         key = (module, name)
         known = self._globals.get(key)
         if known is not None:
@@ -169,7 +170,7 @@ class Resolver:
         try:
             with self.collect() as deps:
                 deps.add(module)
-                result = self._global_value(module, name)
+                result = _as_constant(self._global_value(module, name))
         finally:
             self._resolving.discard(key)
         self._globals[key] = (result, frozenset(deps))
@@ -534,7 +535,9 @@ class Resolver:
             if isinstance(effect, v.WriteSite):
                 self._write(self.resolve(effect.target, frame), effect.operation, loc, out)
             elif isinstance(effect, v.SqlSite):
-                self._sql(self.resolve(effect.sql, frame), loc, out, effect.parsed)
+                self._sql(
+                    self.resolve(effect.sql, frame), loc, out, effect.parsed, effect.text_line
+                )
             elif isinstance(effect, v.RpcSite):
                 name = self.resolve(effect.name, frame)
                 out.rpc.append(RpcCall(name.value if isinstance(name, v.Str) else None, loc))
@@ -648,8 +651,16 @@ class Resolver:
                 )
 
     def _sql(
-        self, sql: Resolved, loc: Location, out: Reach, parsed: SqlAnalysis | None = None
+        self,
+        sql: Resolved,
+        loc: Location,
+        out: Reach,
+        parsed: SqlAnalysis | None = None,
+        text_line: int | None = None,
     ) -> None:
+        """Records the writes (and database functions) of SQL text handed to a driver at
+        ``loc``; a write sits on its target's line when the text is a literal written there
+        (``text_line``), else on the call."""
         for text in _options(sql):
             if not isinstance(text, v.Str):
                 out.unresolved.append(
@@ -661,8 +672,10 @@ class Resolver:
                 out.unresolved.append(UnresolvedWrite(loc, f"SQL not parseable: {result.error}"))
                 continue
             for w in result.writes:
-                line = Location(loc.file, loc.line + w.line_offset) if w.line_offset else loc
-                via = text.via if text.via != "literal" else "sql"
+                line = loc if text_line is None else Location(loc.file, text_line + w.line_offset)
+                # named in SQL text, written here or in a constant; an argument's or a loop's
+                # text says so
+                via = "sql" if text.via in ("literal", "constant") else text.via
                 schema = w.schema
                 if schema is None:
                     schema, via = "public", "default-schema"
@@ -761,6 +774,19 @@ def _with_via(value: Resolved, via: str) -> Resolved:
         return v.Choice(tuple(_with_via(o, via) for o in value.options))
     if isinstance(value, v.Seq):
         return v.Seq(tuple(_with_via(o, via) for o in value.items))
+    return value
+
+
+def _as_constant(value: Resolved) -> Resolved:
+    """A literal reached through a module-level name is known 'via constant'."""
+    if isinstance(value, v.Str) and value.via == "literal":
+        return v.Str(value.value, "constant")
+    if isinstance(value, (v.Choice, v.Seq)):
+        items = value.options if isinstance(value, v.Choice) else value.items
+        mapped = tuple(_as_constant(i) for i in items)
+        if mapped == items:
+            return value
+        return v.Choice(mapped, value.via) if isinstance(value, v.Choice) else v.Seq(mapped)
     return value
 
 

@@ -282,12 +282,15 @@ class SqlSite:
     """SQL text handed to ``execute``/``executemany``/``execute_values``/``copy``.
 
     ``parsed`` holds the SQL analysis when the text was known in the file itself, so a cached
-    summary never needs the SQL parser again.
+    summary never needs the SQL parser again. ``text_line`` is the line where the text starts
+    when it is a string literal written in the call: a write's line is then that of its target
+    inside the text; for text from elsewhere (a constant, a helper) it is the call's line.
     """
 
     sql: Value
     line: int
     parsed: SqlAnalysis | None = None
+    text_line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,11 @@ class Call:
         func = self.node.func
         return self.reader.mark(func.attr if type(func) is cst.Attribute else func)
 
+    def positional_node(self, index: int) -> cst.BaseExpression:
+        """The expression of positional argument ``index`` (after ``*args``-free ones)."""
+        positional = [a for a in self.node.args if a.keyword is None and not a.star]
+        return positional[index].value
+
     def kwarg(self, name: str) -> v.Value | None:
         return dict(self.kwargs).get(name)
 

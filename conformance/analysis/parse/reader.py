@@ -557,18 +557,23 @@ class _LineFixer:
             return self.lines[-obj - 1]
         if isinstance(obj, tuple):
             return tuple(self(x) for x in obj)
-        if isinstance(obj, (v.FunctionSummary, v.ClassSummary)):
-            return (
-                dataclasses.replace(
-                    obj,
-                    line=self(obj.line),
-                    effects=tuple(dataclasses.replace(e, line=self(e.line)) for e in obj.effects),
-                    slugs=self(obj.slugs),
-                )
-                if isinstance(obj, v.FunctionSummary)
-                else dataclasses.replace(obj, line=self(obj.line))
+        if isinstance(obj, v.FunctionSummary):
+            return dataclasses.replace(
+                obj,
+                line=self(obj.line),
+                effects=tuple(self.effect(e) for e in obj.effects),
+                slugs=self(obj.slugs),
             )
+        if isinstance(obj, v.ClassSummary):
+            return dataclasses.replace(obj, line=self(obj.line))
         return obj
+
+    def effect(self, effect: v.Effect) -> v.Effect:
+        if isinstance(effect, v.SqlSite) and effect.text_line is not None:
+            return dataclasses.replace(
+                effect, line=self(effect.line), text_line=self(effect.text_line)
+            )
+        return dataclasses.replace(effect, line=self(effect.line))
 
 
 def _string_value(node: cst.SimpleString) -> str | bytes:

@@ -12,9 +12,16 @@ SQL_METHODS = ("execute", "executemany", "copy", "copy_expert", "mogrify_execute
 SQL_FUNCTIONS = ("execute_values", "execute_batch")  # (cursor, sql, rows)
 
 
-def sql_site(sql: v.Value, line: int) -> v.SqlSite:
-    """SQL text handed to a driver; parsed now when the file alone states it (the parse is
-    then cached with the file's summary)."""
+def sql_site(call: Call, position: int | None, sql: v.Value | None = None) -> v.SqlSite:
+    """The SQL text of positional argument ``position`` (or ``sql``) handed to a driver; parsed
+    now when the file alone states it (the parse is then cached with the file's summary)."""
+    text_line = None
+    if sql is None:
+        assert position is not None
+        sql = call.args[position]
+        if isinstance(sql, (v.Str, v.Concat)):  # a literal written here: lines count from it
+            text_line = call.reader.mark(call.positional_node(position))
+    line = call.line()
     text = sql
     if isinstance(sql, v.SqlTemplate) and all(
         isinstance(a, v.SqlIdentifier) and all(isinstance(p, v.Str) for p in a.parts)
@@ -24,15 +31,15 @@ def sql_site(sql: v.Value, line: int) -> v.SqlSite:
     if isinstance(text, v.Str):
         from conformance.analysis.sqltext import analyze_sql
 
-        return v.SqlSite(sql, line, analyze_sql(text.value))
-    return v.SqlSite(sql, line)
+        return v.SqlSite(sql, line, analyze_sql(text.value), text_line)
+    return v.SqlSite(sql, line, None, text_line)
 
 
 @on_method(*SQL_METHODS)
 def execute(call: Call) -> v.Value | None:
     if not call.args:
         return None
-    call.effect(sql_site(call.args[0], call.line()))
+    call.effect(sql_site(call, 0))
     return QUERY_RESULT
 
 
@@ -41,7 +48,7 @@ def copy_from(call: Call) -> v.Value | None:
     if len(call.args) < 2:
         return None
     sql = v.Concat((v.Str("COPY "), call.args[1], v.Str(" FROM STDIN")))
-    call.effect(sql_site(sql, call.line()))
+    call.effect(sql_site(call, None, sql))
     return QUERY_RESULT
 
 
@@ -50,7 +57,7 @@ def copy_from(call: Call) -> v.Value | None:
 def execute_values(call: Call) -> v.Value | None:
     if len(call.args) < 2:
         return None
-    call.effect(sql_site(call.args[1], call.line()))
+    call.effect(sql_site(call, 1))
     return QUERY_RESULT
 
 
