@@ -21,6 +21,8 @@ else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 DEFAULT_ENTITY_TYPES = ("company", "person", "target_client")
+# what an active registry entry must hold to be complete (CONF020)
+DEFAULT_REQUIRED_COLUMNS = ("provider", "platform", "payload_type", "entity_type")
 DEFAULT_REGISTRY_FILE = "workflow_registry.yaml"
 DEFAULT_TABLE = "reference.enrichment_workflow_registry"
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
@@ -40,6 +42,7 @@ class Config:
     exclude: tuple[str, ...] = ()
     severity: dict[str, str] = field(default_factory=dict)
     entity_types: tuple[str, ...] = DEFAULT_ENTITY_TYPES
+    required_columns: tuple[str, ...] = DEFAULT_REQUIRED_COLUMNS
     table: str = DEFAULT_TABLE
     connect_timeout: float = 5.0
     statement_timeout: float = 10.0
@@ -146,7 +149,7 @@ def load_config(
     settings.update({k: v for k, v in overrides.items() if v is not None and v != ()})
     if severity:
         settings["severity"] = {**settings.get("severity", {}), **severity}
-    for key in ("ingest", "exclude", "entity_types"):
+    for key in ("ingest", "exclude", "entity_types", "required_columns"):
         if isinstance(settings.get(key), tuple):
             settings[key] = list(settings[key])
     validate(settings, f"{project / 'pyproject.toml'}:1")
@@ -172,7 +175,11 @@ def load_config(
         if k in settings
     }
     values.update(
-        {k: tuple(settings[k]) for k in ("ingest", "exclude", "entity_types") if k in settings}
+        {
+            k: tuple(settings[k])
+            for k in ("ingest", "exclude", "entity_types", "required_columns")
+            if k in settings
+        }
     )
     cfg = Config(
         project_dir=project,

@@ -269,6 +269,9 @@ REGISTRY_COLUMNS: tuple[str, ...] = (
     "is_active",
     "writes",
 )
+# the value of a column the tool does not know, as the registry file holds it
+Scalar = str | int | float | bool | None
+
 LAYER_COLUMNS: dict[str, str] = {
     "raw": "raw_table",
     "extracted": "extracted_table",
@@ -281,8 +284,9 @@ class RegistryEntry:
     """One row of ``reference.enrichment_workflow_registry``, keyed by ``workflow_slug``.
 
     Table names are schema-qualified (``raw.signal_payloads``); loaders normalise unqualified
-    names by prefixing the layer's schema. ``line`` is where the entry starts in a registry file,
-    when it came from one.
+    names by prefixing the layer's schema. ``extra`` holds the columns of the live table the
+    tool does not know (``id``, ``workflow_type``, ...), sorted by name, kept as they are.
+    ``line`` is where the entry starts in a registry file, when it came from one.
     """
 
     workflow_slug: str
@@ -302,15 +306,38 @@ class RegistryEntry:
     coalesces_to_core: bool = False
     is_active: bool = True
     writes: tuple[str, ...] = ()
+    extra: tuple[tuple[str, Scalar], ...] = field(default=(), compare=False)
     line: int | None = field(default=None, compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RegistryEntry):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[Any, ...]:
+        """What equality compares: every column, the extra ones by name (their values may be of
+        different types, so they take no part in ordering, only in equality)."""
+        return (*(getattr(self, c) for c in REGISTRY_COLUMNS), self.extra)
 
     def layer_table(self, layer: str) -> str | None:
         return getattr(self, LAYER_COLUMNS[layer])  # type: ignore[no-any-return]
 
+    def column(self, name: str) -> Any:
+        """The value of a registry column, or of an extra column (None when the entry lacks
+        it)."""
+        if name in REGISTRY_COLUMNS:
+            return getattr(self, name)
+        return dict(self.extra).get(name)
+
     def to_dict(self) -> dict[str, Any]:
-        """Returns the registry columns as plain values (``writes`` as a list)."""
+        """Returns the registry columns as plain values (``writes`` as a list), then the extra
+        columns."""
         out: dict[str, Any] = {c: getattr(self, c) for c in REGISTRY_COLUMNS}
         out["writes"] = list(self.writes)
+        out.update(self.extra)
         return out
 
 

@@ -85,9 +85,26 @@ def test_register_then_check_is_clean(project: Path) -> None:
     assert "fill provider" in registered.stdout
     text = (project / "workflow_registry.yaml").read_text()
     assert "workflow_slug: a" in text and "raw.a_payloads" in text
+    placeholder = run("check", str(project))
+    assert placeholder.returncode == 1 and "CONF020" in placeholder.stdout
+    fill_human_columns(project)
     result = run("check", str(project))
     assert result.returncode == 0, result.stdout + result.stderr
     assert run("register", str(project), "--all").stdout.strip() == "nothing to register"
+
+
+def fill_human_columns(project: Path) -> None:
+    """What a person does after `register`: fills the columns the code cannot tell."""
+    path = project / "workflow_registry.yaml"
+    text = path.read_text()
+    for column, value in (
+        ("provider", "clay"),
+        ("platform", "clay"),
+        ("payload_type", "webhook"),
+        ("entity_type", "company"),
+    ):
+        text = text.replace(f"{column}: null", f"{column}: {value}")
+    path.write_text(text)
 
 
 def test_unregistered_function_fails_with_conf001_and_the_fix(project: Path) -> None:
@@ -165,6 +182,7 @@ def test_emit_sql_from_code_runs_on_an_empty_database(project: Path, pg_db: str)
 @pytest.mark.postgres
 def test_apply_then_check_against_the_database_is_clean(project: Path, pg_db: str) -> None:
     run("register", str(project), "--all")
+    fill_human_columns(project)
     env = {"CONFORMANCE_DSN": pg_db}
     plan = run("apply", str(project), "--dry-run", env=env)
     assert plan.returncode == 0, plan.stderr

@@ -7,6 +7,7 @@ A new rule in ``conformance.rules`` without a demonstration in
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,28 +22,34 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "warehouse"
 CLEAN = EXAMPLE / "registry.clean.yaml"
 
+
 # What each drifted entry (or code fact) demonstrates: code → (row slug, qualified function, file).
 # None matches anything. Keep in step with the comments in workflow_registry.yaml.
-DEMONSTRATIONS: dict[str, list[tuple[str | None, str | None, str | None]]] = {
-    "CONF001": [(None, "ingest.people.refresh_person_profiles", None)],
-    "CONF002": [("company-signals-v1", None, None), ("partial-payloads", None, None)],
-    "CONF003": [("web-traffic", "ingest.web_traffic.poll_web_traffic", None)],
-    "CONF004": [("news-mentions", "ingest.news_mentions.ingest_news_mentions", None)],
-    "CONF005": [("hiring-signals", "ingest.hiring_signals.derive_hiring_signals", None)],
-    "CONF006": [("company-tags", "ingest.company_tags.tag_companies", None)],
-    "CONF007": [("tech-stack", "ingest.tech_stack.refresh_tech_stack", None)],
-    "CONF008": [(None, "ingest.legacy_forms.legacy_form_intake", None)],
-    "CONF009": [(None, "ingest.legacy_crunchbase.backfill_crunchbase_legacy", None)],
-    "CONF010": [("linkedin-person-profiles", None, None)],
-    "CONF011": [("person-enrichment", None, None)],
-    "CONF012": [(None, "ingest.web_traffic.ingest_traffic_benchmarks", None)],
-    "CONF013": [(None, "ingest.replay.replay_failed_payloads", None)],
-    "CONF014": [(None, "ingest.case_studies.ingest_case_studies", None)],
-    "CONF015": [(None, None, "ingest/reviews.py")],
-    "CONF016": [(None, None, "ingest/broken_syntax.py")],
-    "CONF017": [(None, None, "common/db.py")],
-    "CONF018": [("g2-reviews", "ingest.reviews.ingest_reviews", None)],
-}
+def _demonstrations() -> dict[str, list[tuple[str, str]]]:
+    """What workflow_registry.yaml says each rule is demonstrated by, read from its comments:
+    ``# CONFxxx ...`` right above an entry (``("row", slug)``), and, in the list at its end,
+    ``# - CONFxxx name: FILE[:NAME]`` (``("code", FILE)``)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    pending: list[str] = []
+    text = (EXAMPLE / "workflow_registry.yaml").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        stripped = line.strip()
+        listed = re.match(r"# - (CONF\d{3}) [a-z-]+: ([\w/]+\.py)", stripped)
+        if listed:
+            found.setdefault(listed.group(1), []).append(("code", listed.group(2)))
+            continue
+        if stripped.startswith("#") and line.startswith("  "):
+            pending += re.findall(r"\b(CONF\d{3})\b", stripped)[:1] if not pending else []
+            continue
+        entry = re.match(r"- workflow_slug: (\S+)", stripped)
+        if entry and pending:
+            for code in pending:
+                found.setdefault(code, []).append(("row", entry.group(1)))
+        pending = []
+    return found
+
+
+DEMONSTRATIONS = _demonstrations()
 
 # Findings about the code itself: no registry can make them go away.
 RESIDUAL = {"CONF009", "CONF012", "CONF013", "CONF015", "CONF016", "CONF017"}
@@ -62,12 +69,20 @@ def _codes(findings: tuple[Finding, ...]) -> set[str]:
     return {f.code for f in findings}
 
 
-def _matches(f: Finding, slug: str | None, function: str | None, file: str | None) -> bool:
-    return (
-        (slug is None or f.slug == slug)
-        and (function is None or f.function == function)
-        and (file is None or (f.location is not None and f.location.file == file))
-    )
+def _shows(f: Finding, kind: str, where: str, registry: CheckResult) -> bool:
+    """Whether finding ``f`` is about the demonstrating row (by its slug, or the function it
+    names) or the demonstrating file."""
+    if kind == "code":
+        module = where.removesuffix(".py").replace("/", ".")
+        in_file = f.location is not None and f.location.file == where
+        return in_file or (f.function or "").startswith(module + ".")
+    names = {e.modal_function_name for e in registry.registry.entries if e.workflow_slug == where}
+    named = {
+        f"{fn.module}.{fn.name}"
+        for fn in registry.analysis.functions
+        if fn.name in names or fn.modal_name in names
+    }
+    return f.slug == where or f.function in named
 
 
 def test_the_example_uses_the_drifted_registry(drifted: CheckResult) -> None:
@@ -87,9 +102,9 @@ def test_every_rule_has_a_documented_demonstration() -> None:
 @pytest.mark.parametrize("code", sorted(DEMONSTRATIONS))
 def test_each_drifted_entry_shows_its_rule(drifted: CheckResult, code: str) -> None:
     found = [f for f in drifted.findings if f.code == code]
-    for slug, function, file in DEMONSTRATIONS[code]:
-        assert any(_matches(f, slug, function, file) for f in found), (
-            f"{code} not reported for slug={slug} function={function} file={file}; got "
+    for kind, where in DEMONSTRATIONS[code]:
+        assert any(_shows(f, kind, where, drifted) for f in found), (
+            f"{code} not reported for the {kind} {where}; got "
             + "; ".join(f.message for f in found)
         )
 
@@ -122,11 +137,12 @@ def test_the_clean_registry_leaves_only_code_findings(clean: CheckResult) -> Non
 def test_the_clean_registry_has_the_drifted_ones_slugs(
     drifted: CheckResult, clean: CheckResult
 ) -> None:
-    """Fixing drift never renames or drops a workflow (the duplicate and the invalid entry were
-    never loaded); it adds the missing one."""
-    before = {e.workflow_slug for e in drifted.registry.entries}
+    """Fixing drift drops no workflow (the duplicate and the invalid entry were never loaded);
+    it adds the missing one, and gives back the slug the code uses (CONF019)."""
+    before = {e.workflow_slug for e in drifted.registry.entries} - {"company-discoveries"}
     after = {e.workflow_slug for e in clean.registry.entries}
-    assert before | {"linkedin-person-profiles", "person-profile-refresh"} == after
+    added = {"linkedin-person-profiles", "person-profile-refresh", "company-discovery"}
+    assert before | added == after
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

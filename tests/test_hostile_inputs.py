@@ -42,6 +42,10 @@ version: 1
 workflows:
   - workflow_slug: a
     modal_function_name: ingest_a
+    provider: acme
+    platform: clay
+    payload_type: webhook
+    entity_type: company
     raw_table: raw.a_payloads
     writes: [raw.a_payloads]
 """

@@ -50,6 +50,8 @@ ROW = """\
   - workflow_slug: {name}-ingest
     modal_function_name: ingest_{name}
     provider: acme
+    platform: clay
+    payload_type: webhook
     entity_type: company
     raw_table: raw.{name}_payloads
     writes: [raw.{name}_payloads]

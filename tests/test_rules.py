@@ -98,6 +98,7 @@ def _function(d: dict[str, Any]) -> IngestFunction:
 def _entry(d: dict[str, Any]) -> RegistryEntry:
     fields = dict(d)
     fields["writes"] = tuple(fields.get("writes", ()))
+    fields["extra"] = tuple(sorted(fields.get("extra", {}).items()))
     return RegistryEntry(**fields)
 
 
@@ -108,8 +109,10 @@ def build_case(data: dict[str, Any]) -> tuple[Analysis, Registry, Config]:
     deployed true, modal_name = name by default; ``writes`` with ``table: schema.name``,
     operation insert, via literal, line, optional file/call_path; ``unresolved``, ``rpc``,
     ``invokes``, ``slug_hints``), ``registry`` (``source``, ``entries`` as registry columns plus
-    ``line``, ``problems``), ``errors``, ``suppressions``, ``secrets``, and ``config`` (Config
-    fields; the project is /project, the source root /project/src).
+    ``line``, ``problems``; ``extra`` a mapping of extra columns), ``errors``,
+    ``suppressions``, ``secrets``, and ``config`` (Config fields; the project is /project, the
+    source root /project/src). A case checks one rule: no column is required (CONF020) unless
+    its ``config`` says ``required_columns``.
     """
     analysis = Analysis(
         functions=tuple(_function(f) for f in data.get("functions", [])),
@@ -131,8 +134,8 @@ def build_case(data: dict[str, Any]) -> tuple[Analysis, Registry, Config]:
         source=reg.get("source", "workflow_registry.yaml"),
         problems=tuple(RegistryProblem(**p) for p in reg.get("problems", [])),
     )
-    settings = dict(data.get("config", {}))
-    for key in ("exclude", "entity_types"):
+    settings = {"required_columns": (), **data.get("config", {})}
+    for key in ("exclude", "entity_types", "required_columns"):
         if key in settings:
             settings[key] = tuple(settings[key])
     config = Config(project_dir=PROJECT, source_root=PROJECT / "src", **settings)

@@ -37,6 +37,8 @@ PROJECT = Path("/nonexistent/project")  # compare never touches the file system
 
 
 def config(**kw: Any) -> Config:
+    """Settings for these cross-rule tests; their hand-built rows fill no required column."""
+    kw.setdefault("required_columns", ())
     return Config(project_dir=PROJECT, source_root=PROJECT / "src", **kw)
 
 
@@ -258,7 +260,7 @@ def test_registry_findings_point_at_the_registry_file_relative_to_the_source_roo
     (finding,) = compare(Analysis(()), reg, config())
     assert finding.location == Location("../workflow_registry.yaml", 4)
     assert finding.evidence[0].startswith("row company (workflow_registry.yaml:4)")
-    flat = Config(project_dir=PROJECT, source_root=PROJECT)
+    flat = Config(project_dir=PROJECT, source_root=PROJECT, required_columns=())
     (finding,) = compare(Analysis(()), registry(row(line=4)), flat)
     assert finding.location == Location("workflow_registry.yaml", 4)
 

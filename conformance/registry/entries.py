@@ -7,6 +7,7 @@ names get their layer's schema, and a slug claimed twice is reported once per ex
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,7 +46,8 @@ def entry_from_row(data: Mapping[str, Any], line: int | None = None) -> Registry
     """Returns the entry for a mapping of registry columns whose types are already right.
 
     Missing or NULL booleans and ``writes`` take their defaults; table names are normalised and
-    ``writes`` is sorted and de-duplicated (it is a set of tables).
+    ``writes`` is sorted and de-duplicated (it is a set of tables). Any other column is kept as
+    an extra column, by name.
     """
     values: dict[str, Any] = {}
     for column in REGISTRY_COLUMNS:
@@ -56,7 +58,8 @@ def entry_from_row(data: Mapping[str, Any], line: int | None = None) -> Registry
             values[column] = tuple(sorted({str(w) for w in value or ()}))
         else:
             values[column] = normalise_table(column, value)
-    return RegistryEntry(**values, line=line)
+    extra = tuple(sorted((str(k), v) for k, v in data.items() if k not in REGISTRY_COLUMNS))
+    return RegistryEntry(**values, extra=extra, line=line)
 
 
 def validate_entries(
@@ -141,6 +144,19 @@ def _entry_problems(item: RawEntry, entity_types: tuple[str, ...] | None) -> lis
     errors = sorted(_entry_validator().iter_errors(data), key=lambda e: [str(p) for p in e.path])
     for err in errors:
         problems.extend(_schema_problem(err, data, item, slug))
+    for key in data:
+        if key not in REGISTRY_COLUMNS:
+            close = difflib.get_close_matches(key, REGISTRY_COLUMNS, n=1, cutoff=0.8)
+            if close:
+                problems.append(
+                    RegistryProblem(
+                        f"unknown column {key!r} (did you mean {close[0]}?); a column the tool "
+                        "does not know is kept as it is, so a misspelt one would be lost",
+                        slug,
+                        key,
+                        item.line_of(key),
+                    )
+                )
     entity = data.get("entity_type")
     if entity_types is not None and isinstance(entity, str) and entity not in entity_types:
         problems.append(
@@ -157,9 +173,16 @@ def _entry_problems(item: RawEntry, entity_types: tuple[str, ...] | None) -> lis
 def _schema_problem(
     err: Any, data: Mapping[str, Any], item: RawEntry, slug: str | None
 ) -> list[RegistryProblem]:
-    if err.validator == "additionalProperties":
-        unknown = sorted(k for k in data if k not in REGISTRY_COLUMNS)
-        return [RegistryProblem(f"unknown column {k!r}", slug, k, item.line_of(k)) for k in unknown]
+    if err.validator == "propertyNames":
+        column = str(err.instance)
+        return [
+            RegistryProblem(
+                f"column name {short_repr(column)} is not a lowercase SQL identifier",
+                slug,
+                column,
+                item.line_of(column),
+            )
+        ]
     if err.validator == "required":
         missing = [k for k in err.validator_value if k not in data]
         return [RegistryProblem(f"missing {k}", slug, k, item.line) for k in missing]

@@ -4,6 +4,7 @@ its writes all known.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TypeVar
 
@@ -240,3 +241,68 @@ def first_per_site(items: Iterable[_T], site: Callable[[_T], Hashable]) -> list[
     for item in sorted(items, key=lambda i: len(i.call_path)):
         chosen.setdefault(site(item), item)
     return sorted(chosen.values())
+
+
+CONF019 = Rule(
+    code="CONF019",
+    name="unknown-workflow-slug",
+    severity="error",
+    scope="function",
+    summary="The code declares or records a workflow slug that no active registry row has.",
+    what=(
+        "For a function that registry rows name, reports each workflow slug its code states "
+        "(a request-model default, a literal `workflow_slug` written into a row, or a module "
+        "`*SLUG*` constant when the module holds that one Modal function) that no active row "
+        "has, naming the closest slug the registry does have."
+    ),
+    why=(
+        "Functions look their own row up by slug and store the slug in what they write: a slug "
+        "no row has breaks that lookup at run time, and leaves raw rows pointing at no "
+        "workflow, even when `modal_function_name` matches."
+    ),
+    example=(
+        'workflow_slug: str = "nostra-ecom-companies"   # the request model\n'
+        "- workflow_slug: nostra-ecom-company           # the registry"
+    ),
+    fix=(
+        "make the two agree: usually the code's slug is the one in use, so rename the row's "
+        "slug (other systems key on slugs: `check --fix` never renames one), or fix the code."
+    ),
+    failing="the request model defaults to nostra-ecom-companies; the row is nostra-ecom-company.",
+    passing="the row's slug is nostra-ecom-companies.",
+)
+
+# where a slug in the code says which workflow the function serves
+_STRONG_SLUG_SOURCES = ("request-model default", "inserted literal")
+
+
+@function_check(CONF019)
+def unknown_workflow_slug(
+    fn: IngestFunction, rows: list[RegistryEntry], ctx: Context
+) -> Iterator[Hit]:
+    if not rows:
+        return  # CONF001 names the function, and the slug its code suggests
+    active = {r.workflow_slug for r in ctx.registry.entries if r.is_active}
+    alone = sum(1 for other in ctx.analysis.functions if other.module == fn.module) == 1
+    reported: set[str] = set()
+    for hint in sorted(fn.slug_hints):
+        if hint.slug in active or hint.slug in reported:
+            continue
+        if hint.source not in _STRONG_SLUG_SOURCES and not alone:
+            continue  # a module constant shared by several functions says little
+        reported.add(hint.slug)
+        close = difflib.get_close_matches(hint.slug, sorted(active), n=1, cutoff=0.6)
+        message = f"{fn.name} uses workflow slug {hint.slug!r}, which no active registry row has"
+        if close:
+            message += f" (the registry has {close[0]!r})"
+        yield CONF019.hit(
+            message,
+            hint.location,
+            fn,
+            hint.slug,
+            (
+                function_evidence(fn),
+                f"slug {hint.slug!r} ({hint.source} at {hint.location})",
+                *(ctx.row_evidence(r, f"workflow_slug = {r.workflow_slug}") for r in rows),
+            ),
+        )

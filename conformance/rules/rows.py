@@ -159,3 +159,50 @@ def _problem_hit(rule: Rule, p: RegistryProblem, message: str, ctx: Context) -> 
     return rule.hit(
         message, ctx.row_location(p.line), slug=p.slug, evidence=(f"{where}: {p.message}",)
     )
+
+
+CONF020 = Rule(
+    code="CONF020",
+    name="incomplete-row",
+    severity="error",
+    scope="row",
+    summary="An active registry entry that leaves a required column empty.",
+    what=(
+        "Reports an active entry that leaves empty any of the columns `required_columns` names "
+        "(default: `provider`, `platform`, `payload_type`, `entity_type`), one finding per "
+        "entry listing every empty column. Inactive entries are retired and not checked."
+    ),
+    why=(
+        "A placeholder entry registers a function without saying what it enriches or for whom; "
+        "the database refuses it too when those columns are NOT NULL, but only when it is "
+        "applied, after the commit."
+    ),
+    example=(
+        "- workflow_slug: company-signals\n"
+        "  modal_function_name: ingest_company_signals\n"
+        "  provider:          # left for later"
+    ),
+    fix=(
+        "fill the columns the finding names (`conformance check --fix` fills what the code "
+        "tells and marks its suggestions for the rest), or change `required_columns`."
+    ),
+    failing="an active entry has no provider and no entity_type.",
+    passing="every required column is filled, or the entry is inactive.",
+)
+
+
+@run_check(CONF020)
+def incomplete_row(ctx: Context) -> Iterator[Hit]:
+    required = ctx.config.required_columns
+    for row in ctx.registry.entries:
+        if not row.is_active:
+            continue
+        empty = [c for c in required if row.column(c) in (None, "")]
+        if empty:
+            yield CONF020.hit(
+                f"row {row.workflow_slug} leaves {', '.join(empty)} empty "
+                f"(required: {', '.join(required)})",
+                ctx.row_location(row.line),
+                slug=row.workflow_slug,
+                evidence=(ctx.row_evidence(row, f"{c} is empty") for c in empty),
+            )
