@@ -30,7 +30,7 @@ from conformance.sources import (
 )
 
 if TYPE_CHECKING:
-    from conformance.registry.draft import Draft
+    from conformance.registry.fix import FixPlan
     from conformance.registry.plan import Plan
     from conformance.registry.postgres import Timeouts
 
@@ -109,26 +109,57 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
-class Registered:
-    """A function ``register`` added, and the columns left for a human."""
-
-    function: IngestFunction
-    draft: Draft
-
-
-@dataclass(frozen=True)
 class RegisterResult:
-    """The entries ``register`` appended to the registry file at ``path``."""
+    """What ``register`` did to the registry file at ``path`` (``plan``: the entries it added
+    or linked)."""
 
     config: Config
     path: Path
-    added: tuple[Registered, ...]
+    plan: FixPlan
     already: tuple[IngestFunction, ...]  # named, and registered already
     timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def exit_code(self) -> int:
         return EXIT_CLEAN
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """What ``check --fix`` changed (or, ``--diff``, would change) in the registry file, and
+    the check against the file as it now reads (None when nothing was written)."""
+
+    config: Config
+    path: Path
+    plan: FixPlan
+    before: str
+    after: str
+    checked: CheckResult | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.after != self.before
+
+    def diff(self, name: str) -> str:
+        """The unified diff of the change, the file called ``name`` on both sides."""
+        import difflib
+
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                f"a/{name.lstrip('/')}",
+                f"b/{name.lstrip('/')}",
+            )
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """After a fix, that of the check of what remains; for a diff, 1 when the file would
+        change."""
+        if self.checked is not None:
+            return self.checked.exit_code
+        return EXIT_FINDINGS if self.changed else EXIT_CLEAN
 
 
 @dataclass(frozen=True)
@@ -242,24 +273,23 @@ def register(
     registry_file: str | None = None,
     options: Options = Options(),
 ) -> RegisterResult:
-    """Appends a drafted entry for each named function (a name, deployed name or
-    ``FILE::NAME``), or for every unregistered one with ``every``, to the registry file.
+    """Registers each named function (a name, deployed name or ``FILE::NAME``), or every
+    unregistered one with ``every``, in the registry file: an entry whose slug the function's
+    code uses is linked to it, else a drafted entry is appended (never a second entry for a slug
+    that exists). The rest of the file is kept as it was; it is written atomically.
 
-    Raises ConformanceError, writing nothing, for an unknown function name or a registry file
-    with problems. Existing entries, order and comments are kept; the file is written
-    atomically.
+    Raises ConformanceError, writing nothing, for an unknown function name, or when the result
+    would not load back as intended.
     """
-    from conformance.registry.draft import draft_entry
-    from conformance.registry.file import append_entries, load_registry_file
+    from conformance.registry.fix import plan_fix
 
     if not functions and not every:
         raise ConformanceError("name the functions to register, or pass --all")
     scanned = scan(project, options)
     config, analysis = scanned.config, scanned.analysis
     path = registry_file_path(config, registry_file, writing=True)
-    existing = load_registry_file(path, config.entity_types) if path.exists() else None
-    named = {e.modal_function_name for e in existing.entries} if existing else set()
-    taken = {e.workflow_slug for e in existing.entries} if existing else set()
+    existing = _file_registry(config, path)
+    named = {e.modal_function_name for e in existing.entries}
     by_key: dict[str, IngestFunction] = {}
     for fn in analysis.functions:
         for key in (fn.name, fn.modal_name, fn.test_id):
@@ -269,19 +299,66 @@ def register(
         if name not in by_key:
             raise ConformanceError(f"no ingest function named {name!r} (see `conformance scan`)")
         targets.append(by_key[name])
-    added: list[Registered] = []
-    already: list[IngestFunction] = []
-    for fn in dict.fromkeys(targets):
-        if fn.modal_name in named or fn.name in named:
-            if not every:
-                already.append(fn)
-            continue
-        slug = _free_slug(draft_entry(fn).entry.workflow_slug, taken)
-        taken.add(slug)
-        added.append(Registered(fn, draft_entry(fn, slug)))
-    if added:
-        append_entries(path, [r.draft.entry for r in added], config.entity_types)
-    return RegisterResult(config, path, tuple(added), tuple(already), dict(scanned.timings))
+    already = tuple(
+        fn
+        for fn in dict.fromkeys(targets)
+        if not every and (fn.modal_name in named or fn.name in named)
+    )
+    plan = plan_fix(
+        analysis.functions,
+        existing,
+        config.entity_types,
+        only=dict.fromkeys(targets),
+        existing_entries=False,
+    )
+    _write_fixes(config, path, plan)
+    return RegisterResult(config, path, plan, already, dict(scanned.timings))
+
+
+def fix(
+    project: Path | str = ".",
+    options: Options = Options(),
+    *,
+    registry_file: str | None = None,
+    write: bool = True,
+) -> FixResult:
+    """Brings the registry file in line with what the code settles (``check --fix``): links,
+    new entries, layer tables, ``writes``, ``coalesces_to_core``, and marked suggestions for
+    empty human columns (see :mod:`conformance.registry.fix`). With ``write`` False nothing is
+    written (``--diff``). Then checks the project against the file as it now reads."""
+    from conformance.registry.fix import plan_fix
+
+    scanned = scan(project, options)
+    config = scanned.config
+    path = registry_file_path(config, registry_file, writing=write)
+    plan = plan_fix(scanned.analysis.functions, _file_registry(config, path), config.entity_types)
+    before, after = _write_fixes(config, path, plan, write=write)
+    checked = None
+    if write:
+        checked = check_scanned(scanned, registry=str(path), use_cache=options.use_cache)
+    return FixResult(config, path, plan, before, after, checked)
+
+
+def _file_registry(config: Config, path: Path) -> Registry:
+    from conformance.registry.file import load_registry_file
+
+    if not path.exists():
+        return Registry((), str(path))
+    return load_registry_file(path, config.entity_types)
+
+
+def _write_fixes(
+    config: Config, path: Path, plan: FixPlan, *, write: bool = True
+) -> tuple[str, str]:
+    """The registry file's text before and after ``plan``; written (atomically) when it
+    changes and ``write``."""
+    from conformance.registry.edit import updated_text
+    from conformance.registry.file import atomic_write_text
+
+    before, after = updated_text(path, plan.fixes, config.entity_types)
+    if write and after != before:
+        atomic_write_text(path, after)
+    return before, after
 
 
 def emit_sql(

@@ -199,6 +199,20 @@ def scan(
     metavar="CODE=LEVEL",
     help="Override a rule's severity (error, warning, off); repeatable, wins over settings.",
 )
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Rewrite the registry file so that every finding the code alone settles is settled "
+    "(links, new entries, layer tables, writes, coalesces_to_core; marked suggestions for "
+    "empty human columns), then check what remains.",
+)
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="Print the unified diff --fix would make and write nothing (exit 1 if it would "
+    "change something).",
+)
 @_output("the report here")
 def check(
     project: str,
@@ -214,14 +228,19 @@ def check(
     statement_timeout: float | None,
     fmt: str,
     severity: tuple[str, ...],
+    fix: bool,
+    show_diff: bool,
     output: str | None,
 ) -> int:
     """Check every ingest function in PROJECT against the workflow registry.
 
     Exit code 0: no finding at error severity; 1: at least one; 2: tool or usage error (one
-    line on stderr). `conformance explain CODE` documents each finding code.
+    line on stderr). `conformance explain CODE` documents each finding code. With --fix, the
+    registry file is brought in line with the code first (what changed goes to stderr) and
+    the exit code is that of what remains.
     """
     from conformance import api, report
+    from conformance.report.registry import display_path, render_fix
 
     options = _run_options(
         source_root,
@@ -233,7 +252,16 @@ def check(
         connect_timeout,
         statement_timeout,
     )
-    result = api.check(project, options, registry=registry_source, offline=offline)
+    if fix or show_diff:
+        fixed = api.fix(project, options, registry_file=registry_source, write=not show_diff)
+        if show_diff:
+            click.echo(fixed.diff(display_path(fixed.path)), nl=False)
+            return fixed.exit_code
+        click.echo(render_fix(fixed.plan, display_path(fixed.path)), err=True)
+        assert fixed.checked is not None
+        result = fixed.checked
+    else:
+        result = api.check(project, options, registry=registry_source, offline=offline)
     _notices(result.notices)
     start = time.perf_counter()
     prefix = _prefix(result.config)
@@ -285,16 +313,7 @@ def register(
     )
     for fn in result.already:
         click.echo(f"{fn.name}: already registered", err=True)
-    added = [
-        (
-            r.function.name,
-            f"{r.function.file}:{r.function.line}",
-            r.draft.entry.workflow_slug,
-            r.draft.todo,
-        )
-        for r in result.added
-    ]
-    click.echo(render_registered(added, display_path(result.path)))
+    click.echo(render_registered(result.plan, display_path(result.path)))
     return result.exit_code
 
 

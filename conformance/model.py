@@ -153,6 +153,9 @@ class IngestFunction:
     rpc: tuple[RpcCall, ...] = ()
     invokes: tuple[Invocation, ...] = ()
     slug_hints: tuple[SlugHint, ...] = ()
+    # the fields of the request model a parameter is annotated with, and where it is defined
+    request_fields: tuple[str, ...] = ()
+    request_model: Location | None = None
 
     @property
     def location(self) -> Location:

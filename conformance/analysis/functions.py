@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from conformance.analysis import values as v
 from conformance.analysis.incremental import (
@@ -140,6 +140,7 @@ def _record(
         rpc=_unique(reach.rpc, key=lambda r: (r.name, r.location)),
         invokes=_unique(reach.invokes, key=lambda i: (i.target, i.method, i.location)),
         slug_hints=_slug_hints(resolver, ref, func, module, reach.slugs),
+        **_request_model(resolver, ref, func),
     )
 
 
@@ -271,6 +272,19 @@ def _deploys(
         if value.name is None and value.module in modal_modules:
             modules.add(value.module)
     return DeployedImport(name, frozenset(functions), frozenset(modules), frozenset(deps))
+
+
+def _request_model(resolver: Resolver, ref: FuncRef, func: v.FunctionSummary) -> dict[str, Any]:
+    """The fields of the first project class a parameter is annotated with (a request model),
+    and where it is defined."""
+    for _param, annotation in func.annotations:
+        cls = resolver.resolve(annotation, Frame(ref.module))
+        if isinstance(cls, ClassRef):
+            summary = resolver.class_summary(cls.module, cls.name)
+            if summary is not None and summary.annotated:
+                where = Location(resolver.modules[cls.module].file, summary.line)
+                return {"request_fields": summary.annotated, "request_model": where}
+    return {}
 
 
 def _slug_hints(

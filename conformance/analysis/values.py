@@ -349,6 +349,8 @@ class ClassSummary:
     # ``self.attr = value`` assignments: (attr, method qualname, value in that method's terms)
     self_attrs: tuple[tuple[str, str, Value], ...]
     fields: tuple[tuple[str, Value], ...]
+    # names declared with an annotation (a request model's fields), with or without a default
+    annotated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

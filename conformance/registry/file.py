@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ HEADER = (
 _C_LOADER = getattr(yaml, "CSafeLoader", None)
 
 
-def _fast_load(doc: _Document, text: str) -> bool:
+def _fast_load(doc: Document, text: str) -> bool:
     """Loads with libyaml when PyYAML has it (the same nodes and marks, about ten times faster);
     returns False, leaving the work to the Python loader and its exact errors, when libyaml is
     missing, fails, or the text nests deeply enough to overflow libyaml's C stack."""
@@ -137,7 +137,7 @@ def _max_bracket_depth(text: str) -> int:
     return deepest
 
 
-class _Document:
+class Document:
     """A parsed registry file: the data, and the node tree that knows where things are."""
 
     def __init__(self, path: Path, text: str) -> None:
@@ -238,7 +238,7 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     try:
         data = read_regular(path, MAX_REGISTRY_BYTES)
     except OSError as exc:
@@ -251,8 +251,10 @@ def _read_text(path: Path) -> str:
         raise ConformanceError("registry file is not UTF-8 text", f"{path}:{line}") from None
 
 
-def _parse(path: Path, text: str, entity_types: Iterable[str] | None) -> tuple[_Document, Registry]:
-    doc = _Document(path, text)
+def parse_text(
+    path: Path, text: str, entity_types: Iterable[str] | None
+) -> tuple[Document, Registry]:
+    doc = Document(path, text)
     if doc.data is None:
         return doc, Registry((), str(path))
     doc.check_shape()
@@ -270,7 +272,7 @@ def load_registry_file(
     JSON, or a document that is not a registry file.
     """
     file = Path(path)
-    return _parse(file, _read_text(file), entity_types)[1]
+    return parse_text(file, read_text(file), entity_types)[1]
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -294,8 +296,13 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
-def entries_yaml(entries: Iterable[RegistryEntry], indent: int = 2) -> str:
-    """Returns the entries as YAML list items, every column in a stable order, at ``indent``."""
+def entries_yaml(
+    entries: Iterable[RegistryEntry],
+    indent: int = 2,
+    comments: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """Returns the entries as YAML list items, every column in a stable order, at ``indent``;
+    ``comments`` (by slug, then column) are written at the end of a column's line."""
     out: list[str] = []
     for entry in entries:
         text = yaml.dump(
@@ -307,7 +314,13 @@ def entries_yaml(entries: Iterable[RegistryEntry], indent: int = 2) -> str:
             default_flow_style=False,
         )
         # split on "\n" only: YAML keeps other line breaks (U+2028, ...) inside scalars
-        out.extend(" " * indent + line if line else line for line in text.split("\n")[:-1])
+        lines = text.split("\n")[:-1]
+        for column, comment in (comments or {}).get(entry.workflow_slug, {}).items():
+            for i, line in enumerate(lines):
+                if line.lstrip("- ").startswith(f"{column}: "):
+                    lines[i] = f"{line}  # {' '.join(comment.split())}"
+                    break
+        out.extend(" " * indent + line if line else line for line in lines)
     return "".join(line + "\n" for line in out)
 
 
@@ -349,8 +362,8 @@ def append_entries(
     if not file.exists():
         write_registry_file(file, entries)
         return
-    text = _read_text(file)
-    doc, current = _parse(file, text, entity_types)
+    text = read_text(file)
+    doc, current = parse_text(file, text, entity_types)
     if current.problems:
         first = current.problems[0]
         raise ConformanceError(
@@ -362,7 +375,7 @@ def append_entries(
     clash = sorted(e.workflow_slug for e in entries if e.workflow_slug in taken)
     if clash:
         raise ConformanceError(f"already in the registry file: {', '.join(clash)}", f"{file}:1")
-    new_text = _insert_entries(doc, entries)
+    new_text = insert_entries(doc, entries)
     _verify(file, new_text, (*current.entries, *entries), entity_types)
     atomic_write_text(file, new_text)
 
@@ -375,7 +388,7 @@ def _verify(
 ) -> None:
     """Raises ConformanceError unless ``text`` loads back, without problems, as ``expected``."""
     try:
-        _, loaded = _parse(path, text, entity_types)
+        _, loaded = parse_text(path, text, entity_types)
     except ConformanceError as exc:
         raise ConformanceError(
             f"refusing to write: the result would not load ({exc.message})", f"{path}:1"
@@ -391,18 +404,24 @@ def _verify(
         )
 
 
-def _insert_entries(doc: _Document, entries: Sequence[RegistryEntry]) -> str:
+def insert_entries(
+    doc: Document,
+    entries: Sequence[RegistryEntry],
+    comments: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """Returns the document's text with ``entries`` added at the end of its ``workflows``
+    list (``comments``: end-of-line comments by slug and column)."""
     text, newline = doc.text, "\r\n" if "\r\n" in doc.text else "\n"
     node = doc.workflows_node()
     if node is None:  # comments only, or no `workflows` key
         prefix = "" if not text or text.endswith("\n") else newline
         head = "" if doc.root is not None else "version: 1" + newline
-        block = head + "workflows:" + newline + entries_yaml(entries)
+        block = head + "workflows:" + newline + entries_yaml(entries, comments=comments)
         return text + prefix + block.replace("\n", newline)
     if isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
         column = node.start_mark.column  # where the existing items' `-` stands
         at = _after_item(text, node.value[-1], column)
-        block = entries_yaml(entries, column)
+        block = entries_yaml(entries, column, comments)
         prefix = "" if at == 0 or text[at - 1] == "\n" else newline
         return text[:at] + prefix + block.replace("\n", newline) + text[at:]
     if isinstance(node, yaml.SequenceNode) and node.value:
@@ -417,7 +436,8 @@ def _insert_entries(doc: _Document, entries: Sequence[RegistryEntry]) -> str:
     key_line = text[:start].rstrip(" \t") + text[end:line_end]
     if not key_line.endswith("\n"):
         key_line += newline
-    return key_line + entries_yaml(entries).replace("\n", newline) + text[line_end:]
+    block = entries_yaml(entries, comments=comments).replace("\n", newline)
+    return key_line + block + text[line_end:]
 
 
 def _after_item(text: str, item: yaml.Node, column: int) -> int:

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
+from conformance.registry.fix import FixPlan
 from conformance.registry.plan import Plan
 from conformance.report.common import printable
 
@@ -45,16 +45,52 @@ def render_applied(planned: Plan) -> str:
     )
 
 
-def render_registered(added: Sequence[tuple[str, str, str, Sequence[str]]], where: str) -> str:
-    """Returns, per added entry (function, its place, slug, what is left to fill), a line and
-    the columns to fill; ``nothing to register`` when none was added."""
-    if not added:
-        return "nothing to register"
+def render_registered(plan: FixPlan, where: str) -> str:
+    """Returns, per function ``register`` handled, what it did (a new entry, with the columns
+    left to fill, or a link to the entry whose slug its code uses); ``nothing to register``
+    when it did nothing."""
+    from conformance.registry.draft import draft_entry
+
+    if not plan.fixes:
+        return "\n".join(["nothing to register", *plan.unsettled])
     lines = []
-    for name, place, slug, todo in added:
-        lines.append(printable(f"registered {name} ({place}) as {slug} in {where}"))
-        lines += [printable(f"  fill {item}") for item in todo]
-    return "\n".join(lines)
+    for fix in plan.fixes:
+        fn = fix.function
+        place = f"{fn.file}:{fn.line}"
+        if fix.is_new:
+            lines.append(f"registered {fn.name} ({place}) as {fix.slug} in {where}")
+            suggested = {s.column for s in fix.suggested}
+            todo = [t for t in draft_entry(fn, fix.slug).todo if t.split(":")[0] not in suggested]
+            lines += [f"  fill {item}" for item in todo]
+        else:
+            lines.append(
+                f"linked {fn.name} ({place}) to the entry {fix.slug} in {where}: its code uses "
+                "that slug"
+            )
+        lines += [f"  suggested {s.column}: {s.value} (from {s.evidence})" for s in fix.suggested]
+    lines += list(plan.unsettled)
+    return "\n".join(printable(line) for line in lines)
+
+
+def render_fix(plan: FixPlan, where: str) -> str:
+    """Returns what ``check --fix`` changed, entry by entry: the columns the code settled and
+    the values it suggests; then what it could not settle."""
+    if not plan.fixes:
+        return "\n".join([f"{where}: nothing to fix", *plan.unsettled])
+    lines = []
+    for fix in plan.fixes:
+        fn = fix.function
+        if fix.is_new:
+            lines.append(f"{where}: + {fix.slug}: new entry for {fn.name} ({fn.file}:{fn.line})")
+        else:
+            lines.append(f"{where}:{fix.line}: ~ {fix.slug} ({fn.name})")
+            lines += [f"    {note}" for note in fix.notes]
+        lines += [
+            f"    suggested {s.column}: {s.value} (from {s.evidence}; check it)"
+            for s in fix.suggested
+        ]
+    lines += list(plan.unsettled)
+    return "\n".join(printable(line) for line in lines)
 
 
 def display_path(path: Path) -> str:

@@ -336,6 +336,7 @@ class Reader:
         methods: list[str] = []
         self_attrs: list[tuple[str, str, v.Value]] = []
         fields: list[tuple[str, v.Value]] = []
+        annotated: list[str] = []
         body = node.body.body if type(node.body) is cst.IndentedBlock else ()
         for stmt in body:
             if type(stmt) is cst.FunctionDef:
@@ -345,6 +346,8 @@ class Reader:
             elif type(stmt) is cst.SimpleStatementLine:
                 for small in stmt.body:
                     target = None
+                    if type(small) is cst.AnnAssign and type(small.target) is cst.Name:
+                        annotated.append(small.target.value)
                     if type(small) is cst.AnnAssign and small.value is not None:
                         target, value_node = small.target, small.value
                     elif type(small) is cst.Assign and len(small.targets) == 1:
@@ -361,6 +364,7 @@ class Reader:
                 methods=tuple(methods),
                 self_attrs=tuple(self_attrs),
                 fields=tuple(fields),
+                annotated=tuple(annotated),
             )
         )
         self.bindings[name] = v.LocalClass(name)
