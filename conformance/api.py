@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from conformance.config import DEFAULT_REGISTRY_FILE, Config, load_config, validate_settings
 from conformance.errors import EXIT_CLEAN, EXIT_FINDINGS, ConformanceError
-from conformance.model import Analysis, Finding, IngestFunction, Registry, RegistryEntry
+from conformance.model import (
+    Analysis,
+    Finding,
+    IngestFunction,
+    Location,
+    Registry,
+    RegistryEntry,
+)
 from conformance.sources import (
     ALLOW_SETTINGS_DSN_ENV,
     RegistrySource,
@@ -260,7 +267,7 @@ def check_scanned(
     start = time.perf_counter()
     from conformance.rules import evaluate
 
-    findings = evaluate(analysis, loaded, config)
+    findings = evaluate(analysis, loaded, config, _defined_elsewhere(config, analysis, loaded))
     timings["compare"] = time.perf_counter() - start
     return CheckResult(config, analysis, source, loaded, findings, timings)
 
@@ -337,6 +344,25 @@ def fix(
     if write:
         checked = check_scanned(scanned, registry=str(path), use_cache=options.use_cache)
     return FixResult(config, path, plan, before, after, checked)
+
+
+def _defined_elsewhere(
+    config: Config, analysis: Analysis, registry: Registry
+) -> dict[str, Location]:
+    """Where the functions that active rows name, and the analysis does not know, are defined
+    outside the ingest directories (a text search, only for those names)."""
+    known = {n for fn in analysis.functions for n in (fn.name, fn.modal_name)}
+    missing = {
+        e.modal_function_name
+        for e in registry.entries
+        if e.is_active and e.modal_function_name and e.modal_function_name not in known
+    }
+    if not missing:
+        return {}
+    from conformance.discovery import discover, find_definitions
+
+    found = find_definitions(config, discover(config), missing)
+    return {name: Location(file, line) for name, (file, line) in found.items()}
 
 
 def _file_registry(config: Config, path: Path) -> Registry:

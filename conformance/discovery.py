@@ -98,3 +98,37 @@ def read_source(source: SourceFile) -> bytes | None:
         return read_regular(source)
     except OSError:
         return None
+
+
+def find_definitions(
+    config: Config, files: dict[str, SourceFile], names: set[str]
+) -> dict[str, tuple[str, int]]:
+    """Returns where each of ``names`` (a function, or ``Class.method``) is defined outside
+    the ingest directories, as (file, line): the first ``def NAME(`` found in a file under the
+    source root. A text search, run only for names the registry has and the analysis does not
+    (orphan rows), so that the finding can say where the function is instead of guessing."""
+    import re
+
+    wanted = {name.rpartition(".")[2]: name for name in names if name}
+    if not wanted:
+        return {}
+    pattern = re.compile(
+        rb"^[ \t]*(?:async[ \t]+)?def[ \t]+("
+        + b"|".join(re.escape(n.encode()) for n in wanted)
+        + rb")[ \t]*\(",
+        re.MULTILINE,
+    )
+    found: dict[str, tuple[str, int]] = {}
+    for source in sorted(files.values(), key=lambda f: f.rel):
+        if is_ingest(source.rel, config):
+            continue
+        try:
+            data = read_regular(source)
+        except OSError:
+            continue
+        for match in pattern.finditer(data):
+            name = wanted[match.group(1).decode()]
+            found.setdefault(name, (source.rel, data.count(b"\n", 0, match.start()) + 1))
+        if len(found) == len(wanted):
+            break
+    return found

@@ -1,7 +1,8 @@
 """The catalogue: every code documented, explained, in docs/rules.md, and proven by its cases.
 
 Each rule's cases are data under ``tests/rule_cases/<CODE>/``: ``fail*.yaml`` must yield the code
-(and, with ``expect``, exactly those findings of it), ``pass*.yaml`` must yield no finding at all
+(and, with ``expect``, exactly those findings of it, each message holding the expectation's
+``says`` when it has one), ``pass*.yaml`` must yield no finding at all
 (codes listed under ``allow`` excepted). The YAML describes a hand-built Analysis, Registry and
 Config; see ``build_case`` for the fields and their defaults.
 """
@@ -102,7 +103,9 @@ def _entry(d: dict[str, Any]) -> RegistryEntry:
     return RegistryEntry(**fields)
 
 
-def build_case(data: dict[str, Any]) -> tuple[Analysis, Registry, Config]:
+def build_case(
+    data: dict[str, Any],
+) -> tuple[Analysis, Registry, Config, dict[str, Location]]:
     """Returns the Analysis, Registry and Config a case file describes.
 
     Top-level keys: ``functions`` (name; file ``ingest/<name>.py``, line 10, kind worker,
@@ -111,8 +114,9 @@ def build_case(data: dict[str, Any]) -> tuple[Analysis, Registry, Config]:
     ``invokes``, ``slug_hints``), ``registry`` (``source``, ``entries`` as registry columns plus
     ``line``, ``problems``; ``extra`` a mapping of extra columns), ``errors``,
     ``suppressions``, ``secrets``, and ``config`` (Config fields; the project is /project, the
-    source root /project/src). A case checks one rule: no column is required (CONF020) unless
-    its ``config`` says ``required_columns``.
+    source root /project/src), and ``elsewhere`` (function name → file and line of a definition
+    outside the ingest directories). A case checks one rule: no column is required (CONF020)
+    unless its ``config`` says ``required_columns``.
     """
     analysis = Analysis(
         functions=tuple(_function(f) for f in data.get("functions", [])),
@@ -139,7 +143,8 @@ def build_case(data: dict[str, Any]) -> tuple[Analysis, Registry, Config]:
         if key in settings:
             settings[key] = tuple(settings[key])
     config = Config(project_dir=PROJECT, source_root=PROJECT / "src", **settings)
-    return analysis, registry, config
+    elsewhere = {name: _loc(d, "") for name, d in data.get("elsewhere", {}).items()}
+    return analysis, registry, config, elsewhere
 
 
 def _case_files(prefix: str) -> list[Any]:
@@ -259,6 +264,9 @@ def test_failing_case_yields_its_code(path: Path) -> None:
         )
         want = sorted((e.get("file"), e.get("line"), e.get("slug")) for e in data["expect"])
         assert got == want
+        messages = " | ".join(f.message for f in findings if f.code == code)
+        for e in data["expect"]:
+            assert e.get("says", "") in messages, messages
     for f in findings:
         assert f.severity == RULES_BY_CODE[f.code].severity
         assert f.evidence, f"{f.code} finding without evidence"

@@ -15,7 +15,7 @@ A finding is made from the ``Rule`` object (``CONF009.hit(...)``), never from a 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, TypeVar
@@ -105,13 +105,22 @@ class Context:
     registry_file: str | None  # relative to the source root, for locations
     registry_label: str  # as a reader knows it, for evidence
     rows_by_function: dict[str, list[RegistryEntry]] = field(default_factory=dict)
+    # functions the registry names that are defined outside the ingest directories
+    elsewhere: Mapping[str, Location] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, analysis: Analysis, registry: Registry, config: Config) -> Context:
+    def of(
+        cls,
+        analysis: Analysis,
+        registry: Registry,
+        config: Config,
+        elsewhere: Mapping[str, Location] | None = None,
+    ) -> Context:
         src = registry.source
         by_function = registry.by_function()
+        outside = dict(elsewhere or {})
         if not src or "://" in src:
-            return cls(analysis, registry, config, None, src, by_function)
+            return cls(analysis, registry, config, None, src, by_function, outside)
         path = Path(src)
         if not path.is_absolute():
             path = config.project_dir / path
@@ -122,7 +131,7 @@ class Context:
             rel = label = path.as_posix()
         if label.startswith("../"):
             label = path.as_posix()
-        return cls(analysis, registry, config, rel, label, by_function)
+        return cls(analysis, registry, config, rel, label, by_function, outside)
 
     @property
     def error_count(self) -> int:

@@ -4,7 +4,7 @@ suppressions, severities and exclusions, in one deterministic order. Pure: no I/
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from conformance.config import Config
 from conformance.model import Analysis, Finding, Location, Registry, Suppression
@@ -26,11 +26,17 @@ REGISTRY_GROUP = "registry"
 PROJECT_GROUP = "project"
 
 
-def evaluate(analysis: Analysis, registry: Registry, config: Config) -> tuple[Finding, ...]:
+def evaluate(
+    analysis: Analysis,
+    registry: Registry,
+    config: Config,
+    elsewhere: Mapping[str, Location] | None = None,
+) -> tuple[Finding, ...]:
     """Returns every finding for ``analysis`` against ``registry``, sorted; never raises for
     data. Severities come from each rule, overridden by ``config.severity`` (``off`` drops a
-    code); suppression comments and ``config.exclude`` are applied."""
-    ctx = Context.of(analysis, registry, config)
+    code); suppression comments and ``config.exclude`` are applied. ``elsewhere`` says where
+    functions the registry names are defined outside the ingest directories."""
+    ctx = Context.of(analysis, registry, config, elsewhere)
     hits: list[Hit] = []
     for fn in analysis.functions:
         rows = ctx.rows_naming(fn)

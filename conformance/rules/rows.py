@@ -48,7 +48,16 @@ def orphan_row(ctx: Context) -> Iterator[Hit]:
         if not row.is_active or (name and name in names):
             continue
         evidence = [ctx.row_evidence(row, f"modal_function_name = {name or '(empty)'}")]
-        if name:
+        outside = ctx.elsewhere.get(name) if name else None
+        if name and outside is not None:
+            top = outside.file.split("/", 1)[0]
+            message = (
+                f"row {row.workflow_slug} names {name}, which is defined at {outside}, outside "
+                f"the ingest directories ({', '.join(ctx.config.ingest)}): add {top!r} to "
+                "[tool.conformance] ingest to check it"
+            )
+            evidence.append(f"def {name.rpartition('.')[2]} at {outside}")
+        elif name:
             close = difflib.get_close_matches(name, sorted(names), n=1)
             message = f"row {row.workflow_slug} names {name}, which is no ingest function"
             if close:
