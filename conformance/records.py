@@ -330,18 +330,7 @@ def _struct(items: list[Any], build: type, tag: str | None) -> _Decoder:
             return obj
         number = len(memo)
         memo.append(None)  # numbered as it starts, as the encoder numbers it
-        for i, decoder, tags, members, optional in nested:
-            value = x[i]
-            if value is None:
-                if optional:
-                    continue
-                raise _Invalid(build)
-            if tags is None:
-                x[i] = decoder(value, memo)  # type: ignore[misc]
-            elif type(value) is list:
-                x[i] = tags[value[0]](value, memo)
-            else:
-                x[i] = _deref(value, memo, members)
+        _decode_nested(x, nested, memo)
         obj = memo[number] = build(*x[1:]) if offset else build(*x)
         return obj
 

@@ -380,6 +380,17 @@ def append_entries(
     atomic_write_text(file, new_text)
 
 
+def load_back(path: Path, text: str, entity_types: Iterable[str] | None) -> Registry:
+    """The registry ``text`` holds, about to be written to ``path``; raises ConformanceError
+    (refusing the write) when it would not load."""
+    try:
+        return parse_text(path, text, entity_types)[1]
+    except ConformanceError as exc:
+        raise ConformanceError(
+            f"refusing to write: the result would not load ({exc.message})", f"{path}:1"
+        ) from None
+
+
 def _verify(
     path: Path,
     text: str,
@@ -387,12 +398,7 @@ def _verify(
     entity_types: Iterable[str] | None = None,
 ) -> None:
     """Raises ConformanceError unless ``text`` loads back, without problems, as ``expected``."""
-    try:
-        _, loaded = parse_text(path, text, entity_types)
-    except ConformanceError as exc:
-        raise ConformanceError(
-            f"refusing to write: the result would not load ({exc.message})", f"{path}:1"
-        ) from None
+    loaded = load_back(path, text, entity_types)
     if loaded.problems:
         first = loaded.problems[0]
         where = f" for {first.slug}" if first.slug else ""

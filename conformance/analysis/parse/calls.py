@@ -39,6 +39,15 @@ DATA_VALUES: tuple[type, ...] = (
 QUERY_RESULT = v.Unknown("a supabase query result")
 
 
+def connection_table(schema: v.Value | None, table: v.Value) -> v.TableRef:
+    """A table a database connection writes by name (not through SQL text): ``schema`` as
+    given, else the default ``public``."""
+    scope = v.SchemaScope(
+        v.Unknown("a SQL connection"), schema or v.Str("public", "default-schema")
+    )
+    return v.TableRef(scope, table)
+
+
 @dataclass
 class Call:
     """A call being read: ``base.method(...)`` (``method`` and ``base`` set) or ``name(...)``

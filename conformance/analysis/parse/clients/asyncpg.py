@@ -4,14 +4,13 @@ read by the psycopg recognisers, which answer to the same method names)."""
 from __future__ import annotations
 
 from conformance.analysis import values as v
-from conformance.analysis.parse.calls import QUERY_RESULT, Call, on_method
+from conformance.analysis.parse.calls import QUERY_RESULT, Call, connection_table, on_method
 
 
 @on_method("copy_records_to_table", "copy_to_table")
 def copy_to_table(call: Call) -> v.Value | None:
     if not call.args:
         return None
-    schema = call.kwarg("schema_name") or v.Str("public", "default-schema")
-    table = v.TableRef(v.SchemaScope(v.Unknown("a SQL connection"), schema), call.args[0])
+    table = connection_table(call.kwarg("schema_name"), call.args[0])
     call.effect(v.WriteSite(table, "insert", call.line()))
     return QUERY_RESULT
