@@ -118,7 +118,7 @@ def test_ddl_has_one_add_column_per_column() -> None:
     text = sqlgen.ddl()
     for column in (*REGISTRY_COLUMNS, "created_at", "updated_at"):
         if column != "workflow_slug":
-            assert text.count(f"ADD COLUMN IF NOT EXISTS {column} ") == 1
+            assert text.count(f'ADD COLUMN IF NOT EXISTS "{column}" ') == 1
 
 
 @pytest.mark.parametrize(
@@ -135,6 +135,25 @@ def test_ddl_has_one_add_column_per_column() -> None:
 )
 def test_quote_literal(value: sqlgen.Value, expected: str) -> None:
     assert sqlgen.quote_literal(value) == expected
+
+
+def test_names_are_quoted_by_psycopg_sql() -> None:
+    text = sqlgen.ddl("my_schema.my_table")
+    assert 'CREATE SCHEMA IF NOT EXISTS "my_schema";' in text
+    assert 'CREATE TABLE IF NOT EXISTS "my_schema"."my_table" (' in text
+    assert sqlgen.quote_ident('we"ird') == '"we""ird"'
+
+
+def test_without_a_loadable_psycopg_the_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sqlgen._driver.cache_clear()
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg: ImportError
+    try:
+        with pytest.raises(ConformanceError, match=r"workflow-conformance\[binary\]"):
+            sqlgen.script(ENTRIES)
+    finally:
+        sqlgen._driver.cache_clear()
 
 
 @pytest.mark.parametrize("bad", ["x\x00y", "lone \ud800 surrogate"])

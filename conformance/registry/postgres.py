@@ -357,7 +357,7 @@ def _apply_in(
                 f"{redact_dsn(session.dsn)} gives this session read-only transactions "
                 "(default_transaction_read_only is on); nothing was changed"
             )
-        session.execute(f"SELECT pg_advisory_xact_lock({sqlgen.lock_key(table)})")
+        session.execute(sqlgen.lock(table))
     current = _read(session, table, entity_types, missing_ok=True)
     result = plan(current, file_registry)
     refuse_mass_deactivation(current, result, allow_mass_deactivation)
