@@ -11,10 +11,12 @@ import gc
 import io
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -28,6 +30,9 @@ if TYPE_CHECKING:  # the API loads on first use, not at start-up
     from conformance.config import Config
 
 _DEBUG = {"on": False}
+# Under the pre-commit framework (which sets PRE_COMMIT=1 for its hooks) the developer may have
+# no `conformance` command: the fix a finding offers is the manifest's second hook.
+PRE_COMMIT_FIX = "pre-commit run conformance-fix --hook-stage manual --all-files"
 _F = TypeVar("_F", bound=Callable[..., int])
 
 
@@ -40,7 +45,9 @@ def _options(*decorators: Callable[[_F], _F]) -> Callable[[_F], _F]:
     return apply
 
 
-_project = click.argument("project", default=".", type=click.Path(file_okay=False))
+# No PROJECT: the nearest directory from the working directory up whose pyproject.toml has
+# [tool.conformance] (api.find_project), as ruff and mypy find their settings.
+_project = click.argument("project", required=False, type=click.Path(file_okay=False))
 _analysis = _options(
     _project,
     click.option("--source-root", help="Directory Modal puts on sys.path (relative to PROJECT)."),
@@ -86,6 +93,15 @@ _mass_deactivation = click.option(
     is_flag=True,
     help="Deactivate more than a tenth of the active rows (an empty or truncated registry "
     "file would otherwise retire every workflow).",
+)
+
+
+_color = click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour the text report: auto = on a terminal unless $NO_COLOR is set.",
 )
 
 
@@ -148,7 +164,7 @@ def cli(debug: bool) -> None:
 )
 @_output("the report here")
 def scan(
-    project: str,
+    project: str | None,
     source_root: str | None,
     ingest: tuple[str, ...],
     entrypoint: str | None,
@@ -158,14 +174,20 @@ def scan(
     fmt: str,
     output: str | None,
 ) -> int:
-    """List every ingest function in PROJECT and the tables it writes."""
+    """List every ingest function in PROJECT and the tables it writes.
+
+    PROJECT defaults to the nearest directory, from here up, whose pyproject.toml has
+    [tool.conformance]. Paths are relative to the working directory.
+    """
     from conformance import api, report
 
     options = _run_options(source_root, ingest, entrypoint, no_cache, jobs)
-    result = api.scan(project, options)
+    with _progress():
+        result = api.scan(project, options)
     _notices(result.notices)
     start = time.perf_counter()
-    _emit(report.render_scan(fmt, result.analysis), output)
+    prefix = _prefix(result.config, Path.cwd())
+    _emit(report.render_scan(fmt, result.analysis, path_prefix=prefix), output)
     if timings:
         _print_timings({**result.timings, "report": time.perf_counter() - start})
     return result.exit_code
@@ -185,6 +207,12 @@ def scan(
     is_flag=True,
     help="Never connect to a database: the registry must be a file (the commit hook's mode).",
 )
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Check the files staged in git (what the next commit holds), not the working tree: "
+    "untracked and unstaged changes are not seen (the commit hooks' mode).",
+)
 @_timeouts
 @click.option(
     "--format",
@@ -199,9 +227,26 @@ def scan(
     metavar="CODE=LEVEL",
     help="Override a rule's severity (error, warning, off); repeatable, wins over settings.",
 )
+@click.option(
+    "--statistics",
+    is_flag=True,
+    help="Show one line per code with its count instead of each finding (text format).",
+)
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Only the findings' headlines: no evidence, no summary line, no notices, no progress.",
+)
+@click.option(
+    "--exit-zero",
+    is_flag=True,
+    help="Exit 0 even when a finding has error severity (a tool error still exits 2).",
+)
+@_color
 @_output("the report here")
 def check(
-    project: str,
+    project: str | None,
     source_root: str | None,
     ingest: tuple[str, ...],
     entrypoint: str | None,
@@ -210,47 +255,93 @@ def check(
     timings: bool,
     registry_source: str | None,
     offline: bool,
+    staged: bool,
     connect_timeout: float | None,
     statement_timeout: float | None,
     fmt: str,
     severity: tuple[str, ...],
+    statistics: bool,
+    quiet: bool,
+    exit_zero: bool,
+    color: str,
     output: str | None,
 ) -> int:
     """Check every ingest function in PROJECT against the workflow registry.
+
+    PROJECT defaults to the nearest directory, from here up, whose pyproject.toml has
+    [tool.conformance]. Findings read `path:line:col: severity CODE [name] message`, paths
+    relative to the working directory (github and sarif: to the repository root).
 
     Exit code 0: no finding at error severity; 1: at least one; 2: tool or usage error (one
     line on stderr). `conformance explain CODE` documents each finding code.
     """
     from conformance import api, report
 
-    options = _run_options(
-        source_root,
-        ingest,
-        entrypoint,
-        no_cache,
-        jobs,
-        severity,
-        connect_timeout,
-        statement_timeout,
+    if statistics and fmt != "text":
+        raise click.UsageError("--statistics is a text report: leave out --format or use text")
+    from dataclasses import replace
+
+    options = replace(
+        _run_options(
+            source_root,
+            ingest,
+            entrypoint,
+            no_cache,
+            jobs,
+            severity,
+            connect_timeout,
+            statement_timeout,
+        ),
+        register_hint=PRE_COMMIT_FIX if os.environ.get("PRE_COMMIT") == "1" else None,
     )
-    result = api.check(project, options, registry=registry_source, offline=offline)
-    _notices(result.notices)
+    if staged:
+        _staged_cache(project)
+    with _progress(enabled=not quiet):
+        result = api.check(
+            project, options, registry=registry_source, offline=offline, staged=staged
+        )
+    if not quiet:
+        _notices(result.notices)
     start = time.perf_counter()
-    prefix = _prefix(result.config)
-    registry_file = None if result.source.is_dsn else _rel_registry(result, result.source.value)
-    text = report.render_check(
-        fmt, result.analysis, result.findings, path_prefix=prefix, registry_file=registry_file
-    )
+    config = result.config
+    repository = api.repository_root(config.project_dir) if fmt in ("github", "sarif") else None
+    base = repository or Path.cwd()
+    prefix = _prefix(config, base)
+    registry_file = _registry_place(result, base)
+    painted = _use_color(color, output)
+    columns = api.columns(config, result.findings)
+    if statistics:
+        text = report.render_statistics(
+            result.analysis, result.findings, color=painted, quiet=quiet
+        )
+    else:
+        text = report.render_check(
+            fmt,
+            result.analysis,
+            result.findings,
+            path_prefix=prefix,
+            registry_file=registry_file,
+            columns=columns,
+            color=painted,
+            quiet=quiet,
+            automation_id=_automation_id(result, repository),
+            base_uri=base.as_uri().rstrip("/") + "/",
+        )
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary:
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(
-                report.render_github_summary(result.analysis, result.findings, path_prefix=prefix)
+                report.render_github_summary(
+                    result.analysis,
+                    result.findings,
+                    path_prefix=prefix,
+                    registry_file=registry_file,
+                )
             )
-    _emit(text, output)
+    _emit(text, output, color=painted)
     if timings:
         _print_timings({**result.timings, "report": time.perf_counter() - start})
-    return result.exit_code
+    return EXIT_CLEAN if exit_zero else result.exit_code
 
 
 @cli.command()
@@ -270,7 +361,7 @@ def register(
     from conformance import api
     from conformance.report.registry import display_path, render_registered
 
-    project = "."
+    project = None
     names = list(args)
     if names and Path(names[0]).is_dir():
         project = names.pop(0)
@@ -311,7 +402,7 @@ def register(
 @_timeouts
 @_output("the SQL here")
 def emit_sql(
-    project: str,
+    project: str | None,
     registry_file: str | None,
     dsn: str | None,
     from_code: bool,
@@ -348,7 +439,7 @@ def emit_sql(
 @_mass_deactivation
 @_timeouts
 def apply(
-    project: str,
+    project: str | None,
     registry_file: str | None,
     dsn: str,
     dry_run: bool,
@@ -391,7 +482,7 @@ def apply(
 @_dsn(required=True)
 @_timeouts
 def snapshot(
-    project: str,
+    project: str | None,
     registry_file: str | None,
     dsn: str,
     connect_timeout: float | None,
@@ -417,7 +508,7 @@ def snapshot(
 @_dsn(required=True)
 @_timeouts
 def diff(
-    project: str,
+    project: str | None,
     registry_file: str | None,
     dsn: str,
     connect_timeout: float | None,
@@ -441,25 +532,95 @@ def diff(
 
 
 @cli.command()
-@click.argument("code")
-def explain(code: str) -> int:
-    """Explain a finding code (what it checks, why, an example, the fix)."""
+@click.argument("code", required=False)
+@click.option("--all", "every", is_flag=True, help="Explain every code, in order.")
+def explain(code: str | None, every: bool) -> int:
+    """Explain a finding code (what it checks, why, an example, the fix).
+
+    CODE is a code (CONF001) or a rule name (unregistered-function).
+    """
+    from conformance.rules import RULES
     from conformance.rules.docs import explain as explain_code
 
-    click.echo(explain_code(code))
+    if every == bool(code):
+        raise click.UsageError("name one CODE, or pass --all")
+    codes = [r.code for r in RULES] if every else [code or ""]
+    click.echo("\n".join(explain_code(c) for c in codes), nl=False)
     return EXIT_CLEAN
 
 
 # -- output ---------------------------------------------------------------------------------------
 
 
-def _emit(text: str, output: str | None) -> None:
+def _emit(text: str, output: str | None, color: bool = False) -> None:
     if output:
         from conformance.fileio import write_atomic
 
         write_atomic(Path(output), text)
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+    elif text:
+        # color=True: click would strip the escapes we chose to write (--color always)
+        click.echo(text, nl=not text.endswith("\n"), color=color or None)
+
+
+def _staged_cache(project: str | None) -> None:
+    """A staged check analyses a fresh copy each time: unless $CONFORMANCE_CACHE_DIR names a
+    cache, this process keeps it in the git directory (as hooks/pre-commit does), where the
+    next commit's check finds it."""
+    if os.environ.get("CONFORMANCE_CACHE_DIR"):
+        return
+    from conformance import api
+    from conformance.staged import git_dir
+
+    try:
+        where = git_dir(Path(api.find_project(project)))
+    except ConformanceError:
+        return  # api.check says why
+    os.environ["CONFORMANCE_CACHE_DIR"] = str(where / "conformance-cache")
+
+
+def _use_color(choice: str, output: str | None) -> bool:
+    """``always``/``never`` as said; ``auto``: a terminal and no $NO_COLOR (no-color.org: a
+    command-line choice wins over the variable)."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    return output is None and sys.stdout.isatty()
+
+
+# A cold run of a large project takes seconds: after this long, stderr shows that it is busy
+PROGRESS_AFTER = 1.0
+
+
+@contextmanager
+def _progress(enabled: bool = True, stream: TextIO | None = None) -> Iterator[None]:
+    """Shows ``conformance: analysing… N s`` on ``stream`` (stderr) while the body runs longer
+    than PROGRESS_AFTER seconds, on a terminal only (nothing when piped or in CI logs), and
+    clears the line at the end. The analysis reports no steps, so it shows time, not a share."""
+    out = stream or sys.stderr
+    if not enabled or not out.isatty():
+        yield
+        return
+    done = threading.Event()
+    shown: list[bool] = []
+    start = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(PROGRESS_AFTER if not shown else 0.5):
+            shown.append(True)
+            out.write(f"\rconformance: analysing… {time.monotonic() - start:.0f} s")
+            out.flush()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        if shown:
+            out.write("\r\x1b[K")
+            out.flush()
 
 
 def _notices(notices: tuple[str, ...]) -> None:
@@ -474,23 +635,45 @@ def _print_timings(phases: dict[str, float]) -> None:
     click.echo("timings: " + ", ".join(f"{k} {t * 1000:.0f} ms" for k, t in shown), err=True)
 
 
-def _prefix(config: Config) -> str:
+def _relative(path: Path, base: Path) -> str:
+    """Returns ``path`` relative to ``base`` (with ``..`` when outside it), POSIX."""
     try:
-        rel = config.source_root.relative_to(config.project_dir)
-    except ValueError:
-        return ""
-    return "" if str(rel) == "." else rel.as_posix() + "/"
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
 
 
-def _rel_registry(result: api.CheckResult, source: str) -> str:
+def _prefix(config: Config, base: Path) -> str:
+    """Returns the source root relative to ``base``, as the prefix of source-root paths."""
+    from conformance.report.common import path_prefix
+
+    return path_prefix(_relative(config.source_root, base), base.resolve().parts)
+
+
+def _registry_place(result: api.CheckResult, base: Path) -> str:
+    """Returns where registry findings without a line point, relative to ``base``: the
+    registry file read, else (a database) the project's registry file, else its settings."""
+    from conformance import api
+
     config = result.config
-    path = Path(source)
-    if not path.is_absolute():
-        path = config.project_dir / path
+    if not result.source.is_dsn:
+        return _relative(Path(result.source.value), base)
     try:
-        return path.resolve().relative_to(config.project_dir).as_posix()
-    except ValueError:
-        return str(path)
+        path = api.registry_file_path(config, None)
+    except ConformanceError:
+        path = None
+    if path is None or not path.is_file():
+        path = config.project_dir / "pyproject.toml"
+    return _relative(path, base)
+
+
+def _automation_id(result: api.CheckResult, repository: Path | None) -> str:
+    """SARIF ``automationDetails.id``: ``conformance/[PROJECT/]file|database/``, so that runs
+    against the file and against the database (and of several projects) stay apart."""
+    kind = "database" if result.source.is_dsn else "file"
+    project = _relative(result.config.project_dir, repository) if repository else "."
+    inside = project not in (".", "") and not project.startswith("..")
+    return "/".join(["conformance", *([project] if inside else []), kind]) + "/"
 
 
 def _parse_severity(values: tuple[str, ...]) -> dict[str, str]:

@@ -55,11 +55,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_scan_json_is_valid_against_the_report_schema() -> None:
-    result = run("scan", str(EXAMPLE), "--format", "json", "--no-cache")
+    result = run("scan", str(EXAMPLE), "--format", "json", "--no-cache", cwd=ROOT)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     jsonschema.validate(report, SCHEMA)
-    assert any(e["file"] == "ingest/broken_syntax.py" for e in report["errors"])
+    # paths relative to the working directory
+    broken = "examples/warehouse/modal-functions/src/ingest/broken_syntax.py"
+    assert any(e["file"] == broken for e in report["errors"])
     assert all(not f["file"].startswith("/") for f in report["functions"])
 
 

@@ -201,7 +201,8 @@ def test_pre_commit_refuses_unregistered_function_until_registered(tmp_path: Pat
     assert refused.returncode != 0, text
     assert "conformance (workflow registry)" in text and "Failed" in text
     assert "CONF001" in text
-    assert "run `conformance register ingest_person`" in text
+    # under pre-commit the fix offered is what the developer has: the second hook
+    assert "run `pre-commit run conformance-fix --hook-stage manual --all-files`" in text
     head = run(["git", "log", "--format=%s"], root, env).stdout.splitlines()
     assert head == ["A registered ingest function"]
 

@@ -139,6 +139,20 @@ def build_case(data: dict[str, Any]) -> tuple[Analysis, Registry, Config]:
     return analysis, registry, config
 
 
+def case_options(data: dict[str, Any]) -> dict[str, Any]:
+    """Returns evaluate()'s keyword arguments a case sets: ``file_registry`` (the committed
+    file, as ``registry``; the registry is then the database's, ``source`` a DSN label)."""
+    if "file_registry" not in data:
+        return {}
+    reg = data["file_registry"]
+    return {
+        "file_registry": Registry(
+            entries=tuple(_entry(e) for e in reg.get("entries", [])),
+            source=reg.get("source", "workflow_registry.yaml"),
+        )
+    }
+
+
 def _case_files(prefix: str) -> list[Any]:
     return [
         pytest.param(path, id=f"{path.parent.name}/{path.stem}")
@@ -240,7 +254,7 @@ def test_rules_markdown_links_resolve() -> None:
 def test_failing_case_yields_its_code(path: Path) -> None:
     code = path.parent.name
     data = _load(path)
-    findings = evaluate(*build_case(data))
+    findings = evaluate(*build_case(data), **case_options(data))
     codes = {f.code for f in findings}
     assert code in codes, [f.to_dict() for f in findings]
     assert codes <= {code, *data.get("allow", [])}, [f.to_dict() for f in findings]
@@ -264,6 +278,6 @@ def test_failing_case_yields_its_code(path: Path) -> None:
 @pytest.mark.parametrize("path", _case_files("pass"))
 def test_passing_case_is_clean(path: Path) -> None:
     data = _load(path)
-    findings = evaluate(*build_case(data))
+    findings = evaluate(*build_case(data), **case_options(data))
     assert {f.code for f in findings} <= set(data.get("allow", [])), [f.to_dict() for f in findings]
     assert path.parent.name not in {f.code for f in findings}

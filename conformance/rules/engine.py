@@ -26,11 +26,25 @@ REGISTRY_GROUP = "registry"
 PROJECT_GROUP = "project"
 
 
-def evaluate(analysis: Analysis, registry: Registry, config: Config) -> tuple[Finding, ...]:
+def evaluate(
+    analysis: Analysis,
+    registry: Registry,
+    config: Config,
+    *,
+    file_registry: Registry | None = None,
+    register_hint: str | None = None,
+) -> tuple[Finding, ...]:
     """Returns every finding for ``analysis`` against ``registry``, sorted; never raises for
     data. Severities come from each rule, overridden by ``config.severity`` (``off`` drops a
-    code); suppression comments and ``config.exclude`` are applied."""
-    ctx = Context.of(analysis, registry, config)
+    code); suppression comments and ``config.exclude`` are applied.
+
+    ``file_registry``: the committed registry file, when ``registry`` is the database (rows
+    in the file and not applied are told apart from rows nowhere: CONF019). ``register_hint``:
+    the command CONF001 offers (``{function}`` is replaced; default ``conformance register
+    {function}``)."""
+    ctx = Context.of(
+        analysis, registry, config, file_registry=file_registry, register_hint=register_hint
+    )
     hits: list[Hit] = []
     for fn in analysis.functions:
         rows = ctx.rows_naming(fn)
