@@ -182,8 +182,8 @@ class DiffResult:
 
     @property
     def exit_code(self) -> int:
-        """1 when the file and the database differ, else 0."""
-        return EXIT_FINDINGS if self.plan.has_changes else EXIT_CLEAN
+        """1 when the file and the database differ (rows), else 0."""
+        return EXIT_FINDINGS if self.plan.has_row_changes else EXIT_CLEAN
 
 
 @dataclass(frozen=True)

@@ -431,47 +431,174 @@ def emit_sql(
     return result.exit_code
 
 
-@cli.command()
+_force = click.option(
+    "--force",
+    is_flag=True,
+    help="Apply a registry file with invalid, duplicate or incomplete entries: invalid ones "
+    "are left out (their rows kept as they are), incomplete ones applied as they are.",
+)
+
+
+@cli.command("plan")
 @_project
 @_registry_file
 @_dsn(required=True)
-@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Also write the plan to this file (JSON, data only) for `conformance apply FILE`.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="markdown: for a job summary or a pull-request comment; json: the plan file.",
+)
+@_force
 @_mass_deactivation
 @_timeouts
-def apply(
+@_output("the plan here")
+def plan_command(
     project: str | None,
     registry_file: str | None,
     dsn: str,
+    out: str | None,
+    fmt: str,
+    force: bool,
+    allow_mass_deactivation: bool,
+    connect_timeout: float | None,
+    statement_timeout: float | None,
+    output: str | None,
+) -> int:
+    """Show what applying the registry file would change in the database (DDL and rows).
+
+    Reads the database, never writes it. With --out FILE the plan is saved with a fingerprint
+    of the database it was made against: `conformance apply FILE` applies exactly it, and
+    refuses if the database changed since. Refuses a registry file with invalid, duplicate or
+    incomplete entries unless --force (exit 2).
+    """
+    from conformance import api
+    from conformance.report.registry import display_path, render_plan, render_plan_markdown
+
+    result = api.plan(
+        project,
+        dsn=dsn,
+        registry_file=registry_file,
+        force=force,
+        allow_mass_deactivation=allow_mass_deactivation,
+        options=_run_options(connect_timeout=connect_timeout, statement_timeout=statement_timeout),
+    )
+    shown = display_path(result.registry_file) if result.registry_file else None
+    if out:
+        from conformance.fileio import write_atomic
+
+        write_atomic(Path(out), _plan_file(result, shown))
+    if fmt == "markdown":
+        text = render_plan_markdown(result.plan, result.config.table, shown)
+    elif fmt == "json":
+        text = _plan_file(result, shown)
+    else:
+        text = render_plan(result.plan) + "\n"
+        if out:
+            text += f"plan written to {display_path(Path(out))}: `conformance apply {out}`\n"
+    _emit(text, output)
+    return EXIT_CLEAN
+
+
+def _plan_file(result: api.PlanResult, registry_file: str | None) -> str:
+    from conformance.registry.planfile import plan_json
+
+    return plan_json(result.plan, result.config.table, registry_file)
+
+
+@cli.command()
+@click.argument("target", required=False, type=click.Path(), metavar="[PROJECT|PLAN_FILE]")
+@_registry_file
+@_dsn(required=True)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan and stop: exit 1 when it would change something, 0 when not.",
+)
+@click.option(
+    "-y",
+    "--yes",
+    is_flag=True,
+    help="Apply without asking (CI). Without it, a terminal asks; anything else refuses.",
+)
+@_force
+@_mass_deactivation
+@_timeouts
+def apply(
+    target: str | None,
+    registry_file: str | None,
+    dsn: str,
     dry_run: bool,
+    yes: bool,
+    force: bool,
     allow_mass_deactivation: bool,
     connect_timeout: float | None,
     statement_timeout: float | None,
 ) -> int:
     """Bring the database registry in line with the registry file, in one transaction.
 
-    Prints the plan (rows to insert, update, deactivate), then runs it under an advisory lock.
-    Rows are never deleted: rows missing from the file are deactivated.
+    Prints the plan (DDL, rows to insert, update, deactivate), asks for confirmation on a
+    terminal (--yes in CI), then runs exactly that plan under an advisory lock, refusing if
+    the database changed meanwhile. Rows are never deleted: rows missing from the file are
+    deactivated. Given a PLAN_FILE (from `conformance plan --out`), applies that reviewed plan
+    without asking, or nothing if the database moved since. Refuses a registry file with
+    invalid, duplicate or incomplete entries unless --force.
     """
     from conformance import api
     from conformance.report.registry import render_applied, render_plan
 
     options = _run_options(connect_timeout=connect_timeout, statement_timeout=statement_timeout)
-
-    def run(dry: bool) -> api.PlanResult:
-        return api.apply(
-            project,
+    if target is not None and Path(target).is_file():
+        if registry_file or force:
+            raise click.UsageError("a PLAN_FILE is applied as reviewed: no --registry or --force")
+        _config, reviewed = api.read_plan(None, target)
+        click.echo(render_plan(reviewed))
+        if dry_run:
+            return EXIT_CLEAN if not reviewed.has_changes else 1
+        done = api.apply(
+            None,
             dsn=dsn,
-            registry_file=registry_file,
-            dry_run=dry,
+            reviewed=reviewed,
             allow_mass_deactivation=allow_mass_deactivation,
             options=options,
         )
-
-    planned = run(True)
+        click.echo(render_applied(done.plan))
+        return done.exit_code
+    planned = api.plan(
+        target,
+        dsn=dsn,
+        registry_file=registry_file,
+        force=force,
+        allow_mass_deactivation=allow_mass_deactivation,
+        options=options,
+    )
     click.echo(render_plan(planned.plan))
     if dry_run or not planned.plan.has_changes:
-        return planned.exit_code
-    done = run(False)
+        return planned.exit_code if dry_run else EXIT_CLEAN
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ConformanceError(
+                "apply changes the database and asks first, but there is no terminal to ask "
+                "on: pass --yes (CI), or review with `conformance plan --out FILE` and apply "
+                "that file; nothing was changed"
+            )
+        if not click.confirm("Apply these changes to the database?", default=False, err=True):
+            click.echo("not applied: nothing was changed", err=True)
+            return 1
+    done = api.apply(
+        target,
+        dsn=dsn,
+        reviewed=planned.plan,
+        allow_mass_deactivation=allow_mass_deactivation,
+        options=options,
+    )
     click.echo(render_applied(done.plan))
     return done.exit_code
 

@@ -157,13 +157,14 @@ def test_emit_sql_from_code_runs_on_an_empty_database(project: Path, pg_db: str)
 def test_apply_then_check_against_the_database_is_clean(project: Path, pg_db: str) -> None:
     run("register", str(project), "--all")
     env = {"CONFORMANCE_DSN": pg_db}
-    plan = run("apply", str(project), "--dry-run", env=env)
-    assert plan.returncode == 0, plan.stderr
+    plan = run("apply", str(project), "--dry-run", "--force", env=env)
+    assert plan.returncode == 1, plan.stderr  # changes to make: 1
     assert "+ a" in plan.stdout
-    applied = run("apply", str(project), env=env)
+    applied = run("apply", str(project), "--yes", "--force", env=env)
     assert applied.returncode == 0, applied.stderr
-    assert "applied: 1 inserted" in applied.stdout
-    assert run("apply", str(project), env=env).stdout.startswith("nothing to do")
+    assert "applied: 2 DDL change(s), 1 inserted" in applied.stdout
+    assert run("apply", str(project), "--force", env=env).stdout.startswith("nothing to do")
+    assert run("apply", str(project), "--dry-run", "--force", env=env).returncode == 0
     checked = run("check", str(project), "--registry", pg_db)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert run("diff", str(project), env=env).returncode == 0
@@ -173,7 +174,7 @@ def test_apply_then_check_against_the_database_is_clean(project: Path, pg_db: st
 def test_diff_and_snapshot_round_trip(project: Path, pg_db: str, tmp_path: Path) -> None:
     run("register", str(project), "--all")
     env = {"CONFORMANCE_DSN": pg_db}
-    assert run("apply", str(project), env=env).returncode == 0
+    assert run("apply", str(project), "--yes", "--force", env=env).returncode == 0
     registry = project / "workflow_registry.yaml"
     registry.write_text(registry.read_text().replace("provider: null", "provider: clay"))
     changed = run("diff", str(project), env=env)
@@ -181,7 +182,7 @@ def test_diff_and_snapshot_round_trip(project: Path, pg_db: str, tmp_path: Path)
     snap = tmp_path / "snap.yaml"
     assert run("snapshot", str(project), "--registry", str(snap), env=env).returncode == 0
     assert "provider: null" in snap.read_text()
-    assert run("apply", str(project), env=env).returncode == 0
+    assert run("apply", str(project), "--yes", "--force", env=env).returncode == 0
     assert run("snapshot", str(project), "--registry", str(snap), env=env).returncode == 0
     assert "provider: clay" in snap.read_text()
     assert run("diff", str(project), "--registry", str(snap), env=env).returncode == 0
@@ -194,7 +195,10 @@ def test_emit_sql_with_dsn_deactivates_rows_the_file_no_longer_has(
     import psycopg
 
     run("register", str(project), "--all")
-    assert run("apply", str(project), env={"CONFORMANCE_DSN": pg_db}).returncode == 0
+    assert (
+        run("apply", str(project), "--yes", "--force", env={"CONFORMANCE_DSN": pg_db}).returncode
+        == 0
+    )
     with psycopg.connect(pg_db, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO reference.enrichment_workflow_registry "

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from conformance.config import load_schema
 from conformance.schema import Validator
 
-RUNTIME_SCHEMAS = ("config.schema.json", "registry.schema.json")
+RUNTIME_SCHEMAS = ("config.schema.json", "registry.schema.json", "plan.schema.json")
 
 
 def _entry_schema() -> dict[str, Any]:

@@ -69,7 +69,7 @@ def render_github_summary(
     """Returns Markdown for ``$GITHUB_STEP_SUMMARY``: the counts per code, then one table row
     per finding (at most MAX_SUMMARY_ROWS)."""
     summary = summarize(analysis, findings)
-    out = [f"### conformance: {_cell(summary_line(summary))}", ""]
+    out = [f"### conformance: {markdown_text(summary_line(summary))}", ""]
     if not findings:
         return "\n".join(out) + "\n"
     out += ["| Code | Rule | Severity | Count |", "|---|---|---|---|"]
@@ -81,8 +81,8 @@ def render_github_summary(
         out.append(f"| {code} | {name} | {severity} | {count} |")
     out += ["", "| Severity | Code | Location | Message |", "|---|---|---|---|"]
     for f in findings[:MAX_SUMMARY_ROWS]:
-        where = _cell(place_text(f, path_prefix, registry_file))
-        out.append(f"| {f.severity} | {f.code} | {where} | {_cell(f.message)} |")
+        where = markdown_text(place_text(f, path_prefix, registry_file))
+        out.append(f"| {f.severity} | {f.code} | {where} | {markdown_text(f.message)} |")
     if len(findings) > MAX_SUMMARY_ROWS:
         out.append(f"\n…and {len(findings) - MAX_SUMMARY_ROWS} more findings.")
     return "\n".join(out) + "\n"
@@ -93,7 +93,7 @@ def render_github_summary(
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&])")
 
 
-def _cell(text: str) -> str:
+def markdown_text(text: str) -> str:
     """Returns text that stays plain text inside one Markdown table cell."""
     flat = " ".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     return _MARKDOWN.sub(r"\\\1", printable(flat))

@@ -11,9 +11,13 @@ from conformance.report.common import printable
 
 
 def render_plan(planned: Plan, *, for_diff: bool = False) -> str:
-    """Returns one line per row to insert, update (with each column's two values) or
-    deactivate, then the counts; ``for_diff`` words it as differences."""
+    """Returns the DDL the table needs (one line each), then one line per row to insert,
+    update (with each column's two values) or deactivate, then the counts; ``for_diff`` words
+    it as differences (rows only)."""
     lines = []
+    if planned.ddl and not for_diff:
+        lines.append("DDL (the registry table):")
+        lines += [f"  {change}" for change in planned.ddl]
     for entry in planned.inserts:
         lines.append(
             f"+ {entry.workflow_slug}: in the file, not in the database"
@@ -31,16 +35,66 @@ def render_plan(planned: Plan, *, for_diff: bool = False) -> str:
         )
     if not lines:
         return "no differences" if for_diff else "nothing to do: the database matches the file"
+    return "\n".join(printable(line) for line in [*lines, plan_counts(planned, for_diff)])
+
+
+def plan_counts(planned: Plan, for_diff: bool = False) -> str:
+    """Returns e.g. ``2 DDL changes, 1 to insert, 0 to update, 0 to deactivate, 3 unchanged``."""
     counts = (
         f"{len(planned.inserts)} to insert, {len(planned.updates)} to update, "
         f"{len(planned.deactivations)} to deactivate, {len(planned.unchanged)} unchanged"
     )
-    return "\n".join(printable(line) for line in [*lines, counts])
+    if planned.ddl and not for_diff:
+        n = len(planned.ddl)
+        counts = f"{n} DDL change{'' if n == 1 else 's'}, {counts}"
+    return counts
+
+
+def render_plan_markdown(planned: Plan, table: str, registry_file: str | None) -> str:
+    """Returns the plan as Markdown for a job summary or a pull-request comment: what
+    applying ``registry_file`` would change in ``table``. Values are escaped (a registry value
+    cannot become a link, an image or HTML)."""
+    from conformance.report.github import markdown_text as cell
+
+    # in a code span nothing is interpreted (and escapes would show): only backticks matter
+    plain = printable(registry_file or "").replace("`", "'")
+    source = f"`{plain}`" if registry_file else "the plan"
+    out = [f"### conformance plan: {cell(table)}", ""]
+    if not planned.has_changes:
+        out.append(f"Nothing to do: the database matches {source}.")
+        return "\n".join(out) + "\n"
+    out += [f"Applying {source} changes the database:", ""]
+    if planned.ddl:
+        out += ["**DDL**", ""] + [f"- {cell(change)}" for change in planned.ddl] + [""]
+    if planned.has_row_changes:
+        out += ["| | row | change |", "|---|---|---|"]
+        for entry in planned.inserts:
+            fn = entry.modal_function_name or "no function"
+            out.append(f"| + | {cell(entry.workflow_slug)} | insert ({cell(fn)}) |")
+        for change in planned.updates:
+            parts = [
+                f"{cell(c)}: {cell(_value(getattr(change.before, c)))} → "
+                f"{cell(_value(getattr(change.after, c)))}"
+                for c in change.columns
+            ]
+            out.append(f"| ~ | {cell(change.slug)} | {'; '.join(parts)} |")
+        for entry in planned.deactivations:
+            out.append(f"| - | {cell(entry.workflow_slug)} | deactivate (never deleted) |")
+        out.append("")
+    out.append(cell(plan_counts(planned)))
+    return "\n".join(out) + "\n"
+
+
+def _value(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(value) + "]"
+    return "null" if value is None else str(value)
 
 
 def render_applied(planned: Plan) -> str:
+    ddl = f"{len(planned.ddl)} DDL change(s), " if planned.ddl else ""
     return (
-        f"applied: {len(planned.inserts)} inserted, {len(planned.updates)} updated, "
+        f"applied: {ddl}{len(planned.inserts)} inserted, {len(planned.updates)} updated, "
         f"{len(planned.deactivations)} deactivated"
     )
 
