@@ -160,7 +160,25 @@ def cli(debug: bool) -> None:
 @cli.command()
 @_analysis
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid", "dot"]),
+    default="text",
+    show_default=True,
+    help="mermaid, dot: the lineage graph function -> raw -> extracted -> core.",
+)
+@click.option(
+    "--by-table",
+    is_flag=True,
+    help="Who writes each table: the functions, operation and line (text or json).",
+)
+@click.option(
+    "--function",
+    "functions",
+    multiple=True,
+    metavar="NAME",
+    help="Only this function (name, Modal name or FILE::NAME; repeatable): one workflow's "
+    "lineage. Default: the whole warehouse.",
 )
 @_output("the report here")
 def scan(
@@ -172,22 +190,44 @@ def scan(
     jobs: int | None,
     timings: bool,
     fmt: str,
+    by_table: bool,
+    functions: tuple[str, ...],
     output: str | None,
 ) -> int:
     """List every ingest function in PROJECT and the tables it writes.
 
     PROJECT defaults to the nearest directory, from here up, whose pyproject.toml has
-    [tool.conformance]. Paths are relative to the working directory.
+    [tool.conformance]. Paths are relative to the working directory. --by-table turns the
+    list around (table -> writers); --format mermaid or dot draws the lineage.
     """
     from conformance import api, report
+    from conformance.report import lineage
 
+    if by_table and fmt not in ("text", "json"):
+        raise click.UsageError("--by-table is a text or json report")
+    if functions and fmt in ("text", "json") and not by_table:
+        raise click.UsageError("--function narrows --by-table and the mermaid and dot graphs")
     options = _run_options(source_root, ingest, entrypoint, no_cache, jobs)
     with _progress():
         result = api.scan(project, options)
     _notices(result.notices)
     start = time.perf_counter()
     prefix = _prefix(result.config, Path.cwd())
-    _emit(report.render_scan(fmt, result.analysis, path_prefix=prefix), output)
+    try:
+        chosen = lineage.select_functions(result.analysis, functions)
+    except ValueError as exc:
+        raise ConformanceError(str(exc)) from None
+    if by_table and fmt == "json":
+        text = lineage.render_by_table_json(chosen, path_prefix=prefix)
+    elif by_table:
+        text = lineage.render_by_table_text(chosen, path_prefix=prefix)
+    elif fmt == "mermaid":
+        text = lineage.render_mermaid(chosen)
+    elif fmt == "dot":
+        text = lineage.render_dot(chosen)
+    else:
+        text = report.render_scan(fmt, result.analysis, path_prefix=prefix)
+    _emit(text, output)
     if timings:
         _print_timings({**result.timings, "report": time.perf_counter() - start})
     return result.exit_code
