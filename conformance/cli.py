@@ -151,8 +151,10 @@ def cli(debug: bool) -> None:
     """Makes workflow registration mandatory for Modal ingest functions.
 
     Finds every ingest function and the tables it writes (statically: nothing is imported or
-    run), checks them against the workflow registry, and generates the SQL that brings the
-    database registry in line. Exit codes: 0 clean, 1 findings, 2 tool or usage error.
+    run), checks them against the workflow registry, and plans and applies what brings the
+    database registry in line. Without PROJECT, commands use the nearest directory from here
+    up whose pyproject.toml has [tool.conformance]. Exit codes: 0 clean, 1 findings (diff:
+    differences; apply --dry-run: changes to make), 2 tool or usage error.
     """
     _DEBUG["on"] = debug
 
@@ -416,10 +418,13 @@ def register(
     )
     for fn in result.already:
         click.echo(f"{fn.name}: already registered", err=True)
+    from conformance.report.common import out_path
+
+    prefix = _prefix(result.config, Path.cwd())
     added = [
         (
             r.function.name,
-            f"{r.function.file}:{r.function.line}",
+            f"{out_path(r.function.file, prefix)}:{r.function.line}",
             r.draft.entry.workflow_slug,
             r.draft.todo,
         )
@@ -568,11 +573,18 @@ def _plan_file(result: api.PlanResult, registry_file: str | None) -> str:
     is_flag=True,
     help="Apply without asking (CI). Without it, a terminal asks; anything else refuses.",
 )
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    help="A plan file from `conformance plan --out` to apply (as PLAN_FILE, with a PROJECT).",
+)
 @_force
 @_mass_deactivation
 @_timeouts
 def apply(
     target: str | None,
+    plan_file: str | None,
     registry_file: str | None,
     dsn: str,
     dry_run: bool,
@@ -595,15 +607,17 @@ def apply(
     from conformance.report.registry import render_applied, render_plan
 
     options = _run_options(connect_timeout=connect_timeout, statement_timeout=statement_timeout)
-    if target is not None and Path(target).is_file():
+    if plan_file is None and target is not None and Path(target).is_file():
+        target, plan_file = None, target
+    if plan_file is not None:
         if registry_file or force:
             raise click.UsageError("a PLAN_FILE is applied as reviewed: no --registry or --force")
-        _config, reviewed = api.read_plan(None, target)
+        _config, reviewed = api.read_plan(target, plan_file)
         click.echo(render_plan(reviewed))
         if dry_run:
             return EXIT_CLEAN if not reviewed.has_changes else 1
         done = api.apply(
-            None,
+            target,
             dsn=dsn,
             reviewed=reviewed,
             allow_mass_deactivation=allow_mass_deactivation,

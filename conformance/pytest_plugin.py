@@ -74,7 +74,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="Check every ingest function against the workflow registry: one test "
-        "item per function, plus conformance::registry and ::status.",
+        "item per function, plus the project's conformance-registry and conformance-status.",
     )
     group.addoption(
         "--conformance-project",
@@ -410,7 +410,8 @@ class _ConformanceItem(pytest.Item):
 
 
 class StatusItem(_ConformanceItem):
-    """``conformance::status``: fails only when the check itself could not run."""
+    """``pyproject.toml::conformance-status``: fails only when the check itself could not
+    run."""
 
     def runtest(self) -> None:
         error = self.state.result().error
@@ -436,7 +437,8 @@ class FunctionItem(_ConformanceItem):
 
 
 class RegistryItem(_ConformanceItem):
-    """``conformance::registry``: findings tied to no function (rows, files, suppressions)."""
+    """``pyproject.toml::conformance-registry``: findings tied to no function (rows, files,
+    suppressions)."""
 
     def runtest(self) -> None:
         self._judge(self._findings(f"{GROUP}::{REGISTRY}"))

@@ -226,3 +226,42 @@ def test_shell_completion_is_clicks(tmp_path: Path) -> None:
         },
     )
     assert "plain,check" in words.stdout
+
+
+def test_register_from_a_subdirectory_writes_the_projects_registry(monorepo: Path) -> None:
+    ingest = monorepo / "services" / "warehouse" / "src" / "ingest"
+    result = conformance("register", "ingest_b", cwd=ingest)
+    assert result.returncode == 0, result.stderr
+    assert "registered ingest_b (b.py:5) as b in ../../workflow_registry.yaml" in result.stdout
+    assert (
+        "modal_function_name: ingest_b"
+        in (monorepo / "services" / "warehouse" / "workflow_registry.yaml").read_text()
+    )
+    assert not (ingest / "workflow_registry.yaml").exists()
+
+
+def test_staged_checks_the_index_and_names_work_tree_files(monorepo: Path) -> None:
+    from conformance import api
+
+    project = monorepo / "services" / "warehouse"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "add", "-A"], cwd=monorepo, check=True)
+    # unstaged: the registry fixed; untracked: another unregistered function
+    registry = project / "workflow_registry.yaml"
+    registry.write_text(REGISTERED.replace("gone", "b").replace("ingest_gone", "ingest_b"))
+    (project / "src" / "ingest" / "c.py").write_text(
+        "from config import app\n\n@app.function()\ndef ingest_c():\n    pass\n"
+    )
+    worktree = api.check(project, api.Options(use_cache=False))
+    assert {f.function for f in worktree.findings if f.code == "CONF001"} == {"ingest.c.ingest_c"}
+    staged = api.check(project, api.Options(use_cache=False), staged=True)
+    assert {f.code for f in staged.findings} == {"CONF001", "CONF002"}  # the index's version
+    assert {f.function for f in staged.findings if f.code == "CONF001"} == {"ingest.b.ingest_b"}
+    assert staged.config.project_dir == project.resolve()
+    assert staged.config.source_root == (project / "src").resolve()
+    assert staged.registry.source == str(registry.resolve())
+    outside = monorepo.parent / "not-a-repo"
+    outside.mkdir()
+    (outside / "pyproject.toml").write_text("[tool.conformance]\n")
+    with pytest.raises(api.ConformanceError, match="--staged"):
+        api.check(outside, staged=True)

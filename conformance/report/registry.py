@@ -112,8 +112,10 @@ def render_registered(added: Sequence[tuple[str, str, str, Sequence[str]]], wher
 
 
 def display_path(path: Path) -> str:
-    """Returns ``path`` relative to the working directory when it is below it."""
+    """Returns ``path`` relative to the working directory (with ``..`` when outside it)."""
+    import os
+
     try:
-        return path.resolve().relative_to(Path.cwd()).as_posix()
-    except ValueError:
+        return Path(os.path.relpath(path.resolve(), Path.cwd())).as_posix()
+    except ValueError:  # another drive on Windows
         return str(path)
