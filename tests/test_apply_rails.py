@@ -288,3 +288,36 @@ def test_findings_about_the_code_never_block_apply(project: Path, pg_db: str) ->
     assert conformance("check", "--offline", cwd=project, dsn=pg_db).returncode == 1
     applied = conformance("apply", "--yes", cwd=project, dsn=pg_db)
     assert applied.returncode == 0, applied.stderr
+
+
+def test_sarif_and_junit_of_a_database_check_are_valid_and_located(
+    project: Path, pg_db: str
+) -> None:
+    from standards import validate_junit, validate_sarif
+
+    assert conformance("apply", "--yes", cwd=project, dsn=pg_db).returncode == 0
+    execute(
+        pg_db,
+        "INSERT INTO reference.enrichment_workflow_registry (workflow_slug, modal_function_name)"
+        " VALUES ('orphan', 'ingest_nothing')",
+    )
+    (project / "src" / "ingest" / "b.py").write_text(
+        "from config import app\n\n@app.function()\ndef ingest_b(client):\n    pass\n"
+    )
+    sarif = conformance("check", "--registry", "env", "--format", "sarif", cwd=project, dsn=pg_db)
+    assert sarif.returncode == 1, sarif.stderr
+    log = json.loads(sarif.stdout)
+    validate_sarif(log)
+    run = log["runs"][0]
+    assert run["automationDetails"]["id"] == "conformance/database/"
+    places = {
+        r["ruleId"]: r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in run["results"]
+    }
+    assert places["CONF001"] == "src/ingest/b.py"
+    # the orphan row exists only in the database, which has no lines: the registry file
+    assert places["CONF019"] == "workflow_registry.yaml"
+    offline = conformance("check", "--offline", "--format", "sarif", cwd=project, dsn=pg_db)
+    assert json.loads(offline.stdout)["runs"][0]["automationDetails"]["id"] == ("conformance/file/")
+    junit = conformance("check", "--registry", "env", "--format", "junit", cwd=project, dsn=pg_db)
+    validate_junit(junit.stdout)

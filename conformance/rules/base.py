@@ -167,6 +167,18 @@ class Context:
     def row_location(self, line: int | None) -> Location | None:
         return Location(self.registry_file, line or 1) if self.registry_file else None
 
+    def row_place(self, row: RegistryEntry) -> Location | None:
+        """Where a row is: its line in the registry file; for a database row, the line of the
+        same slug in the committed file when it has one (else None: the reports fall back to
+        the registry file)."""
+        if self.registry_file:
+            return self.row_location(row.line)
+        if self.file_registry is not None:
+            for entry in self.file_registry.entries:
+                if entry.workflow_slug == row.workflow_slug:
+                    return self.file_location(entry.line)
+        return None
+
     def row_ref(self, row: RegistryEntry) -> str:
         where = self.registry_label
         if where and row.line:

@@ -63,9 +63,7 @@ def orphan_row(ctx: Context) -> Iterator[Hit]:
             message = f"row {row.workflow_slug} is active but has no modal_function_name"
         if ctx.error_count:
             evidence.append(f"{ctx.error_count} file(s) could not be analysed (CONF016)")
-        yield CONF002.hit(
-            message, ctx.row_location(row.line), slug=row.workflow_slug, evidence=evidence
-        )
+        yield CONF002.hit(message, ctx.row_place(row), slug=row.workflow_slug, evidence=evidence)
 
 
 CONF010 = Rule(
