@@ -637,7 +637,7 @@ def apply(
     if dry_run or not planned.plan.has_changes:
         return planned.exit_code if dry_run else EXIT_CLEAN
     if not yes:
-        if not sys.stdin.isatty():
+        if not _is_terminal(sys.stdin):
             raise ConformanceError(
                 "apply changes the database and asks first, but there is no terminal to ask "
                 "on: pass --yes (CI), or review with `conformance plan --out FILE` and apply "
@@ -743,6 +743,14 @@ def _emit(text: str, output: str | None, color: bool = False) -> None:
         click.echo(text, nl=not text.endswith("\n"), color=color or None)
 
 
+def _is_terminal(stream: TextIO | None) -> bool:
+    """Whether ``stream`` is a terminal (a closed standard stream is None: not one)."""
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
 def _staged_cache(project: str | None) -> None:
     """A staged check analyses a fresh copy each time: unless $CONFORMANCE_CACHE_DIR names a
     cache, this process keeps it in the git directory (as hooks/pre-commit does), where the
@@ -766,7 +774,7 @@ def _use_color(choice: str, output: str | None) -> bool:
         return choice == "always"
     if os.environ.get("NO_COLOR"):
         return False
-    return output is None and sys.stdout.isatty()
+    return output is None and _is_terminal(sys.stdout)
 
 
 # A cold run of a large project takes seconds: after this long, stderr shows that it is busy
@@ -779,7 +787,7 @@ def _progress(enabled: bool = True, stream: TextIO | None = None) -> Iterator[No
     than PROGRESS_AFTER seconds, on a terminal only (nothing when piped or in CI logs), and
     clears the line at the end. The analysis reports no steps, so it shows time, not a share."""
     out = stream or sys.stderr
-    if not enabled or not out.isatty():
+    if not enabled or out is None or not _is_terminal(out):
         yield
         return
     done = threading.Event()
