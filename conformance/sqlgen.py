@@ -74,7 +74,7 @@ def qualified(table: str) -> str:
 
 def _ident(name: str) -> sql.Identifier:
     _reject_unstorable(name)
-    _driver()
+    require_psycopg()
     from psycopg import sql
 
     return sql.Identifier(name)
@@ -82,7 +82,7 @@ def _ident(name: str) -> sql.Identifier:
 
 def _table(table: str) -> sql.Identifier:
     schema, name = split_table(table)
-    _driver()
+    require_psycopg()
     from psycopg import sql
 
     return sql.Identifier(schema, name)
@@ -95,14 +95,14 @@ def _value(value: Value) -> sql.SQL:
     character into the literal as it is, so a tool that rewrites line endings on the way (git,
     an editor, a terminal) would change the stored value; ours escapes them in ``E''``.
     """
-    _driver()
+    require_psycopg()
     from psycopg import sql
 
     return sql.SQL(quote_literal(value))
 
 
 @functools.cache
-def _driver() -> None:
+def require_psycopg() -> None:
     """Raises ConformanceError when psycopg cannot load (no libpq: neither psycopg's own, from
     the ``binary`` extra, nor the system's)."""
     try:
@@ -164,7 +164,7 @@ def lock_key(table: str = DEFAULT_TABLE) -> int:
 
 def lock(table: str = DEFAULT_TABLE) -> str:
     """Returns the statement that takes the transaction's advisory lock on ``table``."""
-    _driver()
+    require_psycopg()
     from psycopg import sql
 
     key = sql.SQL(str(lock_key(table)))  # an int: nothing to quote
@@ -177,7 +177,7 @@ def ddl(table: str = DEFAULT_TABLE) -> str:
     Idempotent: ``CREATE ... IF NOT EXISTS``, one ``ADD COLUMN IF NOT EXISTS`` per column, and a
     unique index on ``workflow_slug`` named like the constraint PostgreSQL would name.
     """
-    _driver()
+    require_psycopg()
     from psycopg import sql
 
     schema, name = split_table(table)
@@ -210,7 +210,7 @@ def upsert(entry: RegistryEntry, table: str = DEFAULT_TABLE) -> str:
 
     The update only touches a row whose values differ, so ``updated_at`` keeps its meaning.
     """
-    _driver()
+    require_psycopg()
     from psycopg import sql
 
     comma = sql.SQL(", ")
@@ -247,7 +247,7 @@ def deactivations(slugs: Iterable[str], table: str = DEFAULT_TABLE) -> str:
     ordered = sorted(set(slugs))
     if not ordered:
         return ""
-    _driver()
+    require_psycopg()
     from psycopg import sql
 
     text = sql.SQL(

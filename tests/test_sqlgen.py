@@ -147,13 +147,13 @@ def test_names_are_quoted_by_psycopg_sql() -> None:
 def test_without_a_loadable_psycopg_the_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    sqlgen._driver.cache_clear()
+    sqlgen.require_psycopg.cache_clear()
     monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg: ImportError
     try:
         with pytest.raises(ConformanceError, match=r"workflow-conformance\[binary\]"):
             sqlgen.script(ENTRIES)
     finally:
-        sqlgen._driver.cache_clear()
+        sqlgen.require_psycopg.cache_clear()
 
 
 @pytest.mark.parametrize("bad", ["x\x00y", "lone \ud800 surrogate"])
@@ -386,3 +386,19 @@ def test_literal_reads_back_under_either_string_setting(
         assert cur.description is not None
         assert cur.description[0].name == value[:60] or "x"
     assert got == (value, [value, value])
+
+
+def test_connecting_without_a_loadable_psycopg_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from conformance.registry.postgres import load_registry_db
+
+    sqlgen.require_psycopg.cache_clear()
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    try:
+        with pytest.raises(ConformanceError, match=r"psycopg cannot load .*\[binary\]"):
+            load_registry_db("postgresql://u@127.0.0.1:1/d")
+    finally:
+        sqlgen.require_psycopg.cache_clear()

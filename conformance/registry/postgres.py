@@ -122,6 +122,7 @@ def _connection_lost(exc: Exception) -> bool:
 def _session(dsn: str, timeouts: Timeouts, doing: str) -> Iterator[_Session]:
     """Connects and yields a session whose every statement the client deadline guards; a
     psycopg error inside becomes a one-line ConformanceError naming what was being done."""
+    sqlgen.require_psycopg()  # a one-line error when psycopg finds no libpq
     import psycopg
 
     idle = max(1, int(timeouts.statement))
