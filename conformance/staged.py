@@ -48,7 +48,12 @@ class Snapshot:
 
 
 def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    env = dict(os.environ, LC_ALL="C", GIT_OPTIONAL_LOCKS="0")
+    env = dict(os.environ, LC_ALL="C", GIT_OPTIONAL_LOCKS="0", GIT_LITERAL_PATHSPECS="1")
+    # a hook of `git commit PATH...` gets a temporary index in $GIT_INDEX_FILE, which may be
+    # relative to where it runs: -C must not change what it names
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        if name in env:
+            env[name] = os.path.abspath(env[name])
     try:
         done = subprocess.run(
             ["git", "-c", "core.fsmonitor=false", "-C", str(cwd), *args],
