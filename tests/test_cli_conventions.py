@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -52,15 +53,21 @@ FILES = {
 def conformance(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "GITHUB_WORKSPACE")}
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**full, **(env or {})},
-        timeout=120,
-    )
+    """Runs the command line in this process, from ``cwd``, with ``env`` on top of the
+    environment (without NO_COLOR and GITHUB_WORKSPACE)."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+        patch.chdir(cwd)
+        for name in ("NO_COLOR", "GITHUB_WORKSPACE"):
+            patch.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        try:
+            cli.main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture()
@@ -213,11 +220,22 @@ def test_explain_all_and_one(tmp_path: Path) -> None:
     assert "docs/rules.md#conf001" in conformance("explain", "CONF001", cwd=tmp_path).stdout
 
 
+def _process(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+
+
 def test_shell_completion_is_clicks(tmp_path: Path) -> None:
-    script = conformance("--help", cwd=tmp_path, env={"_CONFORMANCE_COMPLETE": "bash_source"})
+    script = _process("--help", cwd=tmp_path, env={"_CONFORMANCE_COMPLETE": "bash_source"})
     assert script.returncode == 0
     assert "_conformance_completion" in script.stdout and "complete " in script.stdout
-    words = conformance(
+    words = _process(
         cwd=tmp_path,
         env={
             "_CONFORMANCE_COMPLETE": "bash_complete",
