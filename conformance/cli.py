@@ -11,16 +11,14 @@ import gc
 import io
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
-from conformance import __version__
+from conformance import __version__, terminal
 from conformance.errors import EXIT_CLEAN, EXIT_ERROR, ConformanceError
 from conformance.sources import redact_text
 
@@ -210,7 +208,7 @@ def scan(
     if functions and fmt in ("text", "json") and not by_table:
         raise click.UsageError("--function narrows --by-table and the mermaid and dot graphs")
     options = _run_options(source_root, ingest, entrypoint, no_cache, jobs)
-    with _progress():
+    with terminal.progress():
         result = api.scan(project, options)
     _notices(result.notices)
     start = time.perf_counter()
@@ -338,7 +336,7 @@ def check(
     )
     if staged:
         _staged_cache(project)
-    with _progress(enabled=not quiet):
+    with terminal.progress(enabled=not quiet):
         result = api.check(
             project, options, registry=registry_source, offline=offline, staged=staged
         )
@@ -350,7 +348,7 @@ def check(
     base = repository or Path.cwd()
     prefix = _prefix(config, base)
     registry_file = _registry_place(result, base)
-    painted = _use_color(color, output)
+    painted = terminal.use_color(color, output)
     columns = api.columns(config, result.findings)
     if statistics:
         text = report.render_statistics(
@@ -637,7 +635,7 @@ def apply(
     if dry_run or not planned.plan.has_changes:
         return planned.exit_code if dry_run else EXIT_CLEAN
     if not yes:
-        if not _is_terminal(sys.stdin):
+        if not terminal.is_terminal(sys.stdin):
             raise ConformanceError(
                 "apply changes the database and asks first, but there is no terminal to ask "
                 "on: pass --yes (CI), or review with `conformance plan --out FILE` and apply "
@@ -743,14 +741,6 @@ def _emit(text: str, output: str | None, color: bool = False) -> None:
         click.echo(text, nl=not text.endswith("\n"), color=color or None)
 
 
-def _is_terminal(stream: TextIO | None) -> bool:
-    """Whether ``stream`` is a terminal (a closed standard stream is None: not one)."""
-    try:
-        return stream is not None and stream.isatty()
-    except (OSError, ValueError):
-        return False
-
-
 def _staged_cache(project: str | None) -> None:
     """A staged check analyses a fresh copy each time: unless $CONFORMANCE_CACHE_DIR names a
     cache, this process keeps it in the git directory (as hooks/pre-commit does), where the
@@ -765,51 +755,6 @@ def _staged_cache(project: str | None) -> None:
     except ConformanceError:
         return  # api.check says why
     os.environ["CONFORMANCE_CACHE_DIR"] = str(where / "conformance-cache")
-
-
-def _use_color(choice: str, output: str | None) -> bool:
-    """``always``/``never`` as said; ``auto``: a terminal and no $NO_COLOR (no-color.org: a
-    command-line choice wins over the variable)."""
-    if choice != "auto":
-        return choice == "always"
-    if os.environ.get("NO_COLOR"):
-        return False
-    return output is None and _is_terminal(sys.stdout)
-
-
-# A cold run of a large project takes seconds: after this long, stderr shows that it is busy
-PROGRESS_AFTER = 1.0
-
-
-@contextmanager
-def _progress(enabled: bool = True, stream: TextIO | None = None) -> Iterator[None]:
-    """Shows ``conformance: analysing… N s`` on ``stream`` (stderr) while the body runs longer
-    than PROGRESS_AFTER seconds, on a terminal only (nothing when piped or in CI logs), and
-    clears the line at the end. The analysis reports no steps, so it shows time, not a share."""
-    out = stream or sys.stderr
-    if not enabled or out is None or not _is_terminal(out):
-        yield
-        return
-    done = threading.Event()
-    shown: list[bool] = []
-    start = time.monotonic()
-
-    def tick() -> None:
-        while not done.wait(PROGRESS_AFTER if not shown else 0.5):
-            shown.append(True)
-            out.write(f"\rconformance: analysing… {time.monotonic() - start:.0f} s")
-            out.flush()
-
-    thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-        if shown:
-            out.write("\r\x1b[K")
-            out.flush()
 
 
 def _notices(notices: tuple[str, ...]) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from analysis_helpers import make_project
 
-from conformance import cli
+from conformance import cli, terminal
 
 REGISTERED = """\
 version: 1
@@ -177,32 +177,32 @@ class _Terminal(io.StringIO):
 def test_auto_colour_follows_the_terminal_and_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setattr(sys, "stdout", _Terminal())
-    assert cli._use_color("auto", None) is True
-    assert cli._use_color("auto", "report.txt") is False
+    assert terminal.use_color("auto", None) is True
+    assert terminal.use_color("auto", "report.txt") is False
     monkeypatch.setenv("NO_COLOR", "1")
-    assert cli._use_color("auto", None) is False
+    assert terminal.use_color("auto", None) is False
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     monkeypatch.delenv("NO_COLOR")
-    assert cli._use_color("auto", None) is False
+    assert terminal.use_color("auto", None) is False
 
 
 def test_progress_shows_on_a_terminal_for_long_runs_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "PROGRESS_AFTER", 0.05)
-    terminal = _Terminal()
-    with cli._progress(stream=terminal):
+    monkeypatch.setattr(terminal, "PROGRESS_AFTER", 0.05)
+    screen = _Terminal()
+    with terminal.progress(stream=screen):
         time.sleep(0.3)
-    shown = terminal.getvalue()
+    shown = screen.getvalue()
     assert "conformance: analysing" in shown and shown.endswith("\r\x1b[K")
     quick = _Terminal()
-    with cli._progress(stream=quick):
+    with terminal.progress(stream=quick):
         pass
     assert quick.getvalue() == ""
     piped = io.StringIO()
-    with cli._progress(stream=piped):
+    with terminal.progress(stream=piped):
         time.sleep(0.2)
     assert piped.getvalue() == ""
     quiet = _Terminal()
-    with cli._progress(enabled=False, stream=quiet):
+    with terminal.progress(enabled=False, stream=quiet):
         time.sleep(0.2)
     assert quiet.getvalue() == ""
 
