@@ -127,6 +127,7 @@ def _run_options(
     severity: tuple[str, ...] = (),
     connect_timeout: float | None = None,
     statement_timeout: float | None = None,
+    register_hint: str | None = None,
 ) -> Options:
     from conformance.api import Options
 
@@ -139,6 +140,7 @@ def _run_options(
         statement_timeout=statement_timeout,
         use_cache=not no_cache,
         jobs=jobs,
+        register_hint=register_hint,
     )
 
 
@@ -319,19 +321,15 @@ def check(
 
     if statistics and fmt != "text":
         raise click.UsageError("--statistics is a text report: leave out --format or use text")
-    from dataclasses import replace
-
-    options = replace(
-        _run_options(
-            source_root,
-            ingest,
-            entrypoint,
-            no_cache,
-            jobs,
-            severity,
-            connect_timeout,
-            statement_timeout,
-        ),
+    options = _run_options(
+        source_root,
+        ingest,
+        entrypoint,
+        no_cache,
+        jobs,
+        severity,
+        connect_timeout,
+        statement_timeout,
         register_hint=PRE_COMMIT_FIX if os.environ.get("PRE_COMMIT") == "1" else None,
     )
     if staged:
