@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
-import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import pytest
+
+from conformance import cli
 from conformance.model import IngestFunction, Location, TableWrite
 from conformance.report import lineage
 
@@ -31,13 +35,16 @@ TAGS = _fn("tag_companies", "core.companies", "core.tags")
 
 
 def scan(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", "scan", *args],
-        cwd=EXAMPLE,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """``conformance scan ARGS`` in this process, from the example project."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+        patch.chdir(EXAMPLE)
+        try:
+            cli.main(["scan", *args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_edges_follow_each_functions_layers_and_others_hang_off_dashed() -> None:
