@@ -27,7 +27,15 @@ import pytest
 import yaml
 from analysis_helpers import MINI_CONFIG, MINI_FUNCTION
 from test_precommit import CONFORMANCE, PRE_COMMIT, REPO, offline_env, output, run
-from workflow_runner import Event, JobResult, environment_with, fake_gh, load, run_job
+from workflow_runner import (
+    Event,
+    JobResult,
+    environment_with,
+    fake_gh,
+    gh_calls,
+    load,
+    run_job,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -211,9 +219,15 @@ def test_one_function_from_pull_request_to_drift(tmp_path: Path, pg_db: str) -> 
     assert plan.ran and plan.ok, plan.output
     assert "| + | person | insert (ingest\\_person) |" in plan.summary, plan.summary
     assert "1 to insert, 0 to update, 0 to deactivate, 1 unchanged" in plan.summary
-    comment = gh_log.read_text()
-    assert comment.startswith("pr comment 7 --repo acme/warehouse --body-file")
-    assert "| + | person | insert (ingest\\_person) |" in comment
+    listing, posted = gh_calls(gh_log)
+    assert listing.startswith("api repos/acme/warehouse/issues/7/comments --paginate --jq")
+    assert posted.startswith("api -X POST repos/acme/warehouse/issues/7/comments -f body=")
+    assert "<!-- conformance plan -->" in posted and "| + | person | insert" in posted
+    fake_gh(tools, gh_log, existing="4242")  # the next push updates that comment
+    assert job("plan", "pull_request", ref="refs/pull/7/merge").ok
+    assert gh_calls(gh_log)[-1].startswith(
+        "api -X PATCH repos/acme/warehouse/issues/comments/4242 -f body=<!-- conformance plan -->"
+    )
     with psycopg.connect(pg_db) as conn:  # the plan wrote nothing
         count = conn.execute("SELECT count(*) FROM reference.enrichment_workflow_registry")
         assert count.fetchone() == (1,)

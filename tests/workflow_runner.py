@@ -155,18 +155,21 @@ def run_job(
     return result
 
 
-def fake_gh(directory: Path, log: Path) -> None:
-    """Puts a `gh` in ``directory`` that records each call's arguments and the body file."""
+def fake_gh(directory: Path, log: Path, existing: str = "") -> None:
+    """Puts a `gh` in ``directory`` that records each call's arguments in ``log`` (one call per
+    record, NUL-separated) and answers a listing of comments with ``existing`` (ids)."""
     gh = directory / "gh"
     gh.write_text(
         "#!/bin/sh\n"
-        f'printf "%s\\n" "$*" >> "{log}"\n'
-        "while [ $# -gt 0 ]; do\n"
-        f'  if [ "$1" = "--body-file" ]; then cat "$2" >> "{log}"; fi\n'
-        "  shift\n"
-        "done\n"
+        f'printf "%s\\0" "$*" >> "{log}"\n'
+        'case "$*" in *--jq*) '
+        f'printf "%s" "{existing}" ;; esac\n'
     )
     gh.chmod(0o755)
+
+
+def gh_calls(log: Path) -> list[str]:
+    return [call for call in log.read_text().split("\0") if call] if log.exists() else []
 
 
 def environment_with(path_dirs: list[Path]) -> dict[str, str]:
