@@ -1,3 +1,3 @@
 """conformance: makes workflow registration mandatory for Modal ingest functions."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,7 @@ from conformance.sources import (
     ALLOW_SETTINGS_DSN_ENV,
     RegistrySource,
     check_project_path,
+    looks_like_dsn,
     parse_source,
 )
 
@@ -58,6 +60,9 @@ class Options:
     statement_timeout: float | None = None
     use_cache: bool = True
     jobs: int | None = None
+    # the command a finding offers to register a function ("{function}" is its name), for
+    # the surface the reader is on (pre-commit: the conformance-fix hook); None: the CLI's
+    register_hint: str | None = None
 
     def settings(self) -> dict[str, Any]:
         """The overrides of ``[tool.conformance]`` these options make."""
@@ -82,8 +87,9 @@ class ScanResult:
 
     @property
     def notices(self) -> tuple[str, ...]:
-        """What the run has to tell its user (e.g. a cache it did not use, and why)."""
-        return self.analysis.notices
+        """What the run has to tell its user (e.g. a cache it did not use, and why; that it
+        found no ingest function at all, which is usually the wrong project)."""
+        return self.analysis.notices + _empty_notice(self.config, self.analysis)
 
     @property
     def exit_code(self) -> int:
@@ -103,7 +109,7 @@ class CheckResult:
 
     @property
     def notices(self) -> tuple[str, ...]:
-        return self.analysis.notices
+        return self.analysis.notices + _empty_notice(self.config, self.analysis)
 
     @property
     def has_errors(self) -> bool:
@@ -183,15 +189,20 @@ class SqlResult:
 
 @dataclass(frozen=True)
 class PlanResult:
-    """What bringing the database in line with the file takes; ``applied`` when it was done."""
+    """What bringing the database in line with the file takes (rows and DDL); ``applied``
+    when it was done. ``registry_file`` is the file it was planned from (None: a plan file)."""
 
     config: Config
     plan: Plan
     applied: bool = False
+    dry_run: bool = False
+    registry_file: Path | None = None
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CLEAN
+        """A dry run exits 1 when there is something to change (Terraform's detailed exit
+        code, with our 1 for "differences"); else 0."""
+        return EXIT_FINDINGS if self.dry_run and self.plan.has_changes else EXIT_CLEAN
 
 
 @dataclass(frozen=True)
@@ -203,8 +214,8 @@ class DiffResult:
 
     @property
     def exit_code(self) -> int:
-        """1 when the file and the database differ, else 0."""
-        return EXIT_FINDINGS if self.plan.has_changes else EXIT_CLEAN
+        """1 when the file and the database differ (rows), else 0."""
+        return EXIT_FINDINGS if self.plan.has_row_changes else EXIT_CLEAN
 
 
 @dataclass(frozen=True)
@@ -220,12 +231,24 @@ class SnapshotResult:
         return EXIT_CLEAN
 
 
+def _empty_notice(config: Config, analysis: Analysis) -> tuple[str, ...]:
+    if analysis.functions or analysis.errors:
+        return ()
+    where = ", ".join(f"{d}/" for d in config.ingest)
+    return (
+        f"no ingest function found in {where} under {config.source_root} (project "
+        f"{config.project_dir}): pass PROJECT, or run inside the project whose pyproject.toml "
+        "has [tool.conformance]",
+    )
+
+
 # -- commands -------------------------------------------------------------------------------------
 
 
-def scan(project: Path | str = ".", options: Options = Options()) -> ScanResult:
-    """Returns every ingest function of ``project`` and the tables it writes. Raises
-    ConformanceError for bad settings; a bad source file is part of the analysis instead."""
+def scan(project: Path | str | None = None, options: Options = Options()) -> ScanResult:
+    """Returns every ingest function of ``project`` (None: :func:`find_project` from the
+    working directory) and the tables it writes. Raises ConformanceError for bad settings; a
+    bad source file is part of the analysis instead."""
     config = configure(project, options)
     from conformance.analysis.project import analyze_project
 
@@ -234,17 +257,55 @@ def scan(project: Path | str = ".", options: Options = Options()) -> ScanResult:
 
 
 def check(
-    project: Path | str = ".",
+    project: Path | str | None = None,
     options: Options = Options(),
     *,
     registry: str | None = None,
     offline: bool = False,
+    staged: bool = False,
 ) -> CheckResult:
     """Returns the findings of ``project`` against its registry: ``registry`` as the operator
     names it (a file, a DSN or ``env``; see :func:`registry_source`), else the configured one.
-    With ``offline`` a database is never contacted."""
-    scanned = scan(project, options)
-    return check_scanned(scanned, registry=registry, offline=offline, use_cache=options.use_cache)
+    With ``offline`` a database is never contacted. With ``staged`` the files checked are
+    those in the git index (what the next commit holds; see :mod:`conformance.staged`), and
+    the result names them by their work-tree paths."""
+    if not staged:
+        scanned = scan(project, options)
+        return check_scanned(
+            scanned,
+            registry=registry,
+            offline=offline,
+            use_cache=options.use_cache,
+            register_hint=options.register_hint,
+        )
+    from conformance.staged import staged as staged_copy
+
+    with staged_copy(Path(find_project(project))) as snapshot:
+        given = registry
+        if given is not None and given.strip() != "env" and not looks_like_dsn(given):
+            given = str(snapshot.copied(Path(given).absolute()))  # its staged version
+        scanned = scan(snapshot.copy, options)
+        result = check_scanned(
+            scanned,
+            registry=given,
+            offline=offline,
+            use_cache=options.use_cache,
+            register_hint=options.register_hint,
+        )
+    config = replace(
+        result.config,
+        project_dir=snapshot.project,
+        source_root=snapshot.real(result.config.source_root),
+    )
+    if result.source.is_dsn:
+        return replace(result, config=config)
+    real = str(snapshot.real(Path(result.source.value)))
+    return replace(
+        result,
+        config=config,
+        source=replace(result.source, value=real, label=real),
+        registry=replace(result.registry, source=real),
+    )
 
 
 def check_scanned(
@@ -254,26 +315,39 @@ def check_scanned(
     offline: bool = False,
     base: Path | None = None,
     use_cache: bool = True,
+    register_hint: str | None = None,
 ) -> CheckResult:
     """:func:`check` of an analysis already made (the pytest plugin scans at collection and
     checks later); a relative ``registry`` file is relative to ``base`` (default: the working
-    directory)."""
+    directory).
+
+    Checked against a database, the project's registry file (when the settings name one and
+    it exists) is read too, so that a row in the file and not in the database is reported as
+    not applied (CONF021) rather than missing (CONF001)."""
     config, analysis = scanned.config, scanned.analysis
     timings = dict(scanned.timings)
     start = time.perf_counter()
     source = registry_source(config, registry, offline=offline, base=base)
     loaded = load_registry(config, source, use_cache)
+    committed = _committed_file(config, use_cache) if source.is_dsn else None
     timings["registry"] = time.perf_counter() - start
     start = time.perf_counter()
     from conformance.rules import evaluate
 
-    findings = evaluate(analysis, loaded, config, _defined_elsewhere(config, analysis, loaded))
+    findings = evaluate(
+        analysis,
+        loaded,
+        config,
+        file_registry=committed,
+        register_hint=register_hint,
+        elsewhere=_defined_elsewhere(config, analysis, loaded),
+    )
     timings["compare"] = time.perf_counter() - start
     return CheckResult(config, analysis, source, loaded, findings, timings)
 
 
 def register(
-    project: Path | str = ".",
+    project: Path | str | None = None,
     functions: Sequence[str] = (),
     *,
     every: bool = False,
@@ -323,27 +397,50 @@ def register(
 
 
 def fix(
-    project: Path | str = ".",
+    project: Path | str | None = None,
     options: Options = Options(),
     *,
     registry_file: str | None = None,
     write: bool = True,
+    staged: bool = False,
 ) -> FixResult:
     """Brings the registry file in line with what the code settles (``check --fix``): links,
     new entries, layer tables, ``writes``, ``coalesces_to_core``, and marked suggestions for
     empty human columns (see :mod:`conformance.registry.fix`). With ``write`` False nothing is
-    written (``--diff``). Then checks the project against the file as it now reads."""
+    written (``--diff``). Then checks the project against the file as it now reads.
+
+    With ``staged`` the code is the git index's (what the next commit holds: an untracked
+    work-in-progress function is not registered); the file edited is the work tree's."""
     from conformance.registry.fix import plan_fix
 
-    scanned = scan(project, options)
+    scanned = _scan_staged(project, options) if staged else scan(project, options)
     config = scanned.config
     path = registry_file_path(config, registry_file, writing=write)
     plan = plan_fix(scanned.analysis.functions, _file_registry(config, path), config.entity_types)
     before, after = _write_fixes(config, path, plan, write=write)
     checked = None
     if write:
-        checked = check_scanned(scanned, registry=str(path), use_cache=options.use_cache)
+        checked = check_scanned(
+            scanned,
+            registry=str(path),
+            use_cache=options.use_cache,
+            register_hint=options.register_hint,
+        )
     return FixResult(config, path, plan, before, after, checked)
+
+
+def _scan_staged(project: Path | str | None, options: Options) -> ScanResult:
+    """Returns the scan of the code in the git index, its settings' paths the work tree's."""
+    from conformance.staged import staged as staged_copy
+
+    with staged_copy(Path(find_project(project))) as snapshot:
+        scanned = scan(snapshot.copy, options)
+    config = replace(
+        scanned.config,
+        project_dir=snapshot.project,
+        source_root=snapshot.real(scanned.config.source_root),
+    )
+    return replace(scanned, config=config)
 
 
 def _defined_elsewhere(
@@ -388,7 +485,7 @@ def _write_fixes(
 
 
 def emit_sql(
-    project: Path | str = ".",
+    project: Path | str | None = None,
     *,
     registry_file: str | None = None,
     dsn: str | None = None,
@@ -424,21 +521,68 @@ def emit_sql(
     return SqlResult(config, sqlgen.script(entries, deactivate, config.table))
 
 
+def plan(
+    project: Path | str | None = None,
+    *,
+    dsn: str,
+    registry_file: str | None = None,
+    force: bool = False,
+    allow_mass_deactivation: bool = False,
+    options: Options = Options(),
+) -> PlanResult:
+    """Returns what applying the registry file would change in the database: the DDL the
+    table needs and the rows to insert, update and deactivate, with the fingerprint of the
+    database state it was made against (see :func:`apply`). Reads, never writes.
+
+    Refuses (ConformanceError) a registry file with invalid, duplicate or incomplete entries
+    (see :func:`entry_issues`) unless ``force``: those entries are then left out, and their
+    rows in the database are never deactivated for it.
+    """
+    from conformance.registry.postgres import plan_against
+
+    config = configure(project, options)
+    path = registry_file_path(config, registry_file)
+    file_registry, protect = _applicable(config, path, force)
+    planned = plan_against(
+        database(dsn),
+        file_registry,
+        config.table,
+        entity_types=config.entity_types,
+        timeouts=timeouts(config),
+        allow_mass_deactivation=allow_mass_deactivation,
+        protect=protect,
+    )
+    return PlanResult(config, planned, dry_run=True, registry_file=path)
+
+
 def apply(
-    project: Path | str = ".",
+    project: Path | str | None = None,
     *,
     dsn: str,
     registry_file: str | None = None,
     dry_run: bool = False,
+    force: bool = False,
     allow_mass_deactivation: bool = False,
+    reviewed: Plan | None = None,
     options: Options = Options(),
 ) -> PlanResult:
     """Brings the database registry in line with the registry file in one transaction under an
-    advisory lock (rows are deactivated, never deleted); with ``dry_run`` only plans it."""
+    advisory lock (DDL, upserts; rows are deactivated, never deleted); with ``dry_run`` only
+    plans it.
+
+    With ``reviewed`` (a :class:`Plan` from :func:`plan` or a plan file) exactly that plan is
+    applied, and only if the database is still in the state it was made against; the
+    registry file is then not read. Otherwise the file is refused as by :func:`plan` unless
+    ``force``.
+    """
     from conformance.registry.postgres import apply as apply_registry
 
     config = configure(project, options)
-    file_registry = _registry_file(config, registry_file)
+    path = None
+    file_registry, protect = Registry(()), tuple[str, ...]()
+    if reviewed is None:
+        path = registry_file_path(config, registry_file)
+        file_registry, protect = _applicable(config, path, force)
     done = apply_registry(
         database(dsn),
         file_registry,
@@ -447,12 +591,71 @@ def apply(
         entity_types=config.entity_types,
         timeouts=timeouts(config),
         allow_mass_deactivation=allow_mass_deactivation,
+        protect=protect,
+        expect=reviewed,
     )
-    return PlanResult(config, done, applied=not dry_run and done.has_changes)
+    return PlanResult(
+        config, done, applied=not dry_run and done.has_changes, dry_run=dry_run, registry_file=path
+    )
+
+
+def read_plan(project: Path | str | None, path: Path | str) -> tuple[Config, Plan]:
+    """Returns the project's settings and the plan in the plan file at ``path`` (written by
+    ``plan --out``); raises ConformanceError for anything else (see
+    :func:`conformance.registry.planfile.read_plan`)."""
+    from conformance.registry.planfile import read_plan as read
+
+    config = configure(project)
+    return config, read(Path(path), config.table)
+
+
+def entry_issues(registry: Registry) -> list[tuple[str | None, int | None, str]]:
+    """Returns why the registry file may not be applied as it is, as (slug, line, message):
+    its problems (invalid and duplicate entries) and its incomplete entries, i.e. active entries
+    with a column `register` leaves for a human still empty (provider, platform, payload_type,
+    entity_type, description, key_column, key_type)."""
+    from conformance.registry.draft import HUMAN_FIELDS
+
+    issues: list[tuple[str | None, int | None, str]] = [
+        (p.slug, p.line, p.message) for p in registry.problems
+    ]
+    for entry in registry.entries:
+        empty = [c for c in HUMAN_FIELDS if not getattr(entry, c)]
+        if entry.is_active and empty:
+            issues.append(
+                (
+                    entry.workflow_slug,
+                    entry.line,
+                    f"entry {entry.workflow_slug} is incomplete: {', '.join(empty)} "
+                    f"{'is' if len(empty) == 1 else 'are'} empty",
+                )
+            )
+    return sorted(issues, key=lambda i: (i[1] or 0, i[0] or ""))
+
+
+def _applicable(config: Config, path: Path, force: bool) -> tuple[Registry, tuple[str, ...]]:
+    """The registry file at ``path`` as it may be applied, and the slugs whose rows must be
+    kept as they are (entries left out); refuses an unfit file unless ``force``."""
+    from conformance.registry.file import load_registry_file
+
+    registry = load_registry_file(path, config.entity_types)
+    issues = entry_issues(registry)
+    if issues and not force:
+        slug, line, message = issues[0]
+        where = f"{path}:{line}" if line else str(path)
+        raise ConformanceError(
+            f"refusing to apply a registry file with {len(issues)} invalid, duplicate or "
+            f"incomplete entr{'y' if len(issues) == 1 else 'ies'} (first: {where}: {message}); "
+            "nothing was changed. Fix them (`conformance check --offline` lists invalid and "
+            "duplicate ones), or pass --force to leave invalid entries out and apply "
+            "incomplete ones as they are"
+        )
+    protect = tuple(sorted({p.slug for p in registry.problems if p.slug}))
+    return Registry(registry.entries, registry.source, ()), protect
 
 
 def snapshot(
-    project: Path | str = ".",
+    project: Path | str | None = None,
     *,
     dsn: str,
     registry_file: str | None = None,
@@ -474,7 +677,7 @@ def snapshot(
 
 
 def diff(
-    project: Path | str = ".",
+    project: Path | str | None = None,
     *,
     dsn: str,
     registry_file: str | None = None,
@@ -496,10 +699,23 @@ def diff(
     return DiffResult(config, plan(current, file_registry))
 
 
-def configure(project: Path | str, options: Options = Options()) -> Config:
-    """Returns the validated settings of ``project`` with the options' overrides. Settings
-    validated once are remembered in the cache by their content, so a run whose settings did
-    not change never loads the JSON Schema validator."""
+def staged_cache_dir(project: Path | str | None) -> Path | None:
+    """Returns where a staged check of ``project`` keeps its cache: in the git directory (as
+    hooks/pre-commit does), where the next commit's check finds it; None when there is no git
+    directory (the check itself says why)."""
+    from conformance.staged import git_dir
+
+    try:
+        return git_dir(Path(find_project(project))) / "conformance-cache"
+    except ConformanceError:
+        return None
+
+
+def configure(project: Path | str | None, options: Options = Options()) -> Config:
+    """Returns the validated settings of ``project`` (None: :func:`find_project`) with the
+    options' overrides. Settings validated once are remembered in the cache by their content,
+    so a run whose settings did not change never loads the JSON Schema validator."""
+    project = find_project(project)
     project_dir = Path(project)
 
     def validate(settings: dict[str, Any], where: str) -> None:
@@ -515,6 +731,89 @@ def configure(project: Path | str, options: Options = Options()) -> Config:
             cache.mark(root, key)
 
     return load_config(project, validate=validate, **options.settings())
+
+
+# -- where things are -----------------------------------------------------------------------------
+
+
+def find_project(project: Path | str | None = None, start: Path | None = None) -> Path | str:
+    """Returns ``project`` when given; else the nearest directory, from ``start`` (the working
+    directory) up, whose ``pyproject.toml`` has a ``[tool.conformance]`` table (as ruff and
+    mypy find their settings), else ``start`` itself. Never raises."""
+    if project is not None:
+        return project  # as given: a mistyped DSN must reach the error message unaltered
+    here = (start or Path.cwd()).absolute()
+    for directory in (here, *here.parents):
+        if _has_settings(directory / "pyproject.toml"):
+            return directory
+    return here
+
+
+def _has_settings(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if "conformance" not in text:
+        return False
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+    try:
+        tool = tomllib.loads(text).get("tool")
+    except tomllib.TOMLDecodeError:
+        return True  # ours, broken: loading it names the error
+    return isinstance(tool, dict) and "conformance" in tool
+
+
+def repository_root(path: Path) -> Path | None:
+    """Returns the root of the git work tree holding ``path``, else $GITHUB_WORKSPACE when it
+    holds ``path``, else None: where GitHub and SARIF paths are relative to."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        done = None
+    if done is not None and done.returncode == 0 and done.stdout.strip():
+        return Path(done.stdout.strip()).resolve()
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if workspace:
+        root = Path(workspace).resolve()
+        if root == path.resolve() or root in path.resolve().parents:
+            return root
+    return None
+
+
+def columns(config: Config, findings: Sequence[Finding]) -> dict[Location, int]:
+    """Returns the column (1-based) of each finding's line where its text starts: the analysis
+    records lines, and the line's first character is where an editor should land. Reads only
+    the files findings point at; a file that cannot be read gives no column."""
+    wanted: dict[str, set[int]] = {}
+    for f in findings:
+        if f.location is not None:
+            wanted.setdefault(f.location.file, set()).add(f.location.line)
+    out: dict[Location, int] = {}
+    for file, lines in wanted.items():
+        try:
+            with open(config.source_root / file, encoding="utf-8", errors="replace") as fh:
+                for number, text in enumerate(fh, 1):
+                    if number in lines:
+                        stripped = text.lstrip(" \t")
+                        out[Location(file, number)] = len(text) - len(stripped) + 1
+                    if number >= max(lines):
+                        break
+        except OSError:
+            continue
+    return out
 
 
 # -- registry sources -----------------------------------------------------------------------------
@@ -620,6 +919,15 @@ def load_registry(
             f"--all` to create it, or pass --registry)"
         )
     return _load_registry_file(config, path, use_cache)
+
+
+def _committed_file(config: Config, use_cache: bool) -> Registry | None:
+    """The project's registry file, when its settings name a file that exists (else None)."""
+    try:
+        path = registry_file_path(config, None)
+    except ConformanceError:  # the settings name a database, or a file outside the project
+        return None
+    return _load_registry_file(config, path, use_cache) if path.is_file() else None
 
 
 def _load_registry_file(config: Config, path: Path, use_cache: bool) -> Registry:

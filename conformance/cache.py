@@ -306,12 +306,32 @@ def _make(root: Path) -> None:
     try:
         root.mkdir()
         made.append(root)
+        _prune_older(root)
     except FileExistsError:
         if not os.path.isdir(root) or os.path.islink(root):
             raise NotADirectoryError(root) from None
     for directory in made:
         _write_ignore(directory)
     _MADE.add(root)
+
+
+def _prune_older(root: Path) -> None:
+    """Removes the sibling cache directories (``v<format>-<version>-<layout>``) of an older
+    format or tool version than ``root``'s, once, when ``root`` is made: an upgrade would
+    otherwise leave every earlier generation behind. Never follows a link; never raises."""
+    import re
+    import shutil
+
+    def generation(name: str) -> tuple[int, ...] | None:
+        match = re.fullmatch(r"v(\d+)-(\d+(?:\.\d+)*)-[0-9a-f]+", name)
+        return tuple(map(int, [match[1], *match[2].split(".")])) if match else None
+
+    current = generation(root.name)
+    with contextlib.suppress(OSError):
+        for sibling in root.parent.iterdir():
+            older = generation(sibling.name)
+            if current and older and older < current and not sibling.is_symlink():
+                shutil.rmtree(sibling, ignore_errors=True)
 
 
 def _write_ignore(directory: Path) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
-from conformance import __version__
+from conformance import __version__, terminal
 from conformance.errors import EXIT_CLEAN, EXIT_ERROR, ConformanceError
 from conformance.sources import redact_text
 
@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # the API loads on first use, not at start-up
     from conformance.config import Config
 
 _DEBUG = {"on": False}
+# Under the pre-commit framework (which sets PRE_COMMIT=1 for its hooks) the developer may have
+# no `conformance` command: the fix a finding offers is the manifest's second hook.
+PRE_COMMIT_FIX = "pre-commit run conformance-fix --hook-stage manual --all-files"
 _F = TypeVar("_F", bound=Callable[..., int])
 
 
@@ -40,7 +43,9 @@ def _options(*decorators: Callable[[_F], _F]) -> Callable[[_F], _F]:
     return apply
 
 
-_project = click.argument("project", default=".", type=click.Path(file_okay=False))
+# No PROJECT: the nearest directory from the working directory up whose pyproject.toml has
+# [tool.conformance] (api.find_project), as ruff and mypy find their settings.
+_project = click.argument("project", required=False, type=click.Path(file_okay=False))
 _analysis = _options(
     _project,
     click.option("--source-root", help="Directory Modal puts on sys.path (relative to PROJECT)."),
@@ -89,6 +94,15 @@ _mass_deactivation = click.option(
 )
 
 
+_color = click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour the text report: auto = on a terminal unless $NO_COLOR is set.",
+)
+
+
 def _dsn(required: bool) -> Callable[[_F], _F]:
     return click.option(
         "--dsn",
@@ -113,6 +127,7 @@ def _run_options(
     severity: tuple[str, ...] = (),
     connect_timeout: float | None = None,
     statement_timeout: float | None = None,
+    register_hint: str | None = None,
 ) -> Options:
     from conformance.api import Options
 
@@ -125,6 +140,7 @@ def _run_options(
         statement_timeout=statement_timeout,
         use_cache=not no_cache,
         jobs=jobs,
+        register_hint=register_hint,
     )
 
 
@@ -135,8 +151,10 @@ def cli(debug: bool) -> None:
     """Makes workflow registration mandatory for Modal ingest functions.
 
     Finds every ingest function and the tables it writes (statically: nothing is imported or
-    run), checks them against the workflow registry, and generates the SQL that brings the
-    database registry in line. Exit codes: 0 clean, 1 findings, 2 tool or usage error.
+    run), checks them against the workflow registry, and plans and applies what brings the
+    database registry in line. Without PROJECT, commands use the nearest directory from here
+    up whose pyproject.toml has [tool.conformance]. Exit codes: 0 clean, 1 findings (diff:
+    differences; apply --dry-run: changes to make), 2 tool or usage error.
     """
     _DEBUG["on"] = debug
 
@@ -144,11 +162,29 @@ def cli(debug: bool) -> None:
 @cli.command()
 @_analysis
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid", "dot"]),
+    default="text",
+    show_default=True,
+    help="mermaid, dot: the lineage graph function -> raw -> extracted -> core.",
+)
+@click.option(
+    "--by-table",
+    is_flag=True,
+    help="Who writes each table: the functions, operation and line (text or json).",
+)
+@click.option(
+    "--function",
+    "functions",
+    multiple=True,
+    metavar="NAME",
+    help="Only this function (name, Modal name or FILE::NAME; repeatable): one workflow's "
+    "lineage. Default: the whole warehouse.",
 )
 @_output("the report here")
 def scan(
-    project: str,
+    project: str | None,
     source_root: str | None,
     ingest: tuple[str, ...],
     entrypoint: str | None,
@@ -156,16 +192,44 @@ def scan(
     jobs: int | None,
     timings: bool,
     fmt: str,
+    by_table: bool,
+    functions: tuple[str, ...],
     output: str | None,
 ) -> int:
-    """List every ingest function in PROJECT and the tables it writes."""
-    from conformance import api, report
+    """List every ingest function in PROJECT and the tables it writes.
 
+    PROJECT defaults to the nearest directory, from here up, whose pyproject.toml has
+    [tool.conformance]. Paths are relative to the working directory. --by-table turns the
+    list around (table -> writers); --format mermaid or dot draws the lineage.
+    """
+    from conformance import api, report
+    from conformance.report import lineage
+
+    if by_table and fmt not in ("text", "json"):
+        raise click.UsageError("--by-table is a text or json report")
+    if functions and fmt in ("text", "json") and not by_table:
+        raise click.UsageError("--function narrows --by-table and the mermaid and dot graphs")
     options = _run_options(source_root, ingest, entrypoint, no_cache, jobs)
-    result = api.scan(project, options)
+    with terminal.progress():
+        result = api.scan(project, options)
     _notices(result.notices)
     start = time.perf_counter()
-    _emit(report.render_scan(fmt, result.analysis), output)
+    prefix = _prefix(result.config, Path.cwd())
+    try:
+        chosen = lineage.select_functions(result.analysis, functions)
+    except ValueError as exc:
+        raise ConformanceError(str(exc)) from None
+    if by_table and fmt == "json":
+        text = lineage.render_by_table_json(chosen, path_prefix=prefix)
+    elif by_table:
+        text = lineage.render_by_table_text(chosen, path_prefix=prefix)
+    elif fmt == "mermaid":
+        text = lineage.render_mermaid(chosen)
+    elif fmt == "dot":
+        text = lineage.render_dot(chosen)
+    else:
+        text = report.render_scan(fmt, result.analysis, path_prefix=prefix)
+    _emit(text, output)
     if timings:
         _print_timings({**result.timings, "report": time.perf_counter() - start})
     return result.exit_code
@@ -184,6 +248,13 @@ def scan(
     "--offline",
     is_flag=True,
     help="Never connect to a database: the registry must be a file (the commit hook's mode).",
+)
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Check the files staged in git (what the next commit holds), not the working tree: "
+    "untracked and unstaged changes are not seen (the commit hooks' mode). With --fix, the "
+    "staged code is what the working tree's registry file is brought in line with.",
 )
 @_timeouts
 @click.option(
@@ -213,9 +284,26 @@ def scan(
     help="Print the unified diff --fix would make and write nothing (exit 1 if it would "
     "change something).",
 )
+@click.option(
+    "--statistics",
+    is_flag=True,
+    help="Show one line per code with its count instead of each finding (text format).",
+)
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Only the findings' headlines: no evidence, no summary line, no notices, no progress.",
+)
+@click.option(
+    "--exit-zero",
+    is_flag=True,
+    help="Exit 0 even when a finding has error severity (a tool error still exits 2).",
+)
+@_color
 @_output("the report here")
 def check(
-    project: str,
+    project: str | None,
     source_root: str | None,
     ingest: tuple[str, ...],
     entrypoint: str | None,
@@ -224,15 +312,24 @@ def check(
     timings: bool,
     registry_source: str | None,
     offline: bool,
+    staged: bool,
     connect_timeout: float | None,
     statement_timeout: float | None,
     fmt: str,
     severity: tuple[str, ...],
     fix: bool,
     show_diff: bool,
+    statistics: bool,
+    quiet: bool,
+    exit_zero: bool,
+    color: str,
     output: str | None,
 ) -> int:
     """Check every ingest function in PROJECT against the workflow registry.
+
+    PROJECT defaults to the nearest directory, from here up, whose pyproject.toml has
+    [tool.conformance]. Findings read `path:line:col: severity CODE [name] message`, paths
+    relative to the working directory (github and sarif: to the repository root).
 
     Exit code 0: no finding at error severity; 1: at least one; 2: tool or usage error (one
     line on stderr). `conformance explain CODE` documents each finding code. With --fix, the
@@ -242,6 +339,8 @@ def check(
     from conformance import api, report
     from conformance.report.registry import display_path, render_fix
 
+    if statistics and fmt != "text":
+        raise click.UsageError("--statistics is a text report: leave out --format or use text")
     options = _run_options(
         source_root,
         ingest,
@@ -251,34 +350,71 @@ def check(
         severity,
         connect_timeout,
         statement_timeout,
+        register_hint=PRE_COMMIT_FIX if os.environ.get("PRE_COMMIT") == "1" else None,
     )
+    if staged:
+        _staged_cache(project)
     if fix or show_diff:
-        fixed = api.fix(project, options, registry_file=registry_source, write=not show_diff)
+        fixed = api.fix(
+            project, options, registry_file=registry_source, write=not show_diff, staged=staged
+        )
+        fix_prefix = _prefix(fixed.config, Path.cwd())
         if show_diff:
             click.echo(fixed.diff(display_path(fixed.path)), nl=False)
             return fixed.exit_code
-        click.echo(render_fix(fixed.plan, display_path(fixed.path)), err=True)
+        if not quiet:
+            click.echo(
+                render_fix(fixed.plan, display_path(fixed.path), path_prefix=fix_prefix), err=True
+            )
         assert fixed.checked is not None
         result = fixed.checked
     else:
-        result = api.check(project, options, registry=registry_source, offline=offline)
-    _notices(result.notices)
+        with terminal.progress(enabled=not quiet):
+            result = api.check(
+                project, options, registry=registry_source, offline=offline, staged=staged
+            )
+    if not quiet:
+        _notices(result.notices)
     start = time.perf_counter()
-    prefix = _prefix(result.config)
-    registry_file = None if result.source.is_dsn else _rel_registry(result, result.source.value)
-    text = report.render_check(
-        fmt, result.analysis, result.findings, path_prefix=prefix, registry_file=registry_file
-    )
+    config = result.config
+    repository = api.repository_root(config.project_dir) if fmt in ("github", "sarif") else None
+    base = repository or Path.cwd()
+    prefix = _prefix(config, base)
+    registry_file = _registry_place(result, base)
+    painted = terminal.use_color(color, output)
+    columns = api.columns(config, result.findings)
+    if statistics:
+        text = report.render_statistics(
+            result.analysis, result.findings, color=painted, quiet=quiet
+        )
+    else:
+        text = report.render_check(
+            fmt,
+            result.analysis,
+            result.findings,
+            path_prefix=prefix,
+            registry_file=registry_file,
+            columns=columns,
+            color=painted,
+            quiet=quiet,
+            automation_id=_automation_id(result, repository),
+            base_uri=base.as_uri().rstrip("/") + "/",
+        )
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary:
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(
-                report.render_github_summary(result.analysis, result.findings, path_prefix=prefix)
+                report.render_github_summary(
+                    result.analysis,
+                    result.findings,
+                    path_prefix=prefix,
+                    registry_file=registry_file,
+                )
             )
-    _emit(text, output)
+    _emit(text, output, color=painted)
     if timings:
         _print_timings({**result.timings, "report": time.perf_counter() - start})
-    return result.exit_code
+    return EXIT_CLEAN if exit_zero else result.exit_code
 
 
 @cli.command()
@@ -298,7 +434,7 @@ def register(
     from conformance import api
     from conformance.report.registry import display_path, render_registered
 
-    project = "."
+    project = None
     names = list(args)
     if names and Path(names[0]).is_dir():
         project = names.pop(0)
@@ -313,7 +449,8 @@ def register(
     )
     for fn in result.already:
         click.echo(f"{fn.name}: already registered", err=True)
-    click.echo(render_registered(result.plan, display_path(result.path)))
+    prefix = _prefix(result.config, Path.cwd())
+    click.echo(render_registered(result.plan, display_path(result.path), path_prefix=prefix))
     return result.exit_code
 
 
@@ -330,7 +467,7 @@ def register(
 @_timeouts
 @_output("the SQL here")
 def emit_sql(
-    project: str,
+    project: str | None,
     registry_file: str | None,
     dsn: str | None,
     from_code: bool,
@@ -359,47 +496,183 @@ def emit_sql(
     return result.exit_code
 
 
-@cli.command()
+_force = click.option(
+    "--force",
+    is_flag=True,
+    help="Apply a registry file with invalid, duplicate or incomplete entries: invalid ones "
+    "are left out (their rows kept as they are), incomplete ones applied as they are.",
+)
+
+
+@cli.command("plan")
 @_project
 @_registry_file
 @_dsn(required=True)
-@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Also write the plan to this file (JSON, data only) for `conformance apply FILE`.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="markdown: for a job summary or a pull-request comment; json: the plan file.",
+)
+@_force
+@_mass_deactivation
+@_timeouts
+@_output("the plan here")
+def plan_command(
+    project: str | None,
+    registry_file: str | None,
+    dsn: str,
+    out: str | None,
+    fmt: str,
+    force: bool,
+    allow_mass_deactivation: bool,
+    connect_timeout: float | None,
+    statement_timeout: float | None,
+    output: str | None,
+) -> int:
+    """Show what applying the registry file would change in the database (DDL and rows).
+
+    Reads the database, never writes it. With --out FILE the plan is saved with a fingerprint
+    of the database it was made against: `conformance apply FILE` applies exactly it, and
+    refuses if the database changed since. Refuses a registry file with invalid, duplicate or
+    incomplete entries unless --force (exit 2).
+    """
+    from conformance import api
+    from conformance.report.registry import display_path, render_plan, render_plan_markdown
+
+    result = api.plan(
+        project,
+        dsn=dsn,
+        registry_file=registry_file,
+        force=force,
+        allow_mass_deactivation=allow_mass_deactivation,
+        options=_run_options(connect_timeout=connect_timeout, statement_timeout=statement_timeout),
+    )
+    shown = display_path(result.registry_file) if result.registry_file else None
+    if out:
+        from conformance.fileio import write_atomic
+
+        write_atomic(Path(out), _plan_file(result, shown))
+    if fmt == "markdown":
+        text = render_plan_markdown(result.plan, result.config.table, shown)
+    elif fmt == "json":
+        text = _plan_file(result, shown)
+    else:
+        text = render_plan(result.plan) + "\n"
+        if out:
+            text += f"plan written to {display_path(Path(out))}: `conformance apply {out}`\n"
+    _emit(text, output)
+    return EXIT_CLEAN
+
+
+def _plan_file(result: api.PlanResult, registry_file: str | None) -> str:
+    from conformance.registry.planfile import plan_json
+
+    return plan_json(result.plan, result.config.table, registry_file)
+
+
+@cli.command()
+@click.argument("target", required=False, type=click.Path(), metavar="[PROJECT|PLAN_FILE]")
+@_registry_file
+@_dsn(required=True)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan and stop: exit 1 when it would change something, 0 when not.",
+)
+@click.option(
+    "-y",
+    "--yes",
+    is_flag=True,
+    help="Apply without asking (CI). Without it, a terminal asks; anything else refuses.",
+)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    help="A plan file from `conformance plan --out` to apply (as PLAN_FILE, with a PROJECT).",
+)
+@_force
 @_mass_deactivation
 @_timeouts
 def apply(
-    project: str,
+    target: str | None,
+    plan_file: str | None,
     registry_file: str | None,
     dsn: str,
     dry_run: bool,
+    yes: bool,
+    force: bool,
     allow_mass_deactivation: bool,
     connect_timeout: float | None,
     statement_timeout: float | None,
 ) -> int:
     """Bring the database registry in line with the registry file, in one transaction.
 
-    Prints the plan (rows to insert, update, deactivate), then runs it under an advisory lock.
-    Rows are never deleted: rows missing from the file are deactivated.
+    Prints the plan (DDL, rows to insert, update, deactivate), asks for confirmation on a
+    terminal (--yes in CI), then runs exactly that plan under an advisory lock, refusing if
+    the database changed meanwhile. Rows are never deleted: rows missing from the file are
+    deactivated. Given a PLAN_FILE (from `conformance plan --out`), applies that reviewed plan
+    without asking, or nothing if the database moved since. Refuses a registry file with
+    invalid, duplicate or incomplete entries unless --force.
     """
     from conformance import api
     from conformance.report.registry import render_applied, render_plan
 
     options = _run_options(connect_timeout=connect_timeout, statement_timeout=statement_timeout)
-
-    def run(dry: bool) -> api.PlanResult:
-        return api.apply(
-            project,
+    if plan_file is None and target is not None and Path(target).is_file():
+        target, plan_file = None, target
+    if plan_file is not None:
+        if registry_file or force:
+            raise click.UsageError("a PLAN_FILE is applied as reviewed: no --registry or --force")
+        _config, reviewed = api.read_plan(target, plan_file)
+        click.echo(render_plan(reviewed))
+        if dry_run:
+            return EXIT_CLEAN if not reviewed.has_changes else 1
+        done = api.apply(
+            target,
             dsn=dsn,
-            registry_file=registry_file,
-            dry_run=dry,
+            reviewed=reviewed,
             allow_mass_deactivation=allow_mass_deactivation,
             options=options,
         )
-
-    planned = run(True)
+        click.echo(render_applied(done.plan))
+        return done.exit_code
+    planned = api.plan(
+        target,
+        dsn=dsn,
+        registry_file=registry_file,
+        force=force,
+        allow_mass_deactivation=allow_mass_deactivation,
+        options=options,
+    )
     click.echo(render_plan(planned.plan))
     if dry_run or not planned.plan.has_changes:
-        return planned.exit_code
-    done = run(False)
+        return planned.exit_code if dry_run else EXIT_CLEAN
+    if not yes:
+        if not terminal.is_terminal(sys.stdin):
+            raise ConformanceError(
+                "apply changes the database and asks first, but there is no terminal to ask "
+                "on: pass --yes (CI), or review with `conformance plan --out FILE` and apply "
+                "that file; nothing was changed"
+            )
+        if not click.confirm("Apply these changes to the database?", default=False, err=True):
+            click.echo("not applied: nothing was changed", err=True)
+            return 1
+    done = api.apply(
+        target,
+        dsn=dsn,
+        reviewed=planned.plan,
+        allow_mass_deactivation=allow_mass_deactivation,
+        options=options,
+    )
     click.echo(render_applied(done.plan))
     return done.exit_code
 
@@ -410,7 +683,7 @@ def apply(
 @_dsn(required=True)
 @_timeouts
 def snapshot(
-    project: str,
+    project: str | None,
     registry_file: str | None,
     dsn: str,
     connect_timeout: float | None,
@@ -436,7 +709,7 @@ def snapshot(
 @_dsn(required=True)
 @_timeouts
 def diff(
-    project: str,
+    project: str | None,
     registry_file: str | None,
     dsn: str,
     connect_timeout: float | None,
@@ -460,25 +733,47 @@ def diff(
 
 
 @cli.command()
-@click.argument("code")
-def explain(code: str) -> int:
-    """Explain a finding code (what it checks, why, an example, the fix)."""
+@click.argument("code", required=False)
+@click.option("--all", "every", is_flag=True, help="Explain every code, in order.")
+def explain(code: str | None, every: bool) -> int:
+    """Explain a finding code (what it checks, why, an example, the fix).
+
+    CODE is a code (CONF001) or a rule name (unregistered-function).
+    """
+    from conformance.rules import RULES
     from conformance.rules.docs import explain as explain_code
 
-    click.echo(explain_code(code))
+    if every == bool(code):
+        raise click.UsageError("name one CODE, or pass --all")
+    codes = [r.code for r in RULES] if every else [code or ""]
+    click.echo("\n".join(explain_code(c) for c in codes), nl=False)
     return EXIT_CLEAN
 
 
 # -- output ---------------------------------------------------------------------------------------
 
 
-def _emit(text: str, output: str | None) -> None:
+def _emit(text: str, output: str | None, color: bool = False) -> None:
     if output:
         from conformance.fileio import write_atomic
 
         write_atomic(Path(output), text)
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+    elif text:
+        # color=True: click would strip the escapes we chose to write (--color always)
+        click.echo(text, nl=not text.endswith("\n"), color=color or None)
+
+
+def _staged_cache(project: str | None) -> None:
+    """A staged check analyses a fresh copy each time: unless $CONFORMANCE_CACHE_DIR names a
+    cache, this process keeps it in the git directory (as hooks/pre-commit does), where the
+    next commit's check finds it."""
+    if os.environ.get("CONFORMANCE_CACHE_DIR"):
+        return
+    from conformance import api
+
+    where = api.staged_cache_dir(project)
+    if where is not None:
+        os.environ["CONFORMANCE_CACHE_DIR"] = str(where)
 
 
 def _notices(notices: tuple[str, ...]) -> None:
@@ -493,23 +788,45 @@ def _print_timings(phases: dict[str, float]) -> None:
     click.echo("timings: " + ", ".join(f"{k} {t * 1000:.0f} ms" for k, t in shown), err=True)
 
 
-def _prefix(config: Config) -> str:
+def _relative(path: Path, base: Path) -> str:
+    """Returns ``path`` relative to ``base`` (with ``..`` when outside it), POSIX."""
     try:
-        rel = config.source_root.relative_to(config.project_dir)
-    except ValueError:
-        return ""
-    return "" if str(rel) == "." else rel.as_posix() + "/"
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
 
 
-def _rel_registry(result: api.CheckResult, source: str) -> str:
+def _prefix(config: Config, base: Path) -> str:
+    """Returns the source root relative to ``base``, as the prefix of source-root paths."""
+    from conformance.report.common import path_prefix
+
+    return path_prefix(_relative(config.source_root, base), base.resolve().parts)
+
+
+def _registry_place(result: api.CheckResult, base: Path) -> str:
+    """Returns where registry findings without a line point, relative to ``base``: the
+    registry file read, else (a database) the project's registry file, else its settings."""
+    from conformance import api
+
     config = result.config
-    path = Path(source)
-    if not path.is_absolute():
-        path = config.project_dir / path
+    if not result.source.is_dsn:
+        return _relative(Path(result.source.value), base)
     try:
-        return path.resolve().relative_to(config.project_dir).as_posix()
-    except ValueError:
-        return str(path)
+        path = api.registry_file_path(config, None)
+    except ConformanceError:
+        path = None
+    if path is None or not path.is_file():
+        path = config.project_dir / "pyproject.toml"
+    return _relative(path, base)
+
+
+def _automation_id(result: api.CheckResult, repository: Path | None) -> str:
+    """SARIF ``automationDetails.id``: ``conformance/[PROJECT/]file|database/``, so that runs
+    against the file and against the database (and of several projects) stay apart."""
+    kind = "database" if result.source.is_dsn else "file"
+    project = _relative(result.config.project_dir, repository) if repository else "."
+    inside = project not in (".", "") and not project.startswith("..")
+    return "/".join(["conformance", *([project] if inside else []), kind]) + "/"
 
 
 def _parse_severity(values: tuple[str, ...]) -> dict[str, str]:

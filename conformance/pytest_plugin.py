@@ -1,18 +1,27 @@
 """pytest plugin: ``pytest --conformance`` checks every ingest function against the registry.
 
-Shaped like pytest-mypy. Inactive unless ``--conformance`` is given. When active, collection
-analyses the project once (the functions are the test items, so they must be known then) and
-adds, after the ordinary tests:
+Shaped like pytest-mypy. Inactive unless ``--conformance`` is given. When active, the session
+analyses the project once at its start (the functions are the test items, so they must be known
+at collection) and adds, after the ordinary tests:
 
-- ``conformance::status``: passes when the check ran; a tool error (:class:`ConformanceError`)
-  fails this one item with its one-line message instead of crashing the session, and the other
-  items skip (or fail with the same line when ``-k`` deselected the status item, so that a
-  filtered run cannot pass without a check);
-- one item per ingest function, with the function's ``test_id`` as node id
-  (``ingest/company.py::ingest_company``, so ``-k`` selects functions): it fails with the
-  function's findings at error severity and their evidence; warnings are shown, never failing;
-- ``conformance::registry``: findings tied to no function (orphan rows, invalid rows, files that
-  cannot be parsed, unused suppressions).
+- ``pyproject.toml::conformance-status`` (the project's settings file, relative to the rootdir):
+  passes when the check ran; a tool error (:class:`ConformanceError`) fails this one item with
+  its one-line message instead of crashing the session, and the other items skip (or fail with
+  the same line when it was not selected, so that a filtered run cannot pass without a check);
+- one item per ingest function, its node id the source file (relative to the rootdir) and the
+  function's name (``modal-functions/src/ingest/company.py::ingest_company``): it fails with the
+  function's findings at error severity and their evidence;
+- ``pyproject.toml::conformance-registry``: findings tied to no function (orphan rows, invalid
+  rows, files that cannot be parsed, unused suppressions).
+
+Every node id it prints runs that one item again: ``pytest --conformance <node id>`` collects
+the file it names through this plugin (a project without a pyproject.toml gets the ids
+``conformance::status`` and ``conformance::registry``, which cannot be passed back).
+
+Findings at warning severity are filed as :class:`ConformanceWarning` in pytest's warnings
+summary and never fail: a blanket ``filterwarnings = error`` does not turn them into errors,
+while a filter naming ``conformance.pytest_plugin.ConformanceWarning`` itself is obeyed
+(``ignore::...`` hides them, ``error::...`` fails on them).
 
 The registry is loaded and compared lazily, once per session, by the first conformance item that
 runs, so ``--collect-only`` never touches a database.
@@ -42,7 +51,9 @@ REGISTRY = "registry"
 
 
 class ConformanceWarning(UserWarning):
-    """A finding at warning severity: reported in pytest's warnings summary, never failing."""
+    """A finding at warning severity, in pytest's warnings summary: never failing, unless a
+    warnings filter names this class itself (``error::conformance.pytest_plugin.
+    ConformanceWarning``)."""
 
 
 class FindingsFailed(Exception):
@@ -63,7 +74,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="Check every ingest function against the workflow registry: one test "
-        "item per function, plus conformance::registry and ::status.",
+        "item per function, plus the project's conformance-registry and conformance-status.",
     )
     group.addoption(
         "--conformance-project",
@@ -130,6 +141,29 @@ class _State:
     def analysis(self) -> Analysis | None:
         return self.scanned.analysis if self.scanned is not None else None
 
+    @property
+    def anchor(self) -> Path | None:
+        """The project's pyproject.toml, which holds the status and registry items."""
+        path = self.project / "pyproject.toml"
+        return path if path.is_file() else None
+
+    def functions_in(self, path: Path) -> list[IngestFunction]:
+        """The ingest functions defined in the source file at ``path``, by line."""
+        if self.analysis is None or self.config is None:
+            return []
+        try:
+            rel = Path(path).resolve().relative_to(self.config.source_root).as_posix()
+        except ValueError:
+            return []
+        found = [fn for fn in self.analysis.functions if fn.file == rel]
+        return sorted(found, key=lambda f: (f.line, f.name))
+
+    def files(self) -> list[str]:
+        """The source files (relative to the source root) that hold ingest functions."""
+        if self.analysis is None:
+            return []
+        return sorted({fn.file for fn in self.analysis.functions})
+
     def registry_path(self) -> Path:
         """Returns the registry file, or the project directory when the registry is a DSN (or
         cannot be named)."""
@@ -182,10 +216,9 @@ def _project_dir(config: pytest.Config) -> Path:
 # -- collection -----------------------------------------------------------------------------------
 
 
-@pytest.hookimpl(tryfirst=True)  # before -k / -m / --deselect filter the items
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Analyses the project once, before collection: the plugin's collectors need it."""
+    config = session.config
     if not _active(config):
         return
     state = _State(_project_dir(config), config.getoption("conformance_registry", default=None))
@@ -194,9 +227,43 @@ def pytest_collection_modifyitems(
         from conformance import api
 
         state.scanned = api.scan(state.project)
-    except Exception as exc:  # reported by conformance::status, never a crashed session
+    except Exception as exc:  # reported by the status item, never a crashed session
         state.scan_error = exc
-    items.extend(_items(session, state))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.File | None:
+    """An ingest source file named on the command line (a node id the plugin printed) is
+    collected by the plugin, never imported as a test module."""
+    state = parent.config.stash.get(_STATE, None)
+    if state is None or not state.functions_in(module_path):
+        return None
+    return SourceFileCollector.from_parent(parent, path=module_path)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """The project's pyproject.toml holds the status and registry items."""
+    state = parent.config.stash.get(_STATE, None)
+    if state is None or state.anchor is None or file_path != state.anchor:
+        return None
+    return ProjectFile.from_parent(parent, path=file_path)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m / --deselect filter the items
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Adds the conformance items, unless the command line named some of them (a node id to
+    run again): then only those run. Ours collected on the way (a rootdir walk meets the
+    pyproject.toml) are put in the usual order."""
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    ours = [i for i in items if isinstance(i, _ConformanceItem)]
+    if any(session.isinitpath(i.path) for i in ours):
+        return
+    items[:] = [i for i in items if not isinstance(i, _ConformanceItem)]
+    items.extend(_items(session, state, ours))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -205,27 +272,44 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         state.status_selected = any(isinstance(i, StatusItem) for i in session.items)
 
 
-def _items(session: pytest.Session, state: _State) -> list[pytest.Item]:
-    """Returns status, one item per function (by file and line), registry; reports each
-    collector as pytest's own collection does, so counts and ``--collect-only`` are right."""
-    group = GroupCollector.from_parent(session, name=GROUP, nodeid=GROUP)
-    status = StatusItem.from_parent(group, name=STATUS)
-    group.made = (status,)
+def _items(
+    session: pytest.Session, state: _State, collected: list[_ConformanceItem]
+) -> list[pytest.Item]:
+    """Returns status, one item per function (by file and line), registry: those ``collected``
+    already (a rootdir walk meets the pyproject.toml), and the others made and reported as
+    pytest's own collection does, so counts and ``--collect-only`` are right."""
+    by_parent: dict[str, list[pytest.Item]] = {}
+    for item in collected:
+        by_parent.setdefault(item.parent.nodeid if item.parent else "", []).append(item)
+
+    def items_of(node: pytest.Collector) -> list[pytest.Item]:
+        if node.nodeid in by_parent:
+            return by_parent[node.nodeid]
+        _report_collected(session, node)
+        return [i for i in node.collect() if isinstance(i, pytest.Item)]
+
+    holder: pytest.Collector
+    if state.anchor is not None:
+        holder = ProjectFile.from_parent(
+            session, path=state.anchor, nodeid=_nodeid(session, state.anchor)
+        )
+    else:
+        holder = GroupCollector.from_parent(session, name=GROUP, nodeid=GROUP)
     functions: list[pytest.Item] = []
-    if state.analysis is not None and state.config is not None:
-        by_file: dict[str, list[IngestFunction]] = {}
-        for fn in sorted(state.analysis.functions, key=lambda f: (f.file, f.line, f.name)):
-            by_file.setdefault(fn.file, []).append(fn)
-        for file, fns in by_file.items():
-            node = SourceFileCollector.from_parent(
-                session, path=state.config.source_root / file, name=file, nodeid=file
+    if state.config is not None:
+        for file in state.files():
+            path = state.config.source_root / file
+            functions += items_of(
+                SourceFileCollector.from_parent(session, path=path, nodeid=_nodeid(session, path))
             )
-            node.made = tuple(FunctionItem.from_parent(node, name=f.name, function=f) for f in fns)
-            _report_collected(session, node)
-            functions += node.made
-        group.made = (status, RegistryItem.from_parent(group, name=REGISTRY))
-    _report_collected(session, group)
-    return [status, *functions, *group.made[1:]]
+    made = items_of(holder)
+    status = [i for i in made if isinstance(i, StatusItem)]
+    rest = [i for i in made if not isinstance(i, StatusItem)]
+    return [*status, *functions, *rest]
+
+
+def _nodeid(session: pytest.Session, path: Path) -> str:
+    return Path(os.path.relpath(path, session.config.rootpath)).as_posix()
 
 
 def _report_collected(session: pytest.Session, node: pytest.Collector) -> None:
@@ -233,22 +317,40 @@ def _report_collected(session: pytest.Session, node: pytest.Collector) -> None:
     session.ihook.pytest_collectreport(report=report)
 
 
-class GroupCollector(pytest.Collector):
-    """The ``conformance`` node: parent of the status and registry items."""
+def _group_items(
+    parent: pytest.Collector, state: _State, status: str, registry: str
+) -> list[pytest.Item]:
+    made: list[pytest.Item] = [StatusItem.from_parent(parent, name=status)]
+    if state.analysis is not None:
+        made.append(RegistryItem.from_parent(parent, name=registry))
+    return made
 
-    made: tuple[pytest.Item, ...] = ()
+
+class GroupCollector(pytest.Collector):
+    """The ``conformance`` node of a project without a pyproject.toml: status and registry."""
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        return self.made  # made by pytest_collection_modifyitems, which needs the analysis
+        return _group_items(self, self.config.stash[_STATE], STATUS, REGISTRY)
+
+
+class ProjectFile(pytest.File):
+    """The project's pyproject.toml: ``conformance-status`` and ``conformance-registry``."""
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        return _group_items(
+            self, self.config.stash[_STATE], f"{GROUP}-{STATUS}", f"{GROUP}-{REGISTRY}"
+        )
 
 
 class SourceFileCollector(pytest.File):
-    """A source file holding ingest functions; its node id is relative to the source root."""
-
-    made: tuple[pytest.Item, ...] = ()
+    """A source file holding ingest functions: one item per function, by line."""
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        return self.made  # made by pytest_collection_modifyitems, which needs the analysis
+        state: _State = self.config.stash[_STATE]
+        return [
+            FunctionItem.from_parent(self, name=fn.name, function=fn)
+            for fn in state.functions_in(self.path)
+        ]
 
 
 # -- items ----------------------------------------------------------------------------------------
@@ -266,7 +368,7 @@ class _ConformanceItem(pytest.Item):
         if outcome.error is not None:
             message = f"conformance check did not run: {_one_line(outcome.error)}"
             if self.state.status_selected:
-                pytest.skip(f"{message} (see {GROUP}::{STATUS})")
+                pytest.skip(f"{message} (see the conformance status item)")
             pytest.fail(message, pytrace=False)
         return outcome.groups.get(key, [])
 
@@ -274,7 +376,8 @@ class _ConformanceItem(pytest.Item):
         errors = [f for f in findings if f.severity == "error"]
         others = [f for f in findings if f.severity != "error"]
         if errors:
-            raise FindingsFailed(_render(self.state, [*errors, *others]))
+            here = self.config.invocation_params.dir
+            raise FindingsFailed(_render(self.state, [*errors, *others], here))
         for finding in others:
             self._warn(finding)
 
@@ -283,12 +386,13 @@ class _ConformanceItem(pytest.Item):
         if finding.location is not None and self.state.config is not None:
             path = self.state.config.source_root / finding.location.file
             line = finding.location.line
-        warnings.warn_explicit(
-            ConformanceWarning(_render_one(self.state, finding)),
-            ConformanceWarning,
-            str(path),
-            line,
-        )
+        text = _render_one(self.state, finding, self.config.invocation_params.dir)
+        with warnings.catch_warnings():
+            if _blanket_error(text, str(path), line):
+                # a finding at warning severity is a warning: `filterwarnings = error` (meant
+                # for the code under test) must not fail it; the summary still shows it
+                warnings.simplefilter("always", ConformanceWarning)
+            warnings.warn_explicit(ConformanceWarning(text), ConformanceWarning, str(path), line)
 
     def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: object = None
@@ -306,7 +410,8 @@ class _ConformanceItem(pytest.Item):
 
 
 class StatusItem(_ConformanceItem):
-    """``conformance::status``: fails only when the check itself could not run."""
+    """``pyproject.toml::conformance-status``: fails only when the check itself could not
+    run."""
 
     def runtest(self) -> None:
         error = self.state.result().error
@@ -314,7 +419,7 @@ class StatusItem(_ConformanceItem):
             raise error
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.state.project, None, f"{GROUP}::{STATUS}"
+        return self.state.project, None, self.name
 
 
 class FunctionItem(_ConformanceItem):
@@ -332,32 +437,50 @@ class FunctionItem(_ConformanceItem):
 
 
 class RegistryItem(_ConformanceItem):
-    """``conformance::registry``: findings tied to no function (rows, files, suppressions)."""
+    """``pyproject.toml::conformance-registry``: findings tied to no function (rows, files,
+    suppressions)."""
 
     def runtest(self) -> None:
         self._judge(self._findings(f"{GROUP}::{REGISTRY}"))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.state.registry_path(), None, f"{GROUP}::{REGISTRY}"
+        return self.state.registry_path(), None, self.name
+
+
+def _blanket_error(text: str, filename: str, line: int) -> bool:
+    """Returns whether the warnings filter that decides a ConformanceWarning here is an
+    ``error`` filter aimed at a wider category (Warning, UserWarning), not at this class."""
+    module = filename[:-3] if filename.endswith(".py") else filename
+    for action, message, category, mod, lineno in warnings.filters:
+        if not issubclass(ConformanceWarning, category):
+            continue
+        if message is not None and not message.match(text):
+            continue
+        if mod is not None and not mod.match(module):
+            continue
+        if lineno and lineno != line:
+            continue
+        return action == "error" and category is not ConformanceWarning
+    return False
 
 
 # -- rendering ------------------------------------------------------------------------------------
 
 
-def _render(state: _State, findings: Sequence[Finding]) -> str:
+def _render(state: _State, findings: Sequence[Finding], here: Path | None = None) -> str:
     """Returns the failure text; its first line (pytest's short summary) counts the errors."""
     errors = [f for f in findings if f.severity == "error"]
     codes = ", ".join(sorted({f.code for f in errors}))
     head = f"{len(errors)} error{'s' if len(errors) > 1 else ''} ({codes})"
     if len(findings) > len(errors):
         head += f", {len(findings) - len(errors)} warning(s)"
-    return "\n\n".join([head, *(_render_one(state, f) for f in findings)])
+    return "\n\n".join([head, *(_render_one(state, f, here) for f in findings)])
 
 
-def _render_one(state: _State, finding: Finding) -> str:
+def _render_one(state: _State, finding: Finding, here: Path | None = None) -> str:
     from conformance.report.common import printable
 
-    where = _where(state, finding)
+    where = _where(state, finding, here)
     lines = [printable(f"{where}{finding.code} {finding.severity}: {finding.message}")]
     lines += [
         f"    {'->' if i else '  '} {printable(step)}" for i, step in enumerate(finding.evidence)
@@ -367,13 +490,15 @@ def _render_one(state: _State, finding: Finding) -> str:
     return "\n".join(lines)
 
 
-def _where(state: _State, finding: Finding) -> str:
-    """Returns ``file:line: `` relative to the project directory, as an editor opens it."""
+def _where(state: _State, finding: Finding, here: Path | None = None) -> str:
+    """Returns ``file:line: `` relative to ``here`` (where pytest was started; default: the
+    project directory), as an editor opens it."""
     if finding.location is None:
         return ""
     file = finding.location.file
     if state.config is not None:
-        file = Path(os.path.relpath(state.config.source_root / file, state.project)).as_posix()
+        base = here or state.project
+        file = Path(os.path.relpath(state.config.source_root / file, base)).as_posix()
     return f"{file}:{finding.location.line}: "
 
 

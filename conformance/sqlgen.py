@@ -1,8 +1,10 @@
 """Registry SQL as plain, deterministic text: create or upgrade the table, upsert, deactivate.
 
-The text runs as it is with ``psql -v ON_ERROR_STOP=1 -f`` or one ``execute``. Every value goes
-through :func:`quote_literal` and every name through :func:`quote_ident`; nothing is interpolated
-raw. Rows are never deleted: a row the file no longer has is deactivated.
+The text runs as it is with ``psql -v ON_ERROR_STOP=1 -f`` or one ``execute``. Names and the
+statements' structure are composed with ``psycopg.sql`` (``Identifier``, ``SQL.format``), which
+renders without a connection (``as_string(None)``, psycopg >= 3.2); every value goes through
+:func:`quote_literal`. Nothing is interpolated raw. Rows are never deleted: a row the file no
+longer has is deactivated.
 
 Literals are quoted without a connection, so they must not depend on the server's
 ``standard_conforming_strings``: a string holding a backslash or a control or line-separator
@@ -14,13 +16,18 @@ doubled in both.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from conformance.config import DEFAULT_TABLE
 from conformance.errors import ConformanceError
 from conformance.model import REGISTRY_COLUMNS, RegistryEntry
+
+if TYPE_CHECKING:
+    from psycopg import sql
 
 TABLE_PATTERN = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 TEXT_COLUMNS: tuple[str, ...] = tuple(
@@ -57,14 +64,55 @@ def split_table(table: str) -> tuple[str, str]:
 
 def quote_ident(name: str) -> str:
     """Returns ``name`` as a double-quoted SQL identifier."""
-    _reject_unstorable(name)
-    return '"' + name.replace('"', '""') + '"'
+    return _ident(name).as_string(None)
 
 
 def qualified(table: str) -> str:
     """Returns the quoted ``"schema"."table"`` for a validated registry table name."""
+    return _table(table).as_string(None)
+
+
+def _ident(name: str) -> sql.Identifier:
+    _reject_unstorable(name)
+    require_psycopg()
+    from psycopg import sql
+
+    return sql.Identifier(name)
+
+
+def _table(table: str) -> sql.Identifier:
     schema, name = split_table(table)
-    return f"{quote_ident(schema)}.{quote_ident(name)}"
+    require_psycopg()
+    from psycopg import sql
+
+    return sql.Identifier(schema, name)
+
+
+def _value(value: Value) -> sql.SQL:
+    """A value as a piece of composed SQL: our own literal (see :func:`quote_literal`).
+
+    Not ``sql.Literal``: without a connection psycopg writes a line break or another control
+    character into the literal as it is, so a tool that rewrites line endings on the way (git,
+    an editor, a terminal) would change the stored value; ours escapes them in ``E''``.
+    """
+    require_psycopg()
+    from psycopg import sql
+
+    return sql.SQL(quote_literal(value))
+
+
+@functools.cache
+def require_psycopg() -> None:
+    """Raises ConformanceError when psycopg cannot load (no libpq: neither psycopg's own, from
+    the ``binary`` extra, nor the system's)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConformanceError(
+            f"psycopg cannot load ({reason}): install `workflow-conformance[binary]` (psycopg's "
+            "own libpq) or the system libpq"
+        ) from None
 
 
 def quote_literal(value: Value) -> str:
@@ -114,28 +162,47 @@ def lock_key(table: str = DEFAULT_TABLE) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def lock(table: str = DEFAULT_TABLE) -> str:
+    """Returns the statement that takes the transaction's advisory lock on ``table``."""
+    require_psycopg()
+    from psycopg import sql
+
+    key = sql.SQL(str(lock_key(table)))  # an int: nothing to quote
+    return sql.SQL("SELECT pg_advisory_xact_lock({});\n").format(key).as_string(None)
+
+
 def ddl(table: str = DEFAULT_TABLE) -> str:
     """Returns SQL that creates the registry table, or upgrades an older, narrower one.
 
     Idempotent: ``CREATE ... IF NOT EXISTS``, one ``ADD COLUMN IF NOT EXISTS`` per column, and a
     unique index on ``workflow_slug`` named like the constraint PostgreSQL would name.
     """
+    require_psycopg()
+    from psycopg import sql
+
     schema, name = split_table(table)
-    target = qualified(table)
-    unique = quote_ident(f"{name}_workflow_slug_key")
-    columns = ",\n".join(f"    {c} {COLUMN_TYPES[c]}" for c in TABLE_COLUMNS)
-    lines = [
-        f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)};",
-        f"CREATE TABLE IF NOT EXISTS {target} (\n{columns},\n"
-        f"    CONSTRAINT {unique} UNIQUE (workflow_slug)\n);",
+    target = _table(table)
+    unique = _ident(f"{name}_workflow_slug_key")
+    columns = sql.SQL(",\n").join(
+        sql.SQL("    {} {}").format(_ident(c), sql.SQL(COLUMN_TYPES[c])) for c in TABLE_COLUMNS
+    )
+    statements = [
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {};").format(_ident(schema)),
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (\n{},\n    CONSTRAINT {} UNIQUE (workflow_slug)\n);"
+        ).format(target, columns, unique),
         *(
-            f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {c} {COLUMN_TYPES[c]};"
+            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {};").format(
+                target, _ident(c), sql.SQL(COLUMN_TYPES[c])
+            )
             for c in TABLE_COLUMNS
             if c != "workflow_slug"
         ),
-        f"CREATE UNIQUE INDEX IF NOT EXISTS {unique} ON {target} (workflow_slug);",
+        sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (workflow_slug);").format(
+            unique, target
+        ),
     ]
-    return "\n".join(lines) + "\n"
+    return sql.SQL("\n").join(statements).as_string(None) + "\n"
 
 
 def upsert(entry: RegistryEntry, table: str = DEFAULT_TABLE) -> str:
@@ -143,21 +210,28 @@ def upsert(entry: RegistryEntry, table: str = DEFAULT_TABLE) -> str:
 
     The update only touches a row whose values differ, so ``updated_at`` keeps its meaning.
     """
-    values = ", ".join(quote_literal(_value(entry, c)) for c in REGISTRY_COLUMNS)
-    assignments = ",\n    ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED_COLUMNS)
-    mine = ", ".join(f"r.{c}" for c in _UPDATED_COLUMNS)
-    theirs = ", ".join(f"EXCLUDED.{c}" for c in _UPDATED_COLUMNS)
-    return (
-        f"INSERT INTO {qualified(table)} AS r ({', '.join(REGISTRY_COLUMNS)})\n"
-        f"VALUES ({values})\n"
-        f"ON CONFLICT (workflow_slug) DO UPDATE SET\n    {assignments},\n    updated_at = now()\n"
-        f"WHERE ({mine})\n    IS DISTINCT FROM ({theirs});\n"
+    require_psycopg()
+    from psycopg import sql
+
+    comma = sql.SQL(", ")
+    excluded = [sql.SQL("EXCLUDED.{}").format(_ident(c)) for c in _UPDATED_COLUMNS]
+    text = sql.SQL(
+        "INSERT INTO {table} AS r ({columns})\n"
+        "VALUES ({values})\n"
+        "ON CONFLICT (workflow_slug) DO UPDATE SET\n    {assignments},\n    updated_at = now()\n"
+        "WHERE ({mine})\n    IS DISTINCT FROM ({theirs});\n"
+    ).format(
+        table=_table(table),
+        columns=comma.join(_ident(c) for c in REGISTRY_COLUMNS),
+        values=comma.join(_value(getattr(entry, c)) for c in REGISTRY_COLUMNS),
+        assignments=sql.SQL(",\n    ").join(
+            sql.SQL("{} = {}").format(_ident(c), e)
+            for c, e in zip(_UPDATED_COLUMNS, excluded, strict=True)
+        ),
+        mine=comma.join(sql.SQL("r.{}").format(_ident(c)) for c in _UPDATED_COLUMNS),
+        theirs=comma.join(excluded),
     )
-
-
-def _value(entry: RegistryEntry, column: str) -> Value:
-    value: Value = getattr(entry, column)
-    return value
+    return text.as_string(None)
 
 
 def upserts(entries: Iterable[RegistryEntry], table: str = DEFAULT_TABLE) -> str:
@@ -173,11 +247,14 @@ def deactivations(slugs: Iterable[str], table: str = DEFAULT_TABLE) -> str:
     ordered = sorted(set(slugs))
     if not ordered:
         return ""
-    listed = ",\n    ".join(quote_literal(s) for s in ordered)
-    return (
-        f"UPDATE {qualified(table)}\nSET is_active = false, updated_at = now()\n"
-        f"WHERE workflow_slug IN (\n    {listed}\n) AND is_active IS DISTINCT FROM false;\n"
-    )
+    require_psycopg()
+    from psycopg import sql
+
+    text = sql.SQL(
+        "UPDATE {}\nSET is_active = false, updated_at = now()\n"
+        "WHERE workflow_slug IN (\n    {}\n) AND is_active IS DISTINCT FROM false;\n"
+    ).format(_table(table), sql.SQL(",\n    ").join(_value(s) for s in ordered))
+    return text.as_string(None)
 
 
 def script(
@@ -186,12 +263,13 @@ def script(
     table: str = DEFAULT_TABLE,
 ) -> str:
     """Returns the whole transaction: lock, DDL, upserts and deactivations between BEGIN/COMMIT."""
+    split_table(table)
     parts = [
         f"-- conformance: registry SQL for {table}\n"
         "-- Runs as is: psql -v ON_ERROR_STOP=1 -f FILE, or one execute. Never deletes rows.\n"
         "BEGIN;\n"
-        "SET LOCAL client_encoding = 'UTF8';\n"
-        f"SELECT pg_advisory_xact_lock({lock_key(table)});\n",
+        "SET LOCAL client_encoding = 'UTF8';\n",
+        lock(table),
         ddl(table),
         upserts(entries, table),
         deactivations(deactivate, table),

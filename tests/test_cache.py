@@ -339,3 +339,30 @@ def test_the_layout_key_covers_every_module_whose_classes_the_cache_holds() -> N
     files = {m.removeprefix("conformance.").replace(".", "/") + ".py" for m in records.ALLOWED}
     assert {"model.py", "analysis/values.py", "analysis/incremental.py"} <= files
     assert files | {"records.py"} == set(cache._RECORD_MODULES)
+
+
+def test_a_new_generation_prunes_older_versions_only(project: Path, tmp_path: Path) -> None:
+    base = tmp_path / "cache"
+    current = cache.cache_root(project)
+    assert current.parent == base
+    fmt = int(current.name.split("-")[0][1:])
+    older = [base / f"v{fmt}-0.1.0-abc123abc123", base / f"v{fmt - 1}-9.9.9-abc123abc123"]
+    kept = [
+        base / f"v{fmt}-99.0.0-abc123abc123",  # a newer version: another checkout's
+        base / "notes",  # not a cache generation
+    ]
+    for directory in (*older, *kept):
+        directory.mkdir(parents=True)
+        (directory / "entry").write_text("x")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    link = base / f"v{fmt}-0.0.1-def456def456"
+    link.symlink_to(outside, target_is_directory=True)
+
+    analyze_project(load_config(project))  # makes the current generation
+
+    assert current.is_dir()
+    assert not any(d.exists() for d in older)
+    assert all(d.is_dir() for d in kept)
+    assert (outside / "keep").exists()  # a link is never followed

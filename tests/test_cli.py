@@ -55,11 +55,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_scan_json_is_valid_against_the_report_schema() -> None:
-    result = run("scan", str(EXAMPLE), "--format", "json", "--no-cache")
+    result = run("scan", str(EXAMPLE), "--format", "json", "--no-cache", cwd=ROOT)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     jsonschema.validate(report, SCHEMA)
-    assert any(e["file"] == "ingest/broken_syntax.py" for e in report["errors"])
+    # paths relative to the working directory
+    broken = "examples/warehouse/modal-functions/src/ingest/broken_syntax.py"
+    assert any(e["file"] == broken for e in report["errors"])
     assert all(not f["file"].startswith("/") for f in report["functions"])
 
 
@@ -184,13 +186,14 @@ def test_apply_then_check_against_the_database_is_clean(project: Path, pg_db: st
     run("register", str(project), "--all")
     fill_human_columns(project)
     env = {"CONFORMANCE_DSN": pg_db}
-    plan = run("apply", str(project), "--dry-run", env=env)
-    assert plan.returncode == 0, plan.stderr
+    plan = run("apply", str(project), "--dry-run", "--force", env=env)
+    assert plan.returncode == 1, plan.stderr  # changes to make: 1
     assert "+ a" in plan.stdout
-    applied = run("apply", str(project), env=env)
+    applied = run("apply", str(project), "--yes", "--force", env=env)
     assert applied.returncode == 0, applied.stderr
-    assert "applied: 1 inserted" in applied.stdout
-    assert run("apply", str(project), env=env).stdout.startswith("nothing to do")
+    assert "applied: 2 DDL change(s), 1 inserted" in applied.stdout
+    assert run("apply", str(project), "--force", env=env).stdout.startswith("nothing to do")
+    assert run("apply", str(project), "--dry-run", "--force", env=env).returncode == 0
     checked = run("check", str(project), "--registry", pg_db)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert run("diff", str(project), env=env).returncode == 0
@@ -200,7 +203,7 @@ def test_apply_then_check_against_the_database_is_clean(project: Path, pg_db: st
 def test_diff_and_snapshot_round_trip(project: Path, pg_db: str, tmp_path: Path) -> None:
     run("register", str(project), "--all")
     env = {"CONFORMANCE_DSN": pg_db}
-    assert run("apply", str(project), env=env).returncode == 0
+    assert run("apply", str(project), "--yes", "--force", env=env).returncode == 0
     registry = project / "workflow_registry.yaml"
     registry.write_text(registry.read_text().replace("provider: null", "provider: clay"))
     changed = run("diff", str(project), env=env)
@@ -208,7 +211,7 @@ def test_diff_and_snapshot_round_trip(project: Path, pg_db: str, tmp_path: Path)
     snap = tmp_path / "snap.yaml"
     assert run("snapshot", str(project), "--registry", str(snap), env=env).returncode == 0
     assert "provider: null" in snap.read_text()
-    assert run("apply", str(project), env=env).returncode == 0
+    assert run("apply", str(project), "--yes", "--force", env=env).returncode == 0
     assert run("snapshot", str(project), "--registry", str(snap), env=env).returncode == 0
     assert "provider: clay" in snap.read_text()
     assert run("diff", str(project), "--registry", str(snap), env=env).returncode == 0
@@ -221,7 +224,10 @@ def test_emit_sql_with_dsn_deactivates_rows_the_file_no_longer_has(
     import psycopg
 
     run("register", str(project), "--all")
-    assert run("apply", str(project), env={"CONFORMANCE_DSN": pg_db}).returncode == 0
+    assert (
+        run("apply", str(project), "--yes", "--force", env={"CONFORMANCE_DSN": pg_db}).returncode
+        == 0
+    )
     with psycopg.connect(pg_db, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO reference.enrichment_workflow_registry "

@@ -437,7 +437,7 @@ def test_an_empty_registry_file_cannot_deactivate_every_row(
         assert code == 2 and "--allow-mass-deactivation" in printed
     assert all(e.is_active for e in load_registry_db(pg_db).entries)
     code, printed = conformance(
-        capsys, "apply", str(project), "--dsn", pg_db, "--allow-mass-deactivation"
+        capsys, "apply", str(project), "--dsn", pg_db, "--allow-mass-deactivation", "--yes"
     )
     assert code == 0, printed
     assert not any(e.is_active for e in load_registry_db(pg_db).entries)

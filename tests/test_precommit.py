@@ -201,7 +201,8 @@ def test_pre_commit_refuses_unregistered_function_until_registered(tmp_path: Pat
     assert refused.returncode != 0, text
     assert "conformance (workflow registry)" in text and "Failed" in text
     assert "CONF001" in text
-    assert "run `conformance register ingest_person`" in text
+    # under pre-commit the fix offered is what the developer has: the second hook
+    assert "run `pre-commit run conformance-fix --hook-stage manual --all-files`" in text
     head = run(["git", "log", "--format=%s"], root, env).stdout.splitlines()
     assert head == ["A registered ingest function"]
 
@@ -301,3 +302,29 @@ def test_plain_git_hook_reports_a_tool_error(tmp_path: Path) -> None:
     assert result.returncode != 0, output(result)  # git reports any failing hook as 1
     assert "registry file not found" in output(result)
     assert "the check could not run" in output(result)
+
+
+def test_a_partial_commit_is_checked_as_committed(tmp_path: Path) -> None:
+    """`git commit PATH` hands the hook a temporary index ($GIT_INDEX_FILE): the check reads
+    that one, so a registry change left out of the commit does not let it through."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    env = offline_env(tmp_path)
+    init_repo(root, env)
+    write_project(root)
+    install_plain_hook(root)
+    assert commit(root, env, "Project").returncode == 0
+    add_unregistered_function(root)
+    run([str(CONFORMANCE), "register", "ingest_person"], root, env)
+    fill_registered_entry(root / "workflow_registry.yaml", "ingest_person")
+    run(["git", "add", "-A"], root, env)
+    src = "modal-functions/src"
+    partial = run(
+        ["git", "commit", "-q", "-m", "code only", f"{src}/ingest/person.py", f"{src}/app.py"],
+        root,
+        env,
+        check=False,
+    )
+    assert partial.returncode != 0 and "CONF001" in output(partial), output(partial)
+    whole = run(["git", "commit", "-q", "-m", "code and registry"], root, env, check=False)
+    assert whole.returncode == 0, output(whole)

@@ -100,10 +100,10 @@ def test_passing_project_has_one_item_per_function(
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
-            "conformance::status PASSED*",
-            "ingest/company.py::ingest_company PASSED*",
-            "ingest/person.py::ingest_person PASSED*",
-            "conformance::registry PASSED*",
+            "pyproject.toml::conformance-status PASSED*",
+            "src/ingest/company.py::ingest_company PASSED*",
+            "src/ingest/person.py::ingest_person PASSED*",
+            "pyproject.toml::conformance-registry PASSED*",
         ]
     )
     assert result.ret == pytest.ExitCode.OK
@@ -123,7 +123,7 @@ def test_unregistered_function_fails_with_finding_fix_and_evidence(
             "src/ingest/person.py:5: CONF001 error: ingest_person is not registered*",
             "*function ingest.person.ingest_person (ingest/person.py:5*",
             "*-> code writes raw.person_payloads",
-            "FAILED ingest/person.py::ingest_person - 1 error (CONF001)",
+            "FAILED src/ingest/person.py::ingest_person - 1 error (CONF001)",
         ]
     )
     assert "run `conformance register ingest_person`" in result.stdout.str()
@@ -144,7 +144,7 @@ def test_registry_item_reports_rows_no_function_owns(pytester: pytest.Pytester) 
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*_ conformance::registry _*",
+            "*_ conformance-registry _*",
             "workflow_registry.yaml:*: CONF002 error: row ghost-ingest names ghost_fn*",
             "*see `conformance explain CONF002`",
         ]
@@ -156,7 +156,7 @@ def test_warnings_are_shown_but_do_not_fail(pytester: pytest.Pytester) -> None:
     result = run(pytester, "--conformance")
     result.assert_outcomes(passed=4, warnings=1)
     result.stdout.fnmatch_lines(
-        ["*warnings summary*", "ingest/person.py::ingest_person", "*CONF009 warning:*"]
+        ["*warnings summary*", "src/ingest/person.py::ingest_person", "*CONF009 warning:*"]
     )
 
 
@@ -167,7 +167,7 @@ def test_tool_error_fails_the_status_item_only(pytester: pytest.Pytester) -> Non
     result.assert_outcomes(failed=1, skipped=3)
     result.stdout.fnmatch_lines(
         [
-            "*_ conformance::status _*",
+            "*_ conformance-status _*",
             "conformance: error: registry file not found: *workflow_registry.yaml*",
         ]
     )
@@ -218,10 +218,10 @@ def test_collect_only_lists_ids_without_loading_the_registry(
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         [
-            "conformance::status",
-            "ingest/company.py::ingest_company",
-            "ingest/person.py::ingest_person",
-            "conformance::registry",
+            "pyproject.toml::conformance-status",
+            "src/ingest/company.py::ingest_company",
+            "src/ingest/person.py::ingest_person",
+            "pyproject.toml::conformance-registry",
             "4 tests collected*",
         ]
     )
@@ -304,3 +304,58 @@ def test_no_connection_string_shape_reaches_the_output_or_the_junit_xml(
     result.assert_outcomes(failed=1, skipped=3)
     assert SECRET not in result.stdout.str() + result.stderr.str()
     assert SECRET not in xml.read_text(encoding="utf-8")
+
+
+def test_every_printed_node_id_runs_that_item_again(pytester: pytest.Pytester) -> None:
+    make_project(
+        pytester.path,
+        registered=("company",),
+        extra_rows="  - workflow_slug: ghost-ingest\n    modal_function_name: ghost_fn\n",
+    )
+    first = run(pytester, "--conformance", "-rA")
+    first.assert_outcomes(passed=2, failed=2)
+    printed = [
+        line.split(" ", 1)[1].split(" - ")[0]
+        for line in first.stdout.lines
+        if line.startswith(("PASSED ", "FAILED "))
+    ]
+    assert sorted(printed) == [
+        "pyproject.toml::conformance-registry",
+        "pyproject.toml::conformance-status",
+        "src/ingest/company.py::ingest_company",
+        "src/ingest/person.py::ingest_person",
+    ]
+    for node_id in printed:
+        again = run(pytester, "--conformance", node_id, "-v")
+        outcome = "FAILED" if node_id.endswith(("ingest_person", "registry")) else "PASSED"
+        again.stdout.fnmatch_lines([f"{node_id} {outcome}*"])
+        assert again.parseoutcomes().get(outcome.lower()) == 1, again.stdout.str()
+        again.stdout.no_fnmatch_line("*ERROR*")  # the ingest module is never imported
+
+
+def test_a_blanket_filterwarnings_error_does_not_fail_warning_findings(
+    pytester: pytest.Pytester,
+) -> None:
+    make_project(pytester.path, deployed=("company",))  # CONF009 (a warning) for ingest_person
+    with open(pytester.path / "pyproject.toml", "a") as fh:
+        fh.write('\n[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n')
+    result = run(pytester, "--conformance")
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(["*ConformanceWarning*CONF009 warning*"])
+
+
+@pytest.mark.parametrize(
+    ("rule", "outcomes"),
+    [
+        ("error::conformance.pytest_plugin.ConformanceWarning", {"passed": 3, "failed": 1}),
+        ("ignore::conformance.pytest_plugin.ConformanceWarning", {"passed": 4}),
+    ],
+)
+def test_a_filter_naming_the_warning_class_is_obeyed(
+    pytester: pytest.Pytester, rule: str, outcomes: dict[str, int]
+) -> None:
+    make_project(pytester.path, deployed=("company",))
+    with open(pytester.path / "pyproject.toml", "a") as fh:
+        fh.write(f'\n[tool.pytest.ini_options]\nfilterwarnings = ["{rule}"]\n')
+    result = run(pytester, "--conformance")
+    result.assert_outcomes(**outcomes)

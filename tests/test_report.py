@@ -262,16 +262,19 @@ def test_registry_findings_without_location_use_the_registry_file() -> None:
 
 
 def test_sarif_structure() -> None:
-    log = json.loads(render_sarif(FINDINGS, path_prefix="modal-functions/src"))
+    log = json.loads(
+        render_sarif(FINDINGS, path_prefix="modal-functions/src", registry_file="r.yaml")
+    )
     assert log["version"] == "2.1.0" and "sarif-schema-2.1.0" in log["$schema"]
     (run,) = log["runs"]
     driver = run["tool"]["driver"]
     assert driver["name"] == "conformance" and driver["version"]
     assert [r["id"] for r in driver["rules"]] == list(RULES_BY_CODE)
     for r in driver["rules"]:
-        assert r["helpUri"].startswith("https://") and r["fullDescription"]["text"]
+        assert r["fullDescription"]["text"]
         assert r["shortDescription"]["text"] and r["help"]["text"]
         assert r["defaultConfiguration"]["level"] in ("error", "warning")
+        assert f"docs/rules.md#{r['id'].lower()}-{r['name']}" in r["help"]["markdown"]
     assert len(run["results"]) == len(FINDINGS)
     for res, f in zip(run["results"], FINDINGS, strict=True):
         assert res["ruleId"] == f.code and driver["rules"][res["ruleIndex"]]["id"] == f.code
@@ -279,31 +282,89 @@ def test_sarif_structure() -> None:
         (loc,) = res["locations"]
         phys = loc["physicalLocation"]
         assert not phys["artifactLocation"]["uri"].startswith(("/", "../"))
+        assert phys["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
         assert phys["region"]["startLine"] >= 1
         assert res["partialFingerprints"]
     uris = {
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]
     }
     assert "modal-functions/src/ingest/company_signals.py" in uris
+    assert run["automationDetails"] == {"id": "conformance/"}
+
+
+def test_sarif_without_a_repository_url_has_no_help_uri_and_with_one_links_the_tag(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conformance import __version__
+    from conformance.rules import docs
+
+    log = json.loads(render_sarif(FINDINGS))
+    driver = log["runs"][0]["tool"]["driver"]
+    assert "informationUri" not in driver and all("helpUri" not in r for r in driver["rules"])
+    monkeypatch.setattr(docs, "repository_url", lambda: "https://git.example/acme/wc")
+    log = json.loads(render_sarif(FINDINGS))
+    driver = log["runs"][0]["tool"]["driver"]
+    url = f"https://git.example/acme/wc/blob/v{__version__}/docs/rules.md"
+    assert driver["informationUri"] == url
+    assert driver["rules"][0]["helpUri"] == f"{url}#conf001-unregistered-function"
 
 
 def test_sarif_registry_location_and_uri_quoting() -> None:
     finding = Finding("CONF002", "error", "orphan", slug="x")
     log = json.loads(render_sarif((finding,), registry_file="my registry.yaml"))
     phys = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
-    assert phys == {"artifactLocation": {"uri": "my%20registry.yaml"}, "region": {"startLine": 1}}
+    assert phys == {
+        "artifactLocation": {"uri": "my%20registry.yaml", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 1},
+    }
+    # no registry file named (a database registry configured in the settings): the settings
     bare = json.loads(render_sarif((finding,)))
-    assert bare["runs"][0]["results"][0]["locations"] == []
+    (location,) = bare["runs"][0]["results"][0]["locations"]
+    assert location["physicalLocation"]["artifactLocation"]["uri"] == "pyproject.toml"
 
 
-def test_sarif_registry_file_relative_to_the_project() -> None:
-    log = json.loads(render_sarif(FINDINGS, path_prefix="src"))
-    orphan = next(r for r in log["runs"][0]["results"] if r["ruleId"] == "CONF002")
+def test_sarif_registry_file_relative_to_the_project_with_columns() -> None:
+    columns = {Location("../workflow_registry.yaml", 9): 3}
+    log = json.loads(
+        render_sarif(FINDINGS, path_prefix="src", columns=columns, base_uri="file:///repo/")
+    )
+    run = log["runs"][0]
+    orphan = next(r for r in run["results"] if r["ruleId"] == "CONF002")
     phys = orphan["locations"][0]["physicalLocation"]
     assert phys == {
-        "artifactLocation": {"uri": "workflow_registry.yaml"},
-        "region": {"startLine": 9},
+        "artifactLocation": {"uri": "workflow_registry.yaml", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 9, "startColumn": 3},
     }
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": "file:///repo/"}}
+
+
+def test_sarif_is_valid_against_the_official_schema_and_githubs_rules() -> None:
+    from standards import validate_sarif
+
+    for kwargs in (
+        {"path_prefix": "modal-functions/src", "registry_file": "workflow_registry.yaml"},
+        {"path_prefix": "src/", "automation_id": "conformance/database/"},
+        {
+            "path_prefix": "src",
+            "columns": {Location("ingest/backfill.py", 8): 5},
+            "base_uri": "file:///r/",
+        },
+    ):
+        validate_sarif(json.loads(render_sarif(FINDINGS, **kwargs)))  # type: ignore[arg-type]
+    validate_sarif(json.loads(render_sarif(())))
+
+
+def test_an_invalid_sarif_log_fails_the_validation() -> None:
+    from standards import validate_sarif
+
+    log = json.loads(render_sarif(FINDINGS))
+    log["runs"][0]["results"][0]["level"] = "fatal"  # not a SARIF level
+    with pytest.raises(AssertionError, match="level"):
+        validate_sarif(log)
+    log = json.loads(render_sarif(FINDINGS))
+    log["runs"][0]["results"][0]["locations"] = []  # valid SARIF, refused by GitHub
+    with pytest.raises(AssertionError, match="without one"):
+        validate_sarif(log)
 
 
 # -- GitHub ---------------------------------------------------------------------------------------
@@ -341,7 +402,7 @@ def test_github_summary_markdown() -> None:
     md = render_github_summary(ANALYSIS, (*FINDINGS, pipe), path_prefix="src")
     assert md.startswith("### conformance: 2 functions checked: ")
     assert "| Code | Rule | Severity | Count |" in md
-    assert "| CONF002 | [orphan-row](https://" in md
+    assert "| CONF002 | orphan-row |" in md  # no absolute docs URL known: no link
     assert "| error | CONF016 | src/ingest/x\\.py:1 | a \\| b c |" in md
     assert render_github_summary(ANALYSIS, ()).startswith(
         "### conformance: 2 functions checked: no findings"
@@ -358,22 +419,25 @@ def test_junit_one_case_per_function_plus_registry_and_project() -> None:
     assert root.tag == "testsuites"
     suite = root.find("testsuite")
     assert suite is not None
-    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    cases = {(c.get("classname"), c.get("name")): c for c in suite.iter("testcase")}
     assert list(cases) == [
-        "src/ingest/company_signals.py::ingest_company_signals",
-        "src/ingest/backfill.py::backfill_companies",
-        "registry",
-        "project",
+        ("ingest.company_signals", "ingest_company_signals"),
+        ("ingest.backfill", "backfill_companies"),
+        ("conformance", "registry"),
+        ("conformance", "project"),
     ]
     assert suite.get("tests") == "4" and suite.get("failures") == root.get("failures") == "4"
-    backfill = cases["src/ingest/backfill.py::backfill_companies"]
+    assert suite.get("file") == "workflow_registry.yaml"
+    backfill = cases[("ingest.backfill", "backfill_companies")]
+    assert backfill.get("file") is None and backfill.get("line") is None  # not in the schema
     failure = backfill.find("failure")
     assert failure is not None and failure.get("type") == "CONF001"
     assert "conformance register backfill_companies" in (failure.text or "")
+    assert "src/ingest/backfill.py:8" in (failure.text or "")
     out = backfill.find("system-out")
     assert out is not None and "CONF009" in (out.text or "")
-    assert cases["registry"].get("file") == "workflow_registry.yaml"
-    assert "CONF016" in (cases["project"].find("failure").text or "")  # type: ignore[union-attr]
+    project = cases[("conformance", "project")].find("failure")
+    assert "CONF016" in (project.text or "")  # type: ignore[union-attr]
 
 
 def test_junit_passing_cases_and_unsafe_characters() -> None:
@@ -382,6 +446,16 @@ def test_junit_passing_cases_and_unsafe_characters() -> None:
     cases = list(root.iter("testcase"))
     assert [c.find("failure") is None for c in cases] == [True, True, True, False]
     assert root.get("failures") == "1"
+
+
+def test_junit_is_valid_against_junit_10_xsd() -> None:
+    from standards import validate_junit
+
+    validate_junit(render_junit(ANALYSIS, FINDINGS, path_prefix="src", registry_file="r.yaml"))
+    validate_junit(render_junit(ANALYSIS, ()))
+    bad = render_junit(ANALYSIS, FINDINGS).replace("<testcase ", '<testcase line="3" ', 1)
+    with pytest.raises(AssertionError):
+        validate_junit(bad)  # the attribute 0.1.0 wrote: the schema has none
 
 
 # -- all renderers --------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def _entry(d: dict[str, Any]) -> RegistryEntry:
 
 def build_case(
     data: dict[str, Any],
-) -> tuple[Analysis, Registry, Config, dict[str, Location]]:
+) -> tuple[Analysis, Registry, Config]:
     """Returns the Analysis, Registry and Config a case file describes.
 
     Top-level keys: ``functions`` (name; file ``ingest/<name>.py``, line 10, kind worker,
@@ -114,9 +114,8 @@ def build_case(
     ``invokes``, ``slug_hints``), ``registry`` (``source``, ``entries`` as registry columns plus
     ``line``, ``problems``; ``extra`` a mapping of extra columns), ``errors``,
     ``suppressions``, ``secrets``, and ``config`` (Config fields; the project is /project, the
-    source root /project/src), and ``elsewhere`` (function name → file and line of a definition
-    outside the ingest directories). A case checks one rule: no column is required (CONF020)
-    unless its ``config`` says ``required_columns``.
+    source root /project/src). A case checks one rule: no column is required (CONF020) unless
+    its ``config`` says ``required_columns``.
     """
     analysis = Analysis(
         functions=tuple(_function(f) for f in data.get("functions", [])),
@@ -143,8 +142,24 @@ def build_case(
         if key in settings:
             settings[key] = tuple(settings[key])
     config = Config(project_dir=PROJECT, source_root=PROJECT / "src", **settings)
-    elsewhere = {name: _loc(d, "") for name, d in data.get("elsewhere", {}).items()}
-    return analysis, registry, config, elsewhere
+    return analysis, registry, config
+
+
+def case_options(data: dict[str, Any]) -> dict[str, Any]:
+    """Returns evaluate()'s keyword arguments a case sets: ``elsewhere`` (function name → file
+    and line of a definition outside the ingest directories) and ``file_registry`` (the
+    committed file, as ``registry``; the registry is then the database's, ``source`` a DSN
+    label)."""
+    options: dict[str, Any] = {}
+    if "elsewhere" in data:
+        options["elsewhere"] = {name: _loc(d, "") for name, d in data["elsewhere"].items()}
+    if "file_registry" in data:
+        reg = data["file_registry"]
+        options["file_registry"] = Registry(
+            entries=tuple(_entry(e) for e in reg.get("entries", [])),
+            source=reg.get("source", "workflow_registry.yaml"),
+        )
+    return options
 
 
 def _case_files(prefix: str) -> list[Any]:
@@ -248,7 +263,7 @@ def test_rules_markdown_links_resolve() -> None:
 def test_failing_case_yields_its_code(path: Path) -> None:
     code = path.parent.name
     data = _load(path)
-    findings = evaluate(*build_case(data))
+    findings = evaluate(*build_case(data), **case_options(data))
     codes = {f.code for f in findings}
     assert code in codes, [f.to_dict() for f in findings]
     assert codes <= {code, *data.get("allow", [])}, [f.to_dict() for f in findings]
@@ -275,6 +290,6 @@ def test_failing_case_yields_its_code(path: Path) -> None:
 @pytest.mark.parametrize("path", _case_files("pass"))
 def test_passing_case_is_clean(path: Path) -> None:
     data = _load(path)
-    findings = evaluate(*build_case(data))
+    findings = evaluate(*build_case(data), **case_options(data))
     assert {f.code for f in findings} <= set(data.get("allow", [])), [f.to_dict() for f in findings]
     assert path.parent.name not in {f.code for f in findings}

@@ -118,7 +118,7 @@ def test_ddl_has_one_add_column_per_column() -> None:
     text = sqlgen.ddl()
     for column in (*REGISTRY_COLUMNS, "created_at", "updated_at"):
         if column != "workflow_slug":
-            assert text.count(f"ADD COLUMN IF NOT EXISTS {column} ") == 1
+            assert text.count(f'ADD COLUMN IF NOT EXISTS "{column}" ') == 1
 
 
 @pytest.mark.parametrize(
@@ -135,6 +135,25 @@ def test_ddl_has_one_add_column_per_column() -> None:
 )
 def test_quote_literal(value: sqlgen.Value, expected: str) -> None:
     assert sqlgen.quote_literal(value) == expected
+
+
+def test_names_are_quoted_by_psycopg_sql() -> None:
+    text = sqlgen.ddl("my_schema.my_table")
+    assert 'CREATE SCHEMA IF NOT EXISTS "my_schema";' in text
+    assert 'CREATE TABLE IF NOT EXISTS "my_schema"."my_table" (' in text
+    assert sqlgen.quote_ident('we"ird') == '"we""ird"'
+
+
+def test_without_a_loadable_psycopg_the_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sqlgen.require_psycopg.cache_clear()
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg: ImportError
+    try:
+        with pytest.raises(ConformanceError, match=r"workflow-conformance\[binary\]"):
+            sqlgen.script(ENTRIES)
+    finally:
+        sqlgen.require_psycopg.cache_clear()
 
 
 @pytest.mark.parametrize("bad", ["x\x00y", "lone \ud800 surrogate"])
@@ -367,3 +386,19 @@ def test_literal_reads_back_under_either_string_setting(
         assert cur.description is not None
         assert cur.description[0].name == value[:60] or "x"
     assert got == (value, [value, value])
+
+
+def test_connecting_without_a_loadable_psycopg_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from conformance.registry.postgres import load_registry_db
+
+    sqlgen.require_psycopg.cache_clear()
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    try:
+        with pytest.raises(ConformanceError, match=r"psycopg cannot load .*\[binary\]"):
+            load_registry_db("postgresql://u@127.0.0.1:1/d")
+    finally:
+        sqlgen.require_psycopg.cache_clear()

@@ -403,8 +403,12 @@ def test_commit_hooks_never_run_a_committed_cache_entry(tmp_path: Path, marker: 
     env = offline_env(tmp_path)
     root = copy_example(tmp_path / "repo")
     # the example ships drift and broken files: the hooks refuse, with the clean run's findings
-    clean = cli("check", str(root), "--no-cache", env=env).stdout.strip()
+    clean = cli("check", ".", "--no-cache", env=env, cwd=root).stdout.strip()
     assert "CONF016" in clean
+    # pre-commit sets PRE_COMMIT=1: CONF001 then offers its conformance-fix hook
+    clean_under_pre_commit = cli(
+        "check", ".", "--no-cache", env={**env, "PRE_COMMIT": "1"}, cwd=root
+    ).stdout.strip()
     keys = real_keys(root, tmp_path)
     run(["git", "init", "-q", "-b", "main"], root, env)
     for key, value in [("user.name", "T"), ("user.email", "t@example.invalid")]:
@@ -416,8 +420,10 @@ def test_commit_hooks_never_run_a_committed_cache_entry(tmp_path: Path, marker: 
     run(["git", "add", "-f", ".conformance_cache"], root, env)  # the attack
     first = run(["git", "commit", "-q", "-m", "with a crafted cache"], root, env, check=False)
     assert first.returncode == 1, output(first)
-    assert clean in output(first)
-    assert "not using the cache" in output(first) and "git tracks" in output(first)
+    assert clean_under_pre_commit in output(first)
+    # the hook checks what is staged (--staged), with its cache in the git directory: the
+    # committed cache directory is not even looked at
+    assert (root / ".git" / "conformance-cache").is_dir()
     assert not marker.exists()
 
     # the plain git hook: a staged snapshot, with its cache in the git directory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,19 +32,29 @@ class RowChange:
 
 @dataclass(frozen=True)
 class Plan:
-    """Rows to insert, update and deactivate (never delete), and the slugs left as they are.
+    """Rows to insert, update and deactivate (never delete), the slugs left as they are, and
+    the DDL the table needs (``ddl``: what is missing, e.g. ``add column writes``).
 
-    Every tuple is sorted by slug.
+    Every tuple of rows is sorted by slug. ``fingerprint`` identifies the database state (its
+    rows and the table's shape) the plan was made against, when it was made against one: an
+    apply of the plan refuses to run on any other state.
     """
 
     inserts: tuple[RegistryEntry, ...] = ()
     updates: tuple[RowChange, ...] = ()
     deactivations: tuple[RegistryEntry, ...] = ()
     unchanged: tuple[str, ...] = ()
+    ddl: tuple[str, ...] = ()
+    fingerprint: str = ""
+
+    @property
+    def has_row_changes(self) -> bool:
+        return bool(self.inserts or self.updates or self.deactivations)
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.inserts or self.updates or self.deactivations)
+        """Rows or DDL to change."""
+        return self.has_row_changes or bool(self.ddl)
 
     @property
     def upserted(self) -> tuple[RegistryEntry, ...]:
@@ -57,6 +68,7 @@ class Plan:
             "update": [u.to_dict() for u in self.updates],
             "deactivate": [e.workflow_slug for e in self.deactivations],
             "unchanged": list(self.unchanged),
+            "ddl": list(self.ddl),
         }
 
 
@@ -65,13 +77,15 @@ def changed_columns(before: RegistryEntry, after: RegistryEntry) -> tuple[str, .
     return tuple(c for c in REGISTRY_COLUMNS if getattr(before, c) != getattr(after, c))
 
 
-def plan(database: Registry, file: Registry) -> Plan:
+def plan(database: Registry, file: Registry, *, protect: Iterable[str] = ()) -> Plan:
     """Returns the plan that turns ``database`` into ``file``.
 
     File slugs missing from the database are inserted; differing rows updated; rows active in the
-    database but absent from the file deactivated. When a slug appears twice in one source, its
-    first entry counts.
+    database but absent from the file deactivated, except the ``protect``ed slugs (entries the
+    file has but that were left out, e.g. invalid ones applied with ``--force``). When a slug
+    appears twice in one source, its first entry counts.
     """
+    kept = set(protect)
     current = _first_by_slug(database)
     wanted = _first_by_slug(file)
     inserts, updates, unchanged = [], [], []
@@ -88,7 +102,7 @@ def plan(database: Registry, file: Registry) -> Plan:
     for slug in sorted(current):
         if slug in wanted:
             continue
-        if current[slug].is_active:
+        if current[slug].is_active and slug not in kept:
             deactivations.append(current[slug])
         else:
             unchanged.append(slug)

@@ -8,12 +8,14 @@ scrubbed of the password before it is shown.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +122,7 @@ def _connection_lost(exc: Exception) -> bool:
 def _session(dsn: str, timeouts: Timeouts, doing: str) -> Iterator[_Session]:
     """Connects and yields a session whose every statement the client deadline guards; a
     psycopg error inside becomes a one-line ConformanceError naming what was being done."""
+    sqlgen.require_psycopg()  # a one-line error when psycopg finds no libpq
     import psycopg
 
     idle = max(1, int(timeouts.statement))
@@ -191,23 +194,67 @@ class _Session:
         return _failure(exc, self.dsn, self.doing, self.timeouts, self.watchdog)
 
 
+@dataclass(frozen=True)
+class TableState:
+    """What the registry table looks like in the database: whether its schema and table exist,
+    the columns it lacks, whether the unique index on ``workflow_slug`` exists, and a
+    ``fingerprint`` of all that and every row (what a plan is made against)."""
+
+    schema_exists: bool = False
+    table_exists: bool = False
+    missing_columns: tuple[str, ...] = ()
+    has_unique: bool = False
+    fingerprint: str = ""
+
+    def ddl(self, table: str) -> tuple[str, ...]:
+        """Returns what :func:`sqlgen.ddl` would change, one line per change, in its order."""
+        schema, name = sqlgen.split_table(table)
+        out = [] if self.schema_exists else [f"create schema {schema}"]
+        if not self.table_exists:
+            columns = len(sqlgen.TABLE_COLUMNS)
+            return (
+                *out,
+                f"create table {table} ({columns} columns, workflow_slug unique)",
+            )
+        out += [f"add column {c} {sqlgen.COLUMN_TYPES[c]}" for c in self.missing_columns]
+        if not self.has_unique:
+            out.append(f"create unique index {name}_workflow_slug_key on {table} (workflow_slug)")
+        return tuple(out)
+
+
+def _fingerprint(shape: list[Any], rows: list[dict[str, Any]]) -> str:
+    """A digest of the table's shape and of every row's registry columns, in slug order."""
+    canonical = sorted(
+        ([_plain(row.get(c)) for c in REGISTRY_COLUMNS] for row in rows),
+        key=lambda values: str(values[0]),
+    )
+    text = json.dumps([shape, canonical], ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _read(
     session: _Session, table: str, entity_types: Iterable[str] | None, missing_ok: bool
-) -> Registry:
+) -> tuple[Registry, TableState]:
     from psycopg import sql
 
     schema, name = sqlgen.split_table(table)
     source = redact_dsn(session.dsn)
     found = session.execute(
-        "SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s)::oid",
-        [sqlgen.quote_ident(schema), sqlgen.qualified(table)],
+        "SELECT to_regnamespace(%s) IS NOT NULL, to_regclass(%s)::oid, to_regclass(%s) IS NOT NULL",
+        [
+            sqlgen.quote_ident(schema),
+            sqlgen.qualified(table),
+            f"{sqlgen.quote_ident(schema)}.{sqlgen.quote_ident(f'{name}_workflow_slug_key')}",
+        ],
     )
-    has_schema, oid = found[0] if found else (False, None)
+    has_schema, oid, has_unique = found[0] if found else (False, None, False)
     if oid is None:
         what = f"registry table {table}" if has_schema else f"schema {schema} (of {table})"
         if missing_ok:
             problem = RegistryProblem(f"{what} does not exist yet")
-            return Registry((), source, (problem,))
+            shape = [bool(has_schema), False, [], False]
+            state = TableState(bool(has_schema), fingerprint=_fingerprint(shape, []))
+            return Registry((), source, (problem,)), state
         raise ConformanceError(f"{what} does not exist in {source}")
     present = {
         row[0]
@@ -227,6 +274,9 @@ def _read(
         sql.SQL(", ").join(sql.Identifier(c) for c in columns), sql.Identifier(schema, name)
     )
     rows = session.rows(query)
+    missing = tuple(c for c in sqlgen.TABLE_COLUMNS if c not in present)
+    shape = [True, True, sorted(present & set(sqlgen.TABLE_COLUMNS)), bool(has_unique)]
+    state = TableState(True, True, missing, bool(has_unique), _fingerprint(shape, rows))
     problems = [
         RegistryProblem(
             f"registry table {table} lacks column {c}; read as its default "
@@ -249,7 +299,7 @@ def _read(
             )
         )
     entries, found_problems = validate_entries(raw, entity_types, keep_invalid=True)
-    return Registry(entries, source, (*problems, *found_problems))
+    return Registry(entries, source, (*problems, *found_problems)), state
 
 
 def _plain(value: Any) -> Any:
@@ -278,9 +328,35 @@ def load_registry_db(
     with _session(dsn, timeouts, "reading the registry from") as session:
         session.conn.read_only = True
         session.set_statement_timeout()
-        registry = _read(session, table, entity_types, missing_ok=False)
+        registry, _state = _read(session, table, entity_types, missing_ok=False)
         session.rollback()
         return registry
+
+
+def plan_against(
+    dsn: str,
+    file_registry: Registry,
+    table: str = DEFAULT_TABLE,
+    *,
+    entity_types: Iterable[str] | None = DEFAULT_ENTITY_TYPES,
+    timeouts: Timeouts = Timeouts(),
+    allow_mass_deactivation: bool = False,
+    protect: Iterable[str] = (),
+) -> Plan:
+    """Returns the plan that brings the database in line with ``file_registry``: the DDL the
+    table needs, the rows to insert, update and deactivate (``protect``ed slugs are never
+    deactivated), and the fingerprint of the state it was made against. Read in one read-only
+    transaction; a missing schema or table is DDL to run, not an error. Never writes.
+    """
+    sqlgen.split_table(table)
+    with _session(dsn, timeouts, "reading the registry from") as session:
+        session.conn.read_only = True
+        session.set_statement_timeout()
+        current, state = _read(session, table, entity_types, missing_ok=True)
+        session.rollback()
+    planned = plan(current, file_registry, protect=protect)
+    refuse_mass_deactivation(current, planned, allow_mass_deactivation)
+    return replace(planned, ddl=state.ddl(table), fingerprint=state.fingerprint)
 
 
 def apply(
@@ -292,8 +368,15 @@ def apply(
     entity_types: Iterable[str] | None = DEFAULT_ENTITY_TYPES,
     timeouts: Timeouts = Timeouts(),
     allow_mass_deactivation: bool = False,
+    protect: Iterable[str] = (),
+    expect: Plan | None = None,
 ) -> Plan:
     """Returns the plan, after running it: DDL, upserts and deactivations in one transaction.
+
+    With ``expect`` (a plan made and reviewed before, e.g. read from ``plan --out``), that plan
+    is run exactly, and only if the database is still in the state it was made against (its
+    ``fingerprint``); ``file_registry`` is then not used. ``protect``ed slugs are never
+    deactivated.
 
     The transaction holds ``pg_advisory_xact_lock`` on the table's key and reads the database
     under it, so concurrent applies run one after the other and end as one would. With
@@ -306,7 +389,7 @@ def apply(
     """
     import psycopg
 
-    if file_registry.problems:
+    if expect is None and file_registry.problems:
         first = file_registry.problems[0]
         where = f" (line {first.line})" if first.line else ""
         raise ConformanceError(
@@ -317,7 +400,14 @@ def apply(
     with _session(dsn, timeouts, "applying the registry to") as session:
         try:
             result = _apply_in(
-                session, file_registry, table, dry_run, entity_types, allow_mass_deactivation
+                session,
+                file_registry,
+                table,
+                dry_run,
+                entity_types,
+                allow_mass_deactivation,
+                protect,
+                expect,
             )
         except psycopg.Error as exc:
             with suppress(Exception):
@@ -345,6 +435,8 @@ def _apply_in(
     dry_run: bool,
     entity_types: Iterable[str] | None,
     allow_mass_deactivation: bool,
+    protect: Iterable[str] = (),
+    expect: Plan | None = None,
 ) -> Plan:
     """Runs everything of :func:`apply` but the commit (the whole of a dry run)."""
     if dry_run:
@@ -357,10 +449,20 @@ def _apply_in(
                 f"{redact_dsn(session.dsn)} gives this session read-only transactions "
                 "(default_transaction_read_only is on); nothing was changed"
             )
-        session.execute(f"SELECT pg_advisory_xact_lock({sqlgen.lock_key(table)})")
-    current = _read(session, table, entity_types, missing_ok=True)
-    result = plan(current, file_registry)
+        session.execute(sqlgen.lock(table))
+    current, state = _read(session, table, entity_types, missing_ok=True)
+    if expect is not None:
+        if expect.fingerprint != state.fingerprint:
+            raise ConformanceError(
+                "the database registry changed since the plan was made (its rows or its table "
+                "are not what the plan was reviewed against); nothing was changed: make a new "
+                "plan"
+            )
+        result = expect
+    else:
+        result = plan(current, file_registry, protect=protect)
     refuse_mass_deactivation(current, result, allow_mass_deactivation)
+    result = replace(result, ddl=state.ddl(table), fingerprint=state.fingerprint)
     if dry_run:
         session.rollback()
         return result

@@ -9,11 +9,16 @@ the output base) locates registry findings that carry no file (a registry read f
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from conformance.model import Analysis, Finding
-from conformance.report.check import finding_text, render_check_json, render_check_text
+from conformance.model import Analysis, Finding, Location
+from conformance.report.check import (
+    finding_text,
+    render_check_json,
+    render_check_text,
+    render_statistics,
+)
 from conformance.report.common import summarize, summary_line
 from conformance.report.scan import render_scan_json, render_scan_text
 
@@ -57,14 +62,29 @@ def render_check(
     *,
     path_prefix: str = "",
     registry_file: str | None = None,
+    columns: Mapping[Location, int] | None = None,
+    color: bool = False,
+    quiet: bool = False,
+    automation_id: str = "conformance/",
+    base_uri: str | None = None,
 ) -> str:
     """Returns the check report in ``fmt`` (one of CHECK_FORMATS); ValueError for others.
 
     ``github`` returns the annotations only; the step summary is :func:`render_github_summary`.
+    ``columns`` (see :func:`conformance.api.columns`) adds columns to text, GitHub and SARIF
+    locations; ``color`` and ``quiet`` shape the text format; ``automation_id`` is SARIF's
+    ``automationDetails.id`` (what keeps runs apart on GitHub) and ``base_uri`` the ``file://``
+    URI of the repository root its paths are relative to.
     """
     if fmt == "text":
         return render_check_text(
-            analysis, findings, path_prefix=path_prefix, registry_file=registry_file
+            analysis,
+            findings,
+            path_prefix=path_prefix,
+            registry_file=registry_file,
+            columns=columns,
+            color=color,
+            quiet=quiet,
         )
     if fmt == "json":
         return render_check_json(
@@ -73,11 +93,20 @@ def render_check(
     if fmt == "sarif":
         from conformance.report.sarif import render_sarif
 
-        return render_sarif(findings, path_prefix=path_prefix, registry_file=registry_file)
+        return render_sarif(
+            findings,
+            path_prefix=path_prefix,
+            registry_file=registry_file,
+            columns=columns,
+            automation_id=automation_id,
+            base_uri=base_uri,
+        )
     if fmt == "github":
         from conformance.report.github import render_github
 
-        return render_github(findings, path_prefix=path_prefix, registry_file=registry_file)
+        return render_github(
+            findings, path_prefix=path_prefix, registry_file=registry_file, columns=columns
+        )
     if fmt == "junit":
         from conformance.report.junit import render_junit
 
@@ -110,6 +139,7 @@ __all__ = [
     "render_junit",
     "render_sarif",
     "render_scan",
+    "render_statistics",
     "render_scan_json",
     "render_scan_text",
     "summarize",

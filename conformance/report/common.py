@@ -6,11 +6,11 @@ import json
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from conformance import __version__
-from conformance.model import Analysis, Finding
+from conformance.model import Analysis, Finding, Location
 from conformance.rules import RULES_BY_CODE
 
 VERSION = __version__
@@ -37,12 +37,48 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+class PathPrefix(str):
+    """A ``path_prefix`` that climbs out of the working directory (``../../``) and knows the
+    directories it climbs out of (``here``), so that a file under the working directory is
+    shown as ``a.py`` rather than ``../ingest/a.py``. Made by :func:`path_prefix`."""
+
+    here: tuple[str, ...] = ()
+
+
+def path_prefix(rel: str, base_parts: Sequence[str]) -> str:
+    """Returns the prefix for a source root at ``rel`` (POSIX, relative to the output base,
+    e.g. ``../..`` or ``modal-functions/src``) from a base whose path components are
+    ``base_parts``."""
+    rel = rel.rstrip("/")
+    if rel in ("", "."):
+        return ""
+    ups = 0
+    for part in rel.split("/"):
+        if part != "..":
+            break
+        ups += 1
+    prefix = PathPrefix(rel + "/")
+    prefix.here = tuple(base_parts[len(base_parts) - ups :]) if ups else ()
+    return prefix
+
+
 def out_path(file: str, path_prefix: str = "") -> str:
     """Returns a source-root-relative ``file`` as output shows it: under ``path_prefix``,
-    normalised (so ``src/`` + ``../registry.yaml`` is ``registry.yaml``)."""
+    normalised (so ``src/`` + ``../registry.yaml`` is ``registry.yaml``, and with a
+    :class:`PathPrefix` ``../`` + ``ingest/a.py`` from ``ingest/`` is ``a.py``)."""
     if not path_prefix:
         return file
-    return posixpath.normpath(posixpath.join(path_prefix, file))
+    joined = posixpath.normpath(posixpath.join(path_prefix, file))
+    here = getattr(path_prefix, "here", ())
+    ups = len(here)
+    parts = joined.split("/")
+    if ups and parts[:ups] == [".."] * ups:
+        rest = parts[ups:]
+        same = 0
+        while same < min(ups, len(rest) - 1) and rest[same] == here[same]:
+            same += 1
+        joined = "/".join([".."] * (ups - same) + rest[same:])
+    return joined
 
 
 def finding_place(
@@ -58,11 +94,42 @@ def finding_place(
     return registry_file, None
 
 
-def place_text(f: Finding, path_prefix: str = "", registry_file: str | None = None) -> str:
+def place_text(
+    f: Finding,
+    path_prefix: str = "",
+    registry_file: str | None = None,
+    columns: Mapping[Location, int] | None = None,
+) -> str:
+    """Returns ``file:line`` (``file:line:col`` with ``columns``, the linters' convention; 1
+    when a line's column is not known), ``file`` or ``(registry)``."""
     file, line = finding_place(f, path_prefix, registry_file)
     if file is None:
         return "(registry)"
-    return f"{file}:{line}" if line else file
+    if not line:
+        return file
+    if columns is None:
+        return f"{file}:{line}"
+    return f"{file}:{line}:{column_of(f, columns)}"
+
+
+def column_of(f: Finding, columns: Mapping[Location, int] | None) -> int:
+    """Returns the finding's column from ``columns``, else 1."""
+    if columns is None or f.location is None:
+        return 1
+    return columns.get(f.location, 1)
+
+
+# SGR codes of the few styles the text output uses
+_STYLES = {"bold": "1", "dim": "2", "red": "31", "yellow": "33", "cyan": "36"}
+
+
+def paint(text: str, *styles: str, color: bool) -> str:
+    """Returns ``text`` in the given styles (ANSI escapes) when ``color``, else as it is. Apply
+    it to text that is already :func:`printable`: the escapes are the only ones in the output."""
+    if not color or not styles or not text:
+        return text
+    codes = ";".join(_STYLES[s] for s in styles)
+    return f"\x1b[{codes}m{text}\x1b[0m"
 
 
 def finding_dict(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from conformance.model import Analysis, Finding
+from conformance.model import Analysis, Finding, Location
 from conformance.report.common import (
+    column_of,
     finding_place,
     place_text,
     printable,
@@ -14,7 +15,7 @@ from conformance.report.common import (
     summary_line,
 )
 from conformance.rules import RULES_BY_CODE
-from conformance.rules.docs import help_uri
+from conformance.rules.docs import help_uri, rules_url
 
 MAX_SUMMARY_ROWS = 500
 
@@ -36,9 +37,11 @@ def render_github(
     *,
     path_prefix: str = "",
     registry_file: str | None = None,
+    columns: Mapping[Location, int] | None = None,
 ) -> str:
     """Returns one ``::error``/``::warning`` workflow command per finding, its evidence in the
-    message (the counts go to :func:`render_github_summary`)."""
+    message (the counts go to :func:`render_github_summary`). Paths must be relative to the
+    repository root for GitHub to place the annotations."""
     lines = []
     for f in findings:
         file, line = finding_place(f, path_prefix, registry_file)
@@ -46,6 +49,8 @@ def render_github(
         if file is not None:
             props.append(f"file={escape_property(file)}")
             props.append(f"line={max(1, line or 1)}")
+            if line and columns is not None:
+                props.append(f"col={column_of(f, columns)}")
         rule = RULES_BY_CODE.get(f.code)
         props.append("title=" + escape_property(f"{f.code} {rule.name}" if rule else f.code))
         message = "\n".join([f.message, *f.evidence])
@@ -64,19 +69,20 @@ def render_github_summary(
     """Returns Markdown for ``$GITHUB_STEP_SUMMARY``: the counts per code, then one table row
     per finding (at most MAX_SUMMARY_ROWS)."""
     summary = summarize(analysis, findings)
-    out = [f"### conformance: {_cell(summary_line(summary))}", ""]
+    out = [f"### conformance: {markdown_text(summary_line(summary))}", ""]
     if not findings:
         return "\n".join(out) + "\n"
     out += ["| Code | Rule | Severity | Count |", "|---|---|---|---|"]
     for code, count in summary["by_code"].items():
         rule = RULES_BY_CODE.get(code)
-        name = f"[{rule.name}]({help_uri(rule)})" if rule else ""
+        # a relative link would resolve against the job's page: linked only when absolute
+        name = "" if not rule else f"[{rule.name}]({help_uri(rule)})" if rules_url() else rule.name
         severity = next(f.severity for f in findings if f.code == code)
         out.append(f"| {code} | {name} | {severity} | {count} |")
     out += ["", "| Severity | Code | Location | Message |", "|---|---|---|---|"]
     for f in findings[:MAX_SUMMARY_ROWS]:
-        where = _cell(place_text(f, path_prefix, registry_file))
-        out.append(f"| {f.severity} | {f.code} | {where} | {_cell(f.message)} |")
+        where = markdown_text(place_text(f, path_prefix, registry_file))
+        out.append(f"| {f.severity} | {f.code} | {where} | {markdown_text(f.message)} |")
     if len(findings) > MAX_SUMMARY_ROWS:
         out.append(f"\n…and {len(findings) - MAX_SUMMARY_ROWS} more findings.")
     return "\n".join(out) + "\n"
@@ -87,7 +93,7 @@ def render_github_summary(
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&])")
 
 
-def _cell(text: str) -> str:
+def markdown_text(text: str) -> str:
     """Returns text that stays plain text inside one Markdown table cell."""
     flat = " ".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     return _MARKDOWN.sub(r"\\\1", printable(flat))

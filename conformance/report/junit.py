@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from conformance.model import Analysis, Finding
 from conformance.report.check import finding_text
 from conformance.report.common import out_path, summarize, summary_line
-from conformance.rules import REGISTRY_GROUP, group_findings
+from conformance.rules import group_findings
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -27,10 +27,12 @@ def render_junit(
 ) -> str:
     """Returns a JUnit XML document.
 
-    Test cases are named ``file::function`` (as the pytest plugin's items), then ``registry``
+    Valid against the common ``junit-10.xsd`` (Jenkins' xUnit plugin). A test case per
+    function, its ``classname`` the function's module (``ingest.company``), then ``registry``
     (orphan, invalid and duplicate rows) and ``project`` (files that could not be analysed,
-    secrets, unused suppressions). A case fails when it has an error-severity finding; its
-    warnings go to ``system-out``.
+    secrets, unused suppressions), classname ``conformance``. A case fails when it has an
+    error-severity finding; its warnings go to ``system-out``. Where each finding is, is in
+    the failure text (the schema has no file or line attributes).
     """
     import xml.etree.ElementTree as ET  # loaded for this format only
 
@@ -39,21 +41,20 @@ def render_junit(
     suite = ET.Element("testsuite", name="conformance")
     failures = 0
     for key, items in groups.items():
-        case = ET.SubElement(suite, "testcase", classname="conformance")
         if key in functions:
             fn = functions[key]
-            file = out_path(fn.file, path_prefix)
-            case.set("name", f"{file}::{fn.name}")
-            case.set("file", file)
-            case.set("line", str(fn.line))
+            case = ET.SubElement(
+                suite, "testcase", name=fn.name, classname=fn.module or out_path(fn.file)
+            )
         else:
-            case.set("name", key)
-            if key == REGISTRY_GROUP and registry_file:
-                case.set("file", registry_file)
+            case = ET.SubElement(suite, "testcase", name=key, classname="conformance")
         failures += _fill(case, items, path_prefix, registry_file)
-    counts = {"tests": str(len(groups)), "failures": str(failures), "errors": "0", "skipped": "0"}
+    counts = {"tests": str(len(groups)), "failures": str(failures), "errors": "0"}
     for name, value in counts.items():
         suite.set(name, value)
+    suite.set("skipped", "0")
+    if registry_file:
+        suite.set("file", registry_file)
     ET.SubElement(suite, "system-out").text = _safe(summary_line(summarize(analysis, findings)))
     root = ET.Element("testsuites", {"name": "conformance", **counts})
     root.append(suite)

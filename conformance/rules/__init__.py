@@ -4,7 +4,7 @@
 functions   an ingest function against the rows naming it (CONF001, 008, 009, 012, 013)
 layers      a (function, row) pair's layer tables (CONF003, 004, 005)
 contract    a pair's ``writes`` contract and what code cannot show (CONF006, 007, 014, 018)
-rows        the registry's own rows (CONF002, 010, 011)
+rows        the registry's own rows, and the database against the file (CONF002, 010, 011, 019)
 files       analysed files: suppressions, errors, secrets (CONF015, 016, 017)
 ==========  ==========================================================================
 

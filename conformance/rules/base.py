@@ -95,9 +95,19 @@ class Hit:
     evidence: tuple[str, ...] = ()
 
 
+DEFAULT_REGISTER_HINT = "conformance register {function}"
+
+
 @dataclass(frozen=True)
 class Context:
-    """One run: the analysis, the registry, the settings, and how to name registry places."""
+    """One run: the analysis, the registry, the settings, and how to name registry places.
+
+    ``file_registry`` is the committed registry file when ``registry`` was read from the
+    database (so "in the file, not applied yet" can be told from "nowhere"); ``file_place``
+    and ``file_label`` name it as ``registry_file`` and ``registry_label`` name the registry.
+    ``register_hint`` is the command a finding offers to register a function (``{function}``
+    is its name): what the person reading it can run.
+    """
 
     analysis: Analysis
     registry: Registry
@@ -105,6 +115,10 @@ class Context:
     registry_file: str | None  # relative to the source root, for locations
     registry_label: str  # as a reader knows it, for evidence
     rows_by_function: dict[str, list[RegistryEntry]] = field(default_factory=dict)
+    file_registry: Registry | None = None
+    file_place: str | None = None
+    file_label: str = ""
+    register_hint: str = DEFAULT_REGISTER_HINT
     # functions the registry names that are defined outside the ingest directories
     elsewhere: Mapping[str, Location] = field(default_factory=dict)
 
@@ -114,24 +128,41 @@ class Context:
         analysis: Analysis,
         registry: Registry,
         config: Config,
+        *,
+        file_registry: Registry | None = None,
+        register_hint: str | None = None,
         elsewhere: Mapping[str, Location] | None = None,
     ) -> Context:
-        src = registry.source
-        by_function = registry.by_function()
-        outside = dict(elsewhere or {})
-        if not src or "://" in src:
-            return cls(analysis, registry, config, None, src, by_function, outside)
-        path = Path(src)
-        if not path.is_absolute():
-            path = config.project_dir / path
-        try:
-            rel = PurePath(os.path.relpath(path, config.source_root)).as_posix()
-            label = PurePath(os.path.relpath(path, config.project_dir)).as_posix()
-        except ValueError:  # another drive on Windows
-            rel = label = path.as_posix()
-        if label.startswith("../"):
-            label = path.as_posix()
-        return cls(analysis, registry, config, rel, label, by_function, outside)
+        rel, label = _places(registry.source, config)
+        file_rel, file_label = (
+            _places(file_registry.source, config) if file_registry else (None, "")
+        )
+        return cls(
+            analysis,
+            registry,
+            config,
+            rel,
+            label,
+            registry.by_function(),
+            file_registry,
+            file_rel,
+            file_label,
+            register_hint or DEFAULT_REGISTER_HINT,
+            dict(elsewhere or {}),
+        )
+
+    def register_command(self, fn: IngestFunction) -> str:
+        return self.register_hint.replace("{function}", fn.name)
+
+    def file_location(self, line: int | None) -> Location | None:
+        """A place in the committed registry file (see ``file_registry``)."""
+        return Location(self.file_place, line or 1) if self.file_place else None
+
+    def file_ref(self, row: RegistryEntry) -> str:
+        where = self.file_label
+        if where and row.line:
+            where = f"{where}:{row.line}"
+        return f"row {row.workflow_slug}" + (f" ({where})" if where else "")
 
     @property
     def error_count(self) -> int:
@@ -139,6 +170,18 @@ class Context:
 
     def row_location(self, line: int | None) -> Location | None:
         return Location(self.registry_file, line or 1) if self.registry_file else None
+
+    def row_place(self, row: RegistryEntry) -> Location | None:
+        """Where a row is: its line in the registry file; for a database row, the line of the
+        same slug in the committed file when it has one (else None: the reports fall back to
+        the registry file)."""
+        if self.registry_file:
+            return self.row_location(row.line)
+        if self.file_registry is not None:
+            for entry in self.file_registry.entries:
+                if entry.workflow_slug == row.workflow_slug:
+                    return self.file_location(entry.line)
+        return None
 
     def row_ref(self, row: RegistryEntry) -> str:
         where = self.registry_label
@@ -156,6 +199,24 @@ class Context:
         if fn.name != fn.modal_name:
             found += [r for r in self.rows_by_function.get(fn.name, []) if r not in found]
         return sorted(found, key=lambda r: r.workflow_slug)
+
+
+def _places(source: str, config: Config) -> tuple[str | None, str]:
+    """Returns a registry source's path relative to the source root (for locations; None for
+    a database) and its label (relative to the project when inside it)."""
+    if not source or "://" in source:
+        return None, source
+    path = Path(source)
+    if not path.is_absolute():
+        path = config.project_dir / path
+    try:
+        rel = PurePath(os.path.relpath(path, config.source_root)).as_posix()
+        label = PurePath(os.path.relpath(path, config.project_dir)).as_posix()
+    except ValueError:  # another drive on Windows
+        rel = label = path.as_posix()
+    if label.startswith("../"):
+        label = path.as_posix()
+    return rel, label
 
 
 # -- registration ---------------------------------------------------------------------------------

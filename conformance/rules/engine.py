@@ -30,13 +30,28 @@ def evaluate(
     analysis: Analysis,
     registry: Registry,
     config: Config,
+    *,
+    file_registry: Registry | None = None,
+    register_hint: str | None = None,
     elsewhere: Mapping[str, Location] | None = None,
 ) -> tuple[Finding, ...]:
     """Returns every finding for ``analysis`` against ``registry``, sorted; never raises for
     data. Severities come from each rule, overridden by ``config.severity`` (``off`` drops a
-    code); suppression comments and ``config.exclude`` are applied. ``elsewhere`` says where
-    functions the registry names are defined outside the ingest directories."""
-    ctx = Context.of(analysis, registry, config, elsewhere)
+    code); suppression comments and ``config.exclude`` are applied.
+
+    ``file_registry``: the committed registry file, when ``registry`` is the database (rows
+    in the file and not applied are told apart from rows nowhere: CONF021). ``register_hint``:
+    the command CONF001 offers (``{function}`` is replaced; default ``conformance register
+    {function}``). ``elsewhere`` says where functions the registry names are defined outside
+    the ingest directories."""
+    ctx = Context.of(
+        analysis,
+        registry,
+        config,
+        file_registry=file_registry,
+        register_hint=register_hint,
+        elsewhere=elsewhere,
+    )
     hits: list[Hit] = []
     for fn in analysis.functions:
         rows = ctx.rows_naming(fn)

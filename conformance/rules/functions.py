@@ -9,7 +9,13 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TypeVar
 
 from conformance.config import Config
-from conformance.model import IngestFunction, RegistryEntry, TableWrite, UnresolvedWrite
+from conformance.model import (
+    IngestFunction,
+    Registry,
+    RegistryEntry,
+    TableWrite,
+    UnresolvedWrite,
+)
 from conformance.rules.base import Context, Hit, Rule, function_check, function_evidence
 
 MAX_LABEL = 63
@@ -22,7 +28,9 @@ CONF001 = Rule(
     summary="An ingest function that no registry row names.",
     what=(
         "Reports an ingest function (a Modal function under an ingest directory) whose name "
-        "or deployed name appears in no row's `modal_function_name`, active or inactive."
+        "or deployed name appears in no row's `modal_function_name`, active or inactive. "
+        "Checked against the database, a function the committed registry file registers is "
+        "not unregistered but not applied yet: CONF021."
     ),
     why=(
         "The registry is how the warehouse knows which workflow writes which tables; a "
@@ -34,8 +42,9 @@ CONF001 = Rule(
         "def ingest_company(request): ...   # no row has modal_function_name: ingest_company"
     ),
     fix=(
-        "run `conformance register ingest_company` (the finding names the function), fill "
-        "the fields it leaves empty, and commit the registry file."
+        "run `conformance register ingest_company` (the finding names the function; under "
+        "pre-commit it names the `conformance-fix` hook instead), fill the fields it leaves "
+        "empty, and commit the registry file."
     ),
     failing="ingest_company writes raw.company_payloads and no registry row names it.",
     passing="an active row names ingest_company and declares exactly what it writes.",
@@ -46,6 +55,8 @@ CONF001 = Rule(
 def unregistered(fn: IngestFunction, rows: list[RegistryEntry], ctx: Context) -> Iterator[Hit]:
     if rows:
         return
+    if ctx.file_registry is not None and _named_in(fn, ctx.file_registry):
+        return  # registered in the file, not applied: CONF021 says so
     evidence = [function_evidence(fn)]
     evidence += [
         f"code suggests slug {h.slug!r} ({h.source} at {h.location})" for h in sorted(fn.slug_hints)
@@ -53,12 +64,15 @@ def unregistered(fn: IngestFunction, rows: list[RegistryEntry], ctx: Context) ->
     tables = sorted({w.qualified_name for w in fn.writes})
     evidence.append("code writes " + (", ".join(tables) if tables else "no table it can name"))
     yield CONF001.hit(
-        f"{fn.name} is not registered: no registry row names it; "
-        f"run `conformance register {fn.name}`",
+        f"{fn.name} is not registered: no registry row names it; run `{ctx.register_command(fn)}`",
         fn.location,
         fn,
         evidence=evidence,
     )
+
+
+def _named_in(fn: IngestFunction, registry: Registry) -> bool:
+    return any(e.modal_function_name in (fn.name, fn.modal_name) for e in registry.entries)
 
 
 CONF008 = Rule(

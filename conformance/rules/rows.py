@@ -1,5 +1,5 @@
 """Rules about the registry's own rows: each active row names a function, each entry is valid,
-and each slug is used once.
+each slug is used once, and the database holds what the committed file says.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from conformance.model import RegistryEntry, RegistryProblem
+from conformance.model import IngestFunction, Registry, RegistryEntry, RegistryProblem
 from conformance.rules.base import Context, Hit, Rule, run_check
 
 CONF002 = Rule(
@@ -19,7 +19,9 @@ CONF002 = Rule(
     what=(
         "Reports an active row whose `modal_function_name` matches neither the name nor the "
         "deployed name of any ingest function, and an active row with no "
-        "`modal_function_name` at all. Inactive rows are retired and never orphans."
+        "`modal_function_name` at all. Inactive rows are retired and never orphans. Checked "
+        "against the database, a row the committed registry file retires (or no longer has) "
+        "is not an orphan but a change not applied yet: CONF021."
     ),
     why=(
         "An orphan row advertises a workflow that no code runs: callers routed to it fail, "
@@ -43,10 +45,13 @@ CONF002 = Rule(
 def orphan_row(ctx: Context) -> Iterator[Hit]:
     functions = ctx.analysis.functions
     names = {fn.name for fn in functions} | {fn.modal_name for fn in functions}
+    in_file = _by_slug(ctx.file_registry) if ctx.file_registry is not None else None
     for row in ctx.registry.entries:
         name = row.modal_function_name
         if not row.is_active or (name and name in names):
             continue
+        if in_file is not None and _retired_or_gone(in_file.get(row.workflow_slug)):
+            continue  # the file retires it; applying the file does: CONF021
         evidence = [ctx.row_evidence(row, f"modal_function_name = {name or '(empty)'}")]
         outside = ctx.elsewhere.get(name) if name else None
         if name and outside is not None:
@@ -67,9 +72,7 @@ def orphan_row(ctx: Context) -> Iterator[Hit]:
             message = f"row {row.workflow_slug} is active but has no modal_function_name"
         if ctx.error_count:
             evidence.append(f"{ctx.error_count} file(s) could not be analysed (CONF016)")
-        yield CONF002.hit(
-            message, ctx.row_location(row.line), slug=row.workflow_slug, evidence=evidence
-        )
+        yield CONF002.hit(message, ctx.row_place(row), slug=row.workflow_slug, evidence=evidence)
 
 
 CONF010 = Rule(
@@ -159,6 +162,115 @@ def duplicate_row(ctx: Context) -> Iterator[Hit]:
                 slug=row.workflow_slug,
                 evidence=(ctx.row_ref(first), ctx.row_ref(row)),
             )
+
+
+CONF021 = Rule(
+    code="CONF021",
+    name="apply-pending",
+    severity="error",
+    scope="row",
+    summary="The database registry differs from the committed registry file.",
+    what=(
+        "Checked against the database (`--registry env` or a DSN), compares its rows with "
+        "the project's committed registry file: a row in the file that the database lacks "
+        "(registered, not applied), a row whose columns differ, and an active row the file "
+        "no longer has (applying would deactivate it). Without a registry file, or checked "
+        "against the file, it reports nothing. A function or row this rule reports is not "
+        "also reported as unregistered (CONF001) or orphaned (CONF002)."
+    ),
+    why=(
+        "The file is reviewed in pull requests and applied on merge; a difference means the "
+        "merge's `apply` has not run (or failed), or someone edited the database by hand. "
+        "Either way the database no longer says what was reviewed."
+    ),
+    example=(
+        "# workflow_registry.yaml, merged:\n"
+        "- workflow_slug: person\n"
+        "  modal_function_name: ingest_person\n"
+        "# reference.enrichment_workflow_registry: no row person"
+    ),
+    fix=(
+        "apply the file: `conformance apply` (what the merge job runs; `conformance plan` "
+        "shows what it will do). If the database is right (a deliberate hand edit), bring the "
+        "file in line through a pull request: `conformance snapshot` writes the database to "
+        "the file."
+    ),
+    failing="the file registers ingest_person, the database has no row for it.",
+    passing="the database holds exactly the file's rows.",
+)
+
+
+@run_check(CONF021)
+def apply_pending(ctx: Context) -> Iterator[Hit]:
+    if ctx.file_registry is None:
+        return
+    from conformance.registry.plan import plan
+    from conformance.rules.base import function_evidence
+
+    functions: dict[str, IngestFunction] = {}
+    for fn in ctx.analysis.functions:
+        functions.setdefault(fn.modal_name, fn)
+        functions.setdefault(fn.name, fn)
+    database = ctx.registry_label or "the database"
+    planned = plan(ctx.registry, ctx.file_registry)
+    for row in planned.inserts:
+        named = functions.get(row.modal_function_name or "")
+        evidence = [ctx.file_ref(row) + ": in the registry file", f"{database}: no row"]
+        if named is not None:
+            evidence.insert(0, function_evidence(named))
+        yield CONF021.hit(
+            f"row {row.workflow_slug} is in the registry file but not in the database: "
+            "not applied yet (`conformance apply`)",
+            ctx.file_location(row.line),
+            named,
+            slug=row.workflow_slug,
+            evidence=evidence,
+        )
+    for change in planned.updates:
+        evidence = [ctx.file_ref(change.after) + ": in the registry file"]
+        evidence += [
+            f"{column}: database {_shown(getattr(change.before, column))}, file "
+            f"{_shown(getattr(change.after, column))}"
+            for column in change.columns
+        ]
+        yield CONF021.hit(
+            f"row {change.slug} differs between the database and the registry file "
+            f"({', '.join(change.columns)}): a change not applied yet, or a hand edit in the "
+            "database",
+            ctx.file_location(change.after.line),
+            functions.get(change.after.modal_function_name or ""),
+            slug=change.slug,
+            evidence=evidence,
+        )
+    for row in planned.deactivations:
+        yield CONF021.hit(
+            f"row {row.workflow_slug} is active in the database but not in the registry file: "
+            "applying the file deactivates it",
+            ctx.file_location(None),
+            slug=row.workflow_slug,
+            evidence=(
+                f"{database}: row {row.workflow_slug} (modal_function_name = "
+                f"{row.modal_function_name or '(empty)'}, active)",
+                f"{ctx.file_label or 'the registry file'}: no entry {row.workflow_slug}",
+            ),
+        )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(value) + "]"
+    return repr(value)
+
+
+def _by_slug(registry: Registry) -> dict[str, RegistryEntry]:
+    out: dict[str, RegistryEntry] = {}
+    for entry in registry.entries:
+        out.setdefault(entry.workflow_slug, entry)
+    return out
+
+
+def _retired_or_gone(entry: RegistryEntry | None) -> bool:
+    return entry is None or not entry.is_active
 
 
 def _problem_hit(rule: Rule, p: RegistryProblem, message: str, ctx: Context) -> Hit:
