@@ -151,6 +151,42 @@ def test_the_codes_slug_links_an_entry_instead_of_duplicating_it(
         assert api.check(project).exit_code == 0
 
 
+def test_a_row_without_a_function_whose_slug_the_name_gives_is_linked(tmp_path: Path) -> None:
+    files = {
+        "config.py": "import modal\napp = modal.App('wh')\n",
+        "app.py": "from ingest.tags import ingest_company_tags, sync_company_tags\n",
+        "ingest/tags.py": """
+            from config import app
+
+            @app.function()
+            def ingest_company_tags(client):
+                client.schema("raw").table("tags").insert({}).execute()
+
+            @app.function()
+            def sync_news(client):
+                client.schema("raw").table("news").insert({}).execute()
+        """,
+    }
+    (tmp_path / "p").mkdir()
+    project = make_project(tmp_path / "p", files)
+    registry = project / "workflow_registry.yaml"
+    # a migration's rows: no modal_function_name. company-tags is what ingest_company_tags'
+    # name gives; news-feed is no function's name-derived slug (sync_news gives news)
+    registry.write_text(
+        "version: 1\nworkflows:\n"
+        "  - workflow_slug: company-tags\n    provider: clay\n"
+        "  - workflow_slug: news-feed\n    provider: clay\n"
+    )
+    fixed = api.fix(project)
+    assert "linked to ingest_company_tags: its name gives this slug" in fixed.plan.fixes[0].notes
+    entries = {e.workflow_slug: e for e in load_registry_file(registry).entries}
+    assert sorted(entries) == ["company-tags", "news", "news-feed"]  # no company-tags-2
+    assert entries["company-tags"].modal_function_name == "ingest_company_tags"
+    assert entries["company-tags"].provider == "clay"
+    assert entries["news-feed"].modal_function_name is None  # no evidence: not linked
+    assert entries["news"].modal_function_name == "sync_news"
+
+
 def test_a_new_entry_gets_marked_suggestions(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
     project = make_project(tmp_path / "p", SLUGGED)

@@ -4,7 +4,8 @@ For each ingest function, the entries that describe it are brought in line with 
 
 - **linking**: an entry no function names is linked (its ``modal_function_name`` set) to the
   function whose code declares or records that entry's slug (a request-model default, a literal
-  ``workflow_slug`` written into a row, a module constant);
+  ``workflow_slug`` written into a row, a module constant), or, when the code states no slug,
+  to the one function whose name gives that slug (``ingest_company_tags``: ``company-tags``);
 - **new entries** for functions still unregistered, with the code's slug when it has one (never
   a second entry for a slug that exists), else one derived from the name;
 - **layer tables, writes and coalesces_to_core** of every active entry naming a function follow
@@ -109,13 +110,14 @@ def plan_fix(
         return found
 
     for fn in chosen:
-        if any(e.modal_function_name in (fn.modal_name, fn.name) for e in entries):
-            continue
+        registered = any(e.modal_function_name in (fn.modal_name, fn.name) for e in entries)
         for slug in code_slugs(fn):
             entry = by_slug.get(slug)
             if entry is None:
                 continue
             owner = entry.modal_function_name
+            if registered and owner:
+                break  # its rows are named already; the slug rule reports the rest
             if owner and owner in names:
                 unsettled.append(
                     f"{fn.name}'s code uses slug {slug!r}, but that entry names {owner}: not linked"
@@ -124,6 +126,19 @@ def plan_fix(
             if slug not in linked:
                 linked[slug] = fn
             break
+    # a row no function names whose slug is the one a function's name gives (a row inserted by
+    # a migration without modal_function_name) is that function's, not a reason for a second
+    by_name: dict[str, list[IngestFunction]] = {}
+    for fn in chosen:
+        if not naming(fn) and not code_slugs(fn):
+            by_name.setdefault(slug_for(fn), []).append(fn)
+    named_by: set[str] = set()
+    for slug, fns in by_name.items():
+        entry = by_slug.get(slug)
+        if entry is None or entry.modal_function_name or slug in linked or len(fns) != 1:
+            continue
+        linked[slug] = fns[0]
+        named_by.add(slug)
     taken = set(by_slug)
     for fn in chosen:
         rows = naming(fn)
@@ -146,7 +161,8 @@ def plan_fix(
                 continue  # registering: only the link that stands for a new entry
             if not row.is_active and not is_link:
                 continue  # retired: nothing to bring in line
-            fix = _entry_fix(fn, row, is_link, entity_types, registry, existing_entries)
+            why = "its name gives this slug" if row.workflow_slug in named_by else None
+            fix = _entry_fix(fn, row, is_link, entity_types, registry, existing_entries, why)
             if fix is not None:
                 fixes.append(fix)
     order = {e.workflow_slug: i for i, e in enumerate(entries)}
@@ -183,14 +199,15 @@ def _entry_fix(
     entity_types: Sequence[str],
     registry: Registry,
     follow_code: bool = True,
+    why: str | None = None,
 ) -> EntryFix | None:
     """The changes one existing entry needs to describe ``fn``'s code (only the link, unless
-    ``follow_code``), or None."""
+    ``follow_code``), or None. ``why`` the entry is linked (default: the code uses its slug)."""
     values: dict[str, Any] = {}
     notes: list[str] = []
     if is_link:
         values["modal_function_name"] = fn.modal_name
-        notes.append(f"linked to {fn.name}: its code uses this slug")
+        notes.append(f"linked to {fn.name}: {why or 'its code uses this slug'}")
         if not follow_code:
             return EntryFix(
                 row.workflow_slug, fn, row.line or 0, tuple(values.items()), (), tuple(notes)

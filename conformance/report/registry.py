@@ -117,10 +117,8 @@ def render_registered(plan: FixPlan, where: str, *, path_prefix: str = "") -> st
             todo = [t for t in draft_entry(fn, fix.slug).todo if t.split(":")[0] not in suggested]
             lines += [f"  fill {item}" for item in todo]
         else:
-            lines.append(
-                f"linked {fn.name} ({place}) to the entry {fix.slug} in {where}: its code uses "
-                "that slug"
-            )
+            why = next((n.split(": ", 1)[1] for n in fix.notes if n.startswith("linked")), "")
+            lines.append(f"linked {fn.name} ({place}) to the entry {fix.slug} in {where}: {why}")
         lines += [f"  suggested {s.column}: {s.value} (from {s.evidence})" for s in fix.suggested]
     lines += list(plan.unsettled)
     return "\n".join(printable(line) for line in lines)
