@@ -109,7 +109,13 @@ class CheckResult:
 
     @property
     def notices(self) -> tuple[str, ...]:
-        return self.analysis.notices + _empty_notice(self.config, self.analysis)
+        """The analysis's notices, then the registry source's (e.g. a table that lacks the
+        tool's columns)."""
+        return (
+            self.analysis.notices
+            + _empty_notice(self.config, self.analysis)
+            + self.registry.notices
+        )
 
     @property
     def has_errors(self) -> bool:
@@ -493,32 +499,75 @@ def emit_sql(
     allow_mass_deactivation: bool = False,
     options: Options = Options(),
 ) -> SqlResult:
-    """Returns the SQL that brings the database registry in line with the registry file (or,
-    ``from_code``, with entries drafted from the analysis): DDL and idempotent upserts in one
-    transaction; with ``dsn``, rows the database has and the file does not are deactivated."""
+    """Returns the SQL that brings the database registry in line with the registry file: DDL
+    and idempotent upserts in one transaction. With ``dsn``, only the rows that differ, rows
+    the database has and the file does not deactivated, and nothing at all (ConformanceError)
+    when a row would break the live table's NOT NULL or CHECK constraints.
+
+    ``from_code``: entries drafted from the analysis instead of the file, of which only what
+    the code settles is written (a row's provider, description, extra columns... are never
+    touched, and nothing is deactivated); with ``dsn`` the drafts link to the rows the way
+    ``check --fix`` links entries."""
     from conformance import sqlgen
 
     if from_code:
-        from conformance.registry.draft import draft_entry
-
         scanned = scan(project, options)
         config = scanned.config
-        entries = _unique_slugs([draft_entry(fn).entry for fn in scanned.analysis.functions])
-    else:
-        config = configure(project, options)
-        entries = list(_registry_file(config, registry_file).entries)
-    deactivate: list[str] = []
-    if dsn:
-        from conformance.registry.plan import plan, refuse_mass_deactivation
-        from conformance.registry.postgres import load_registry_db
+        functions = scanned.analysis.functions
+        if not dsn:
+            from conformance.registry.draft import draft_entry
 
-        current = load_registry_db(
-            database(dsn), config.table, entity_types=config.entity_types, timeouts=timeouts(config)
+            drafts = _unique_slugs([draft_entry(fn).entry for fn in functions])
+            text = sqlgen.script(drafts, (), config.table, code_only=True, by_function=True)
+            return SqlResult(config, text)
+        from conformance.registry.postgres import plan_code_update
+
+        def draft(current: Registry) -> list[RegistryEntry]:
+            return _code_entries(functions, current, config)
+
+        entries = plan_code_update(
+            database(dsn),
+            draft,
+            config.table,
+            entity_types=config.entity_types,
+            timeouts=timeouts(config),
         )
-        planned = plan(current, Registry(tuple(entries)))
-        refuse_mass_deactivation(current, planned, allow_mass_deactivation)
-        deactivate = [e.workflow_slug for e in planned.deactivations]
-    return SqlResult(config, sqlgen.script(entries, deactivate, config.table))
+        return SqlResult(config, sqlgen.script(entries, (), config.table, code_only=True))
+    config = configure(project, options)
+    file_registry = _registry_file(config, registry_file)
+    if not dsn:
+        return SqlResult(config, sqlgen.script(file_registry.entries, (), config.table))
+    from conformance.registry.postgres import plan_against
+
+    planned = plan_against(
+        database(dsn),
+        file_registry,
+        config.table,
+        entity_types=config.entity_types,
+        timeouts=timeouts(config),
+        allow_mass_deactivation=allow_mass_deactivation,
+    )
+    deactivate = [e.workflow_slug for e in planned.deactivations]
+    text = sqlgen.script(planned.upserted, deactivate, config.table, skip=planned.read_only)
+    return SqlResult(config, text)
+
+
+def _code_entries(
+    functions: Sequence[IngestFunction], current: Registry, config: Config
+) -> list[RegistryEntry]:
+    """Returns the entries the code settles against the database registry ``current``: its
+    rows that ``check --fix`` would change (linked, layer tables, writes, coalesces_to_core)
+    and new entries for unregistered functions; suggestions for a person's columns are not
+    taken (nothing marks them in a database)."""
+    from conformance.registry.fix import plan_fix
+
+    fixed = plan_fix(functions, current, config.entity_types)
+    by_slug = {e.workflow_slug: e for e in current.entries}
+    return [
+        replace(fix, suggested=()).entry(by_slug.get(fix.slug))
+        for fix in fixed.fixes
+        if fix.values or fix.is_new
+    ]
 
 
 def plan(
@@ -609,18 +658,18 @@ def read_plan(project: Path | str | None, path: Path | str) -> tuple[Config, Pla
     return config, read(Path(path), config.table)
 
 
-def entry_issues(registry: Registry) -> list[tuple[str | None, int | None, str]]:
+def entry_issues(
+    registry: Registry, required: Sequence[str]
+) -> list[tuple[str | None, int | None, str]]:
     """Returns why the registry file may not be applied as it is, as (slug, line, message):
     its problems (invalid and duplicate entries) and its incomplete entries, i.e. active entries
-    with a column `register` leaves for a human still empty (provider, platform, payload_type,
-    entity_type, description, key_column, key_type)."""
-    from conformance.registry.draft import HUMAN_FIELDS
-
+    with a ``required`` column (the settings' ``required_columns``, what CONF020 checks)
+    empty."""
     issues: list[tuple[str | None, int | None, str]] = [
         (p.slug, p.line, p.message) for p in registry.problems
     ]
     for entry in registry.entries:
-        empty = [c for c in HUMAN_FIELDS if not getattr(entry, c)]
+        empty = [c for c in required if entry.column(c) in (None, "")]
         if entry.is_active and empty:
             issues.append(
                 (
@@ -639,7 +688,7 @@ def _applicable(config: Config, path: Path, force: bool) -> tuple[Registry, tupl
     from conformance.registry.file import load_registry_file
 
     registry = load_registry_file(path, config.entity_types)
-    issues = entry_issues(registry)
+    issues = entry_issues(registry, config.required_columns)
     if issues and not force:
         slug, line, message = issues[0]
         where = f"{path}:{line}" if line else str(path)
@@ -659,21 +708,57 @@ def snapshot(
     *,
     dsn: str,
     registry_file: str | None = None,
+    force: bool = False,
     options: Options = Options(),
 ) -> SnapshotResult:
-    """Writes the database registry to the registry file, atomically."""
-    from conformance.registry.postgres import snapshot as take_snapshot
+    """Writes the database registry, every column it holds, to the registry file, atomically.
+
+    Into an existing file, refuses (ConformanceError, nothing written) to drop what only the
+    file holds, and names it: entries the database lacks, comments; ``force`` drops them."""
+    from conformance.registry.file import registry_yaml, write_registry_file
+    from conformance.registry.postgres import load_registry_db
 
     config = configure(project, options)
     path = registry_file_path(config, registry_file, writing=True)
-    registry = take_snapshot(
-        database(dsn),
-        path,
-        config.table,
-        entity_types=config.entity_types,
-        timeouts=timeouts(config),
+    registry = load_registry_db(
+        database(dsn), config.table, entity_types=config.entity_types, timeouts=timeouts(config)
     )
+    if not force and path.exists():
+        lost = _snapshot_losses(config, path, registry, registry_yaml(registry.entries))
+        if lost:
+            raise ConformanceError(
+                f"the snapshot would drop what only the file holds: {'; '.join(lost)}; nothing "
+                "was written (--force replaces the file)",
+                str(path),
+            )
+    write_registry_file(path, registry)
     return SnapshotResult(config, path, registry)
+
+
+def _snapshot_losses(config: Config, path: Path, registry: Registry, new_text: str) -> list[str]:
+    """Returns what writing ``new_text`` over the registry file at ``path`` would lose: the
+    entries only the file has, and its comments (not those the new text has too)."""
+    from conformance.registry.file import comments, load_registry_file, read_text
+
+    try:
+        text = read_text(path)
+        held = load_registry_file(path, config.entity_types)
+    except ConformanceError as exc:
+        return [f"the file cannot be read ({exc.message})"]
+    lost = []
+    in_database = {e.workflow_slug for e in registry.entries}
+    only_file = [e for e in held.entries if e.workflow_slug not in in_database]
+    if only_file:
+        listed = ", ".join(f"{e.workflow_slug} (line {e.line})" for e in only_file[:10])
+        more = f" and {len(only_file) - 10} more" if len(only_file) > 10 else ""
+        lost.append(f"{len(only_file)} entries the database lacks: {listed}{more}")
+    kept = {body for _, body in comments(new_text)}
+    dropped = [(line, body) for line, body in comments(text) if body not in kept]
+    if dropped:
+        listed = ", ".join(f"line {line}" for line, _ in dropped[:10])
+        more = f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""
+        lost.append(f"{len(dropped)} comments: {listed}{more}")
+    return lost
 
 
 def diff(

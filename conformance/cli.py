@@ -461,7 +461,8 @@ def register(
 @click.option(
     "--from-code",
     is_flag=True,
-    help="Rows straight from the analysis (first bootstrap of an empty table).",
+    help="Write only what the code settles (function, layer tables, writes, coalesces_to_core) "
+    "of entries drafted from the analysis: a row's other columns are never touched.",
 )
 @_mass_deactivation
 @_timeouts
@@ -478,9 +479,11 @@ def emit_sql(
 ) -> int:
     """Print the SQL that brings the database registry in line with the registry file.
 
-    DDL (create or upgrade the table), then one idempotent upsert per entry, in one
-    transaction. With --dsn, rows the database has but the file does not are deactivated
-    (never deleted). Run it with `psql -v ON_ERROR_STOP=1 -f FILE`.
+    DDL (create or upgrade the table), then one idempotent upsert per entry, with the extra
+    columns each carries, in one transaction. With --dsn, only the rows that differ, and rows
+    the database has but the file does not are deactivated (never deleted); a row the live
+    table's NOT NULL or CHECK constraints would refuse stops it before any SQL is printed
+    (exit 2, naming every entry and column). Run it with `psql -v ON_ERROR_STOP=1 -f FILE`.
     """
     from conformance import api
 
@@ -681,15 +684,28 @@ def apply(
 @_project
 @_registry_file
 @_dsn(required=True)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing file even if that drops entries the database lacks or comments.",
+)
 @_timeouts
 def snapshot(
     project: str | None,
     registry_file: str | None,
     dsn: str,
+    force: bool,
     connect_timeout: float | None,
     statement_timeout: float | None,
 ) -> int:
-    """Write the database registry to the registry file (atomically)."""
+    """Write the database registry, with every column the table holds, to the registry file
+    (atomically).
+
+    Columns the tool does not know (workflow_type, usage_category, ...) are carried as they
+    are; the timestamps and columns the database fills itself (an identity id) are not. Into
+    an existing file, refuses to drop entries only the file has, or its comments, and names
+    them; --force replaces the file.
+    """
     from conformance import api
     from conformance.report.registry import display_path
 
@@ -697,6 +713,7 @@ def snapshot(
         project,
         dsn=dsn,
         registry_file=registry_file,
+        force=force,
         options=_run_options(connect_timeout=connect_timeout, statement_timeout=statement_timeout),
     )
     click.echo(f"wrote {len(result.registry.entries)} entries to {display_path(result.path)}")

@@ -364,12 +364,14 @@ class Registry:
     """The registry as one value, whichever source it came from.
 
     ``source`` names where it came from (a file path, or a DSN with its password removed);
-    ``problems`` are invalid or duplicate entries found while loading (the valid ones are kept).
+    ``problems`` are invalid or duplicate entries found while loading (the valid ones are kept);
+    ``notices`` what the reader should know about the source as a whole (said once each).
     """
 
     entries: tuple[RegistryEntry, ...]
     source: str = ""
     problems: tuple[RegistryProblem, ...] = ()
+    notices: tuple[str, ...] = ()
 
     def by_function(self) -> dict[str, list[RegistryEntry]]:
         """Returns the entries grouped by ``modal_function_name`` (entries without one omitted)."""

@@ -205,16 +205,51 @@ def ddl(table: str = DEFAULT_TABLE) -> str:
     return sql.SQL("\n").join(statements).as_string(None) + "\n"
 
 
-def upsert(entry: RegistryEntry, table: str = DEFAULT_TABLE) -> str:
-    """Returns one ``INSERT ... ON CONFLICT (workflow_slug) DO UPDATE`` for ``entry``.
+# The columns the code settles (what ``emit-sql --from-code`` sets on a row that exists).
+CODE_COLUMNS: tuple[str, ...] = (
+    "modal_function_name",
+    "raw_table",
+    "extracted_table",
+    "core_table",
+    "coalesces_to_core",
+    "writes",
+)
+# Maintained by the database and by every write of the tool: never written from an entry.
+BOOKKEEPING_COLUMNS: tuple[str, ...] = ("created_at", "updated_at")
+
+
+def written_columns(entry: RegistryEntry, skip: Iterable[str] = ()) -> list[tuple[str, Value]]:
+    """Returns the columns a write of ``entry`` sets, with their values: every registry column,
+    then the extra columns the entry carries (as text, which PostgreSQL reads into the column's
+    type), except the bookkeeping columns and the ``skip``ped ones (filled by the database)."""
+    left_out = {*BOOKKEEPING_COLUMNS, *skip}
+    out: list[tuple[str, Value]] = [(c, getattr(entry, c)) for c in REGISTRY_COLUMNS]
+    out += [(name, _text(value)) for name, value in entry.extra if name not in left_out]
+    return out
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def upsert(entry: RegistryEntry, table: str = DEFAULT_TABLE, skip: Iterable[str] = ()) -> str:
+    """Returns one ``INSERT ... ON CONFLICT (workflow_slug) DO UPDATE`` for ``entry``: its
+    registry columns and the extra columns it carries (see :func:`written_columns`); a column
+    of the table the entry does not carry is left as it is.
 
     The update only touches a row whose values differ, so ``updated_at`` keeps its meaning.
     """
     require_psycopg()
     from psycopg import sql
 
+    written = written_columns(entry, skip)
+    updated = [c for c, _ in written if c != "workflow_slug"]
     comma = sql.SQL(", ")
-    excluded = [sql.SQL("EXCLUDED.{}").format(_ident(c)) for c in _UPDATED_COLUMNS]
+    excluded = [sql.SQL("EXCLUDED.{}").format(_ident(c)) for c in updated]
     text = sql.SQL(
         "INSERT INTO {table} AS r ({columns})\n"
         "VALUES ({values})\n"
@@ -222,21 +257,90 @@ def upsert(entry: RegistryEntry, table: str = DEFAULT_TABLE) -> str:
         "WHERE ({mine})\n    IS DISTINCT FROM ({theirs});\n"
     ).format(
         table=_table(table),
-        columns=comma.join(_ident(c) for c in REGISTRY_COLUMNS),
-        values=comma.join(_value(getattr(entry, c)) for c in REGISTRY_COLUMNS),
+        columns=comma.join(_ident(c) for c, _ in written),
+        values=comma.join(_value(v) for _, v in written),
         assignments=sql.SQL(",\n    ").join(
-            sql.SQL("{} = {}").format(_ident(c), e)
-            for c, e in zip(_UPDATED_COLUMNS, excluded, strict=True)
+            sql.SQL("{} = {}").format(_ident(c), e) for c, e in zip(updated, excluded, strict=True)
         ),
-        mine=comma.join(sql.SQL("r.{}").format(_ident(c)) for c in _UPDATED_COLUMNS),
+        mine=comma.join(sql.SQL("r.{}").format(_ident(c)) for c in updated),
         theirs=comma.join(excluded),
     )
     return text.as_string(None)
 
 
-def upserts(entries: Iterable[RegistryEntry], table: str = DEFAULT_TABLE) -> str:
+def upserts(
+    entries: Iterable[RegistryEntry], table: str = DEFAULT_TABLE, skip: Iterable[str] = ()
+) -> str:
     """Returns one upsert per entry, sorted by slug ("" for no entries)."""
-    return "".join(upsert(e, table) for e in sorted(entries, key=lambda e: e.workflow_slug))
+    left_out = tuple(skip)
+    ordered = sorted(entries, key=lambda e: e.workflow_slug)
+    return "".join(upsert(e, table, left_out) for e in ordered)
+
+
+def code_update(
+    entry: RegistryEntry, table: str = DEFAULT_TABLE, *, by_function: bool = False
+) -> str:
+    """Returns the SQL that writes only what the code settles for ``entry``: an ``UPDATE`` of
+    the :data:`CODE_COLUMNS` of its row (only when they differ), then an ``INSERT`` of the
+    whole entry when there is no such row. A row's other columns (provider, description, the
+    extra columns, is_active) are never touched.
+
+    Its row is the one with its slug; ``by_function`` (the entry is a draft, made without
+    the database): every active row naming its function, and the row with its slug when that
+    names no function (a row a migration inserted).
+
+    (Not one upsert: an upsert's proposed row must satisfy every NOT NULL constraint even when
+    it ends as an update, and the code cannot fill a person's columns.)
+    """
+    require_psycopg()
+    from psycopg import sql
+
+    comma = sql.SQL(", ")
+    target = _table(table)
+    slug = _value(entry.workflow_slug)
+    code = [(c, getattr(entry, c)) for c in CODE_COLUMNS]
+    written = [(c, getattr(entry, c)) for c in REGISTRY_COLUMNS]
+    if by_function:
+        function = _value(entry.modal_function_name)
+        rows = sql.SQL(
+            "r.is_active AND (r.modal_function_name = {function}\n"
+            "    OR (r.workflow_slug = {slug} AND r.modal_function_name IS NULL))"
+        ).format(function=function, slug=slug)
+        exists = sql.SQL("workflow_slug = {} OR modal_function_name = {}").format(slug, function)
+    else:
+        rows = sql.SQL("r.workflow_slug = {}").format(slug)
+        exists = sql.SQL("workflow_slug = {}").format(slug)
+    text = sql.SQL(
+        "UPDATE {table} AS r SET ({names}, updated_at) = ({values}, now())\n"
+        "WHERE {rows}\n    AND ({mine}) IS DISTINCT FROM ({values});\n"
+        "INSERT INTO {table} ({all_names})\nSELECT {all_values}\n"
+        "WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {exists});\n"
+    ).format(
+        table=target,
+        names=comma.join(_ident(c) for c, _ in code),
+        values=comma.join(_value(v) for _, v in code),
+        mine=comma.join(sql.SQL("r.{}").format(_ident(c)) for c, _ in code),
+        rows=rows,
+        exists=exists,
+        all_names=comma.join(_ident(c) for c, _ in written),
+        all_values=comma.join(_typed(c, v) for c, v in written),
+    )
+    return text.as_string(None)
+
+
+def _typed(column: str, value: Value) -> sql.Composable:
+    """A value for an ``INSERT ... SELECT``, where a bare string literal would be text: the
+    text columns' NULLs are typed so the row reads as the table's."""
+    require_psycopg()
+    from psycopg import sql
+
+    if value is None and column in TEXT_COLUMNS:
+        return sql.SQL("NULL::text")
+    return _value(value)
+
+
+def _slug(entry: RegistryEntry) -> str:
+    return entry.workflow_slug
 
 
 def deactivations(slugs: Iterable[str], table: str = DEFAULT_TABLE) -> str:
@@ -261,9 +365,23 @@ def script(
     entries: Iterable[RegistryEntry],
     deactivate: Iterable[str] = (),
     table: str = DEFAULT_TABLE,
+    *,
+    skip: Iterable[str] = (),
+    code_only: bool = False,
+    by_function: bool = False,
 ) -> str:
-    """Returns the whole transaction: lock, DDL, upserts and deactivations between BEGIN/COMMIT."""
+    """Returns the whole transaction: lock, DDL, upserts and deactivations between BEGIN/COMMIT.
+
+    ``skip``: columns never written (the database fills them). ``code_only``: write only what
+    the code settles (:func:`code_update`, ``by_function`` for drafts) instead of whole
+    entries."""
     split_table(table)
+    if code_only:
+        rows = "".join(
+            code_update(e, table, by_function=by_function) for e in sorted(entries, key=_slug)
+        )
+    else:
+        rows = upserts(entries, table, skip)
     parts = [
         f"-- conformance: registry SQL for {table}\n"
         "-- Runs as is: psql -v ON_ERROR_STOP=1 -f FILE, or one execute. Never deletes rows.\n"
@@ -271,7 +389,7 @@ def script(
         "SET LOCAL client_encoding = 'UTF8';\n",
         lock(table),
         ddl(table),
-        upserts(entries, table),
+        rows,
         deactivations(deactivate, table),
         "COMMIT;\n",
     ]

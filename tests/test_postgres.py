@@ -184,9 +184,13 @@ def test_narrow_table_loads_with_defaults_and_names_missing_columns(pg_db: str) 
     assert registry.entries == (
         RegistryEntry("legacy", "ingest_legacy", raw_table="raw.signal_payloads"),
     )
-    missing = {p.field for p in registry.problems}
-    assert {"writes", "modal_endpoint_url", "coalesces_to_core"} <= missing
-    assert "is_active" not in missing and "raw_table" not in missing
+    # one notice names every missing column; none is a problem (a CONF010 per column)
+    assert not registry.problems
+    (notice,) = registry.notices
+    named = set(notice.split(": ")[0].split(" lacks ")[1].split(", "))
+    assert {"writes", "modal_endpoint_url", "coalesces_to_core"} <= named
+    assert "is_active" not in named and "raw_table" not in named
+    assert "`conformance apply` adds them" in notice
     assert registry.source == redact_dsn(pg_db)
 
 
@@ -382,9 +386,15 @@ def test_failed_apply_rolls_back_everything(pg_db: str) -> None:
         f"""
         CREATE SCHEMA reference;
         CREATE TABLE {TABLE} (workflow_slug text NOT NULL UNIQUE, modal_function_name text,
-            description text CHECK (description IS DISTINCT FROM 'boom'),
-            is_active boolean DEFAULT true);
+            description text, is_active boolean DEFAULT true);
         INSERT INTO {TABLE} VALUES ('zz-old', 'f_old', 'kept', true);
+        -- fails inside the database, where no preflight can see it coming
+        CREATE FUNCTION reference.boom() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+            IF NEW.description = 'boom' THEN RAISE EXCEPTION 'boom'; END IF;
+            RETURN NEW;
+        END $f$;
+        CREATE TRIGGER boom BEFORE INSERT ON {TABLE} FOR EACH ROW EXECUTE FUNCTION reference.boom();
     """,
     )
     before = _snapshot_rows(pg_db)

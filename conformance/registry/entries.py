@@ -67,19 +67,22 @@ def validate_entries(
     entity_types: Iterable[str] | None,
     *,
     keep_invalid: bool = False,
+    known_columns: Iterable[str] = (),
 ) -> tuple[tuple[RegistryEntry, ...], tuple[RegistryProblem, ...]]:
     """Returns the valid entries (in source order) and one problem per thing wrong.
 
     Invalid entries are skipped unless ``keep_invalid`` (the live table: its rows exist whatever
     they hold). A slug claimed again after its first entry is a problem and the later entry is
-    skipped. ``entity_types=None`` skips the entity type check. Never raises.
+    skipped. ``entity_types=None`` skips the entity type check. ``known_columns`` are columns
+    that exist (the live table's): never taken for a misspelt registry column. Never raises.
     """
+    known = frozenset(known_columns)
     allowed = None if entity_types is None else tuple(entity_types)
     entries: list[RegistryEntry] = []
     problems: list[RegistryProblem] = []
     first_claim: dict[str, RawEntry] = {}
     for item in raw:
-        found = _entry_problems(item, allowed)
+        found = _entry_problems(item, allowed, known)
         problems.extend(found)
         slug = _slug_of(item)
         if slug is not None and slug in first_claim:
@@ -127,7 +130,9 @@ def _entry_validator() -> Any:
     return Validator(dict(schema["$defs"]["entry"], **{"$defs": schema["$defs"]}))
 
 
-def _entry_problems(item: RawEntry, entity_types: tuple[str, ...] | None) -> list[RegistryProblem]:
+def _entry_problems(
+    item: RawEntry, entity_types: tuple[str, ...] | None, known: frozenset[str] = frozenset()
+) -> list[RegistryProblem]:
     slug = _slug_of(item)
     if not isinstance(item.data, Mapping):
         kind = _type_name(item.data)
@@ -145,8 +150,8 @@ def _entry_problems(item: RawEntry, entity_types: tuple[str, ...] | None) -> lis
     for err in errors:
         problems.extend(_schema_problem(err, data, item, slug))
     for key in data:
-        if key not in REGISTRY_COLUMNS:
-            close = difflib.get_close_matches(key, REGISTRY_COLUMNS, n=1, cutoff=0.8)
+        if key not in REGISTRY_COLUMNS and key not in known:
+            close = _misspelt(key)
             if close:
                 problems.append(
                     RegistryProblem(
@@ -168,6 +173,15 @@ def _entry_problems(item: RawEntry, entity_types: tuple[str, ...] | None) -> lis
             )
         )
     return problems
+
+
+def _misspelt(key: str) -> str | None:
+    """Returns the registry column ``key`` looks like a misspelling of, if any: close to it, and
+    not a name built on it (``new_workflow_slug`` is a column of its own)."""
+    close = difflib.get_close_matches(key, REGISTRY_COLUMNS, n=1, cutoff=0.8)
+    if not close or close[0] in key.split("_") or f"_{close[0]}" in key or f"{close[0]}_" in key:
+        return None
+    return close[0]
 
 
 def _schema_problem(

@@ -7,6 +7,7 @@ as text at the end of the ``workflows:`` list so a human's comments and layout s
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -482,6 +483,32 @@ def _last_mark(node: yaml.Node) -> Any:
     if isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
         return _last_mark(node.value[-1])
     return node.end_mark
+
+
+def comments(text: str) -> list[tuple[int, str]]:
+    """Returns the comments of YAML ``text`` as (line, text without ``#``), in order: each
+    ``#`` that no token (a scalar, a quoted string) holds and that starts a line or follows
+    blank space. Text that does not scan gives what was found before the error."""
+    spans: list[tuple[int, int]] = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index < token.end_mark.index:
+                spans.append((token.start_mark.index, token.end_mark.index))
+    except yaml.YAMLError:
+        pass
+    found = []
+    starts = [start for start, _ in spans]
+    for match in re.finditer("#", text):
+        at = match.start()
+        if at and text[at - 1] not in " \t\n":
+            continue
+        i = bisect.bisect_right(starts, at) - 1
+        if i >= 0 and spans[i][0] <= at < spans[i][1]:
+            continue
+        end = text.find("\n", at)
+        line = text.count("\n", 0, at) + 1
+        found.append((line, text[at + 1 : end if end >= 0 else len(text)].strip()))
+    return found
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -26,7 +26,7 @@ class RowChange:
         before, after = self.before.to_dict(), self.after.to_dict()
         return {
             "workflow_slug": self.slug,
-            "changes": {c: {"before": before[c], "after": after[c]} for c in self.columns},
+            "changes": {c: {"before": before.get(c), "after": after.get(c)} for c in self.columns},
         }
 
 
@@ -46,6 +46,8 @@ class Plan:
     unchanged: tuple[str, ...] = ()
     ddl: tuple[str, ...] = ()
     fingerprint: str = ""
+    # columns the database fills itself (identity, serial, generated): never written
+    read_only: tuple[str, ...] = ()
 
     @property
     def has_row_changes(self) -> bool:
@@ -72,19 +74,48 @@ class Plan:
         }
 
 
-def changed_columns(before: RegistryEntry, after: RegistryEntry) -> tuple[str, ...]:
-    """Returns the registry columns whose values differ, in column order."""
-    return tuple(c for c in REGISTRY_COLUMNS if getattr(before, c) != getattr(after, c))
+def changed_columns(
+    before: RegistryEntry, after: RegistryEntry, *, ignore: Iterable[str] = ()
+) -> tuple[str, ...]:
+    """Returns the columns whose values differ: the registry columns, in column order, then
+    the extra columns ``after`` carries (one it does not carry is left as it is), by name,
+    compared by their text (``5`` and ``'5'`` are one value to PostgreSQL). ``ignore``: columns
+    never written (those the database fills itself)."""
+    skip = set(ignore)
+    changed = [c for c in REGISTRY_COLUMNS if getattr(before, c) != getattr(after, c)]
+    had = dict(before.extra)
+    changed += [
+        name
+        for name, value in after.extra
+        if name not in skip and _text(had.get(name)) != _text(value)
+    ]
+    return tuple(changed)
 
 
-def plan(database: Registry, file: Registry, *, protect: Iterable[str] = ()) -> Plan:
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def plan(
+    database: Registry,
+    file: Registry,
+    *,
+    protect: Iterable[str] = (),
+    read_only: Iterable[str] = (),
+) -> Plan:
     """Returns the plan that turns ``database`` into ``file``.
 
     File slugs missing from the database are inserted; differing rows updated; rows active in the
     database but absent from the file deactivated, except the ``protect``ed slugs (entries the
     file has but that were left out, e.g. invalid ones applied with ``--force``). When a slug
-    appears twice in one source, its first entry counts.
+    appears twice in one source, its first entry counts. ``read_only`` columns (the database
+    fills them) are not compared.
     """
+    never_written = tuple(read_only)
     kept = set(protect)
     current = _first_by_slug(database)
     wanted = _first_by_slug(file)
@@ -94,7 +125,7 @@ def plan(database: Registry, file: Registry, *, protect: Iterable[str] = ()) -> 
         before = current.get(slug)
         if before is None:
             inserts.append(after)
-        elif columns := changed_columns(before, after):
+        elif columns := changed_columns(before, after, ignore=never_written):
             updates.append(RowChange(before, after, columns))
         else:
             unchanged.append(slug)

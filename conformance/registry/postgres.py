@@ -13,7 +13,7 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from conformance import sqlgen
 from conformance.config import DEFAULT_ENTITY_TYPES, DEFAULT_TABLE
 from conformance.errors import ConformanceError
-from conformance.model import REGISTRY_COLUMNS, Registry, RegistryProblem
+from conformance.model import REGISTRY_COLUMNS, Registry, RegistryEntry, RegistryProblem
 from conformance.registry.entries import RawEntry, validate_entries
 from conformance.registry.file import write_registry_file
 from conformance.registry.plan import Plan, plan, refuse_mass_deactivation
@@ -195,16 +195,43 @@ class _Session:
 
 
 @dataclass(frozen=True)
+class TableColumn:
+    """A column of the live registry table, as the catalogue describes it."""
+
+    name: str
+    type: str  # format_type(): e.g. ``text``, ``integer``, ``timestamp with time zone``
+    not_null: bool = False
+    default: str | None = None  # the default's expression, None without one
+    identity: bool = False  # GENERATED ... AS IDENTITY
+    generated: bool = False  # GENERATED ALWAYS AS (...) STORED
+
+    @property
+    def filled_by_database(self) -> bool:
+        """Whether the database fills the column itself (identity, serial, generated): the
+        tool carries its value for reference and never writes it."""
+        serial = self.default is not None and self.default.startswith("nextval(")
+        return self.identity or self.generated or serial
+
+    @property
+    def needs_value(self) -> bool:
+        """Whether an insert must give the column a value (NOT NULL and nothing fills it)."""
+        return self.not_null and self.default is None and not self.filled_by_database
+
+
+@dataclass(frozen=True)
 class TableState:
     """What the registry table looks like in the database: whether its schema and table exist,
-    the columns it lacks, whether the unique index on ``workflow_slug`` exists, and a
-    ``fingerprint`` of all that and every row (what a plan is made against)."""
+    the columns it lacks, whether the unique index on ``workflow_slug`` exists, its columns and
+    CHECK constraints (name, expression), and a ``fingerprint`` of all that and every row (what
+    a plan is made against)."""
 
     schema_exists: bool = False
     table_exists: bool = False
     missing_columns: tuple[str, ...] = ()
     has_unique: bool = False
     fingerprint: str = ""
+    columns: tuple[TableColumn, ...] = ()
+    checks: tuple[tuple[str, str], ...] = ()
 
     def ddl(self, table: str) -> tuple[str, ...]:
         """Returns what :func:`sqlgen.ddl` would change, one line per change, in its order."""
@@ -221,15 +248,55 @@ class TableState:
             out.append(f"create unique index {name}_workflow_slug_key on {table} (workflow_slug)")
         return tuple(out)
 
+    @property
+    def read_only(self) -> frozenset[str]:
+        """The columns the tool never writes: those the database fills itself."""
+        return frozenset(c.name for c in self.columns if c.filled_by_database)
+
 
 def _fingerprint(shape: list[Any], rows: list[dict[str, Any]]) -> str:
-    """A digest of the table's shape and of every row's registry columns, in slug order."""
+    """A digest of the table's shape and of every row's columns, in slug order."""
     canonical = sorted(
-        ([_plain(row.get(c)) for c in REGISTRY_COLUMNS] for row in rows),
-        key=lambda values: str(values[0]),
+        (sorted((k, _plain(v)) for k, v in row.items()) for row in rows),
+        key=lambda items: str(dict(items).get("workflow_slug")),
     )
-    text = json.dumps([shape, canonical], ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps([shape, canonical], ensure_ascii=False, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# The bookkeeping columns the tool's own table has: the database and the tool maintain them, so
+# a registry file never carries them (every apply would otherwise change the file). Nor does it
+# carry a column the database fills itself (an identity or serial ``id``): never written, such
+# a column keeps its values whatever the file says.
+BOOKKEEPING_COLUMNS = sqlgen.BOOKKEEPING_COLUMNS
+# Types whose values a registry file holds as they are; any other extra column is read as its
+# text form, which PostgreSQL reads back into the column's type when the row is written.
+_NATIVE_TYPES = ("text", "character varying", "boolean", "smallint", "integer", "bigint")
+
+
+def _table_columns(session: _Session, oid: int) -> tuple[TableColumn, ...]:
+    rows = session.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+        "pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '', a.attgenerated <> '' "
+        "FROM pg_attribute a LEFT JOIN pg_attrdef d "
+        "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        [oid],
+    )
+    return tuple(
+        TableColumn(name, type_, bool(not_null), default, bool(identity), bool(generated))
+        for name, type_, not_null, default, identity, generated in rows
+    )
+
+
+def _table_checks(session: _Session, oid: int) -> tuple[tuple[str, str], ...]:
+    """Returns the table's CHECK constraints as (name, boolean expression)."""
+    rows = session.execute(
+        "SELECT conname, pg_get_expr(conbin, conrelid) FROM pg_constraint "
+        "WHERE conrelid = %s AND contype = 'c' ORDER BY conname",
+        [oid],
+    )
+    return tuple((name, expr) for name, expr in rows if expr)
 
 
 def _read(
@@ -256,37 +323,35 @@ def _read(
             state = TableState(bool(has_schema), fingerprint=_fingerprint(shape, []))
             return Registry((), source, (problem,)), state
         raise ConformanceError(f"{what} does not exist in {source}")
-    present = {
-        row[0]
-        for row in session.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 "
-            "AND NOT attisdropped",
-            [oid],
-        )
-    }
+    columns = _table_columns(session, oid)
+    present = {c.name for c in columns}
     lacking = [c for c in REQUIRED_COLUMNS if c not in present]
     if lacking:
         raise ConformanceError(
             f"registry table {table} in {source} lacks column(s) {', '.join(lacking)}"
         )
-    columns = [c for c in REGISTRY_COLUMNS if c in present]
+    selected: list[Any] = []
+    for column in columns:
+        if column.name in BOOKKEEPING_COLUMNS or (
+            column.filled_by_database and column.name not in REGISTRY_COLUMNS
+        ):
+            continue  # the database keeps them; a file carrying them could only go stale
+        ident = sql.Identifier(column.name)
+        if column.name in REGISTRY_COLUMNS or column.type in _NATIVE_TYPES:
+            selected.append(ident)
+        else:
+            selected.append(sql.SQL("{}::text AS {}").format(ident, ident))
     query = sql.SQL("SELECT {} FROM {} ORDER BY workflow_slug").format(
-        sql.SQL(", ").join(sql.Identifier(c) for c in columns), sql.Identifier(schema, name)
+        sql.SQL(", ").join(selected), sql.Identifier(schema, name)
     )
     rows = session.rows(query)
     missing = tuple(c for c in sqlgen.TABLE_COLUMNS if c not in present)
-    shape = [True, True, sorted(present & set(sqlgen.TABLE_COLUMNS)), bool(has_unique)]
-    state = TableState(True, True, missing, bool(has_unique), _fingerprint(shape, rows))
-    problems = [
-        RegistryProblem(
-            f"registry table {table} lacks column {c}; read as its default "
-            "(emit-sql or apply adds it)",
-            None,
-            c,
-        )
-        for c in REGISTRY_COLUMNS
-        if c not in present
-    ]
+    checks = _table_checks(session, oid)
+    shape = [True, True, [(c.name, c.type) for c in columns], bool(has_unique), checks]
+    state = TableState(
+        True, True, missing, bool(has_unique), _fingerprint(shape, rows), columns, checks
+    )
+    problems: list[RegistryProblem] = []
     raw = []
     for row in rows:
         if row["workflow_slug"] is None:
@@ -295,19 +360,121 @@ def _read(
         # NULL in a boolean or array column of an older table means "the default"
         raw.append(
             RawEntry(
-                {k: _plain(v) for k, v in row.items() if v is not None or k in sqlgen.TEXT_COLUMNS}
+                {
+                    k: _plain(v)
+                    for k, v in row.items()
+                    if v is not None or k in sqlgen.TEXT_COLUMNS or k not in REGISTRY_COLUMNS
+                }
             )
         )
-    entries, found_problems = validate_entries(raw, entity_types, keep_invalid=True)
-    return Registry(entries, source, (*problems, *found_problems)), state
+    entries, found_problems = validate_entries(
+        raw, entity_types, keep_invalid=True, known_columns=present
+    )
+    absent = [c for c in REGISTRY_COLUMNS if c not in present]
+    notices: tuple[str, ...] = ()
+    if absent:
+        notices = (
+            f"registry table {table} lacks {', '.join(absent)}: read as empty, so what needs "
+            "them is not checked (`conformance apply` adds them)",
+        )
+    return Registry(entries, source, (*problems, *found_problems), notices), state
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [str(v) for v in value if v is not None]
-    if value is None or isinstance(value, (str, bool)):
+    if value is None or isinstance(value, (str, bool, int)):
         return value
     return str(value)
+
+
+Row = dict[str, Any]
+
+
+def proposed_row(entry: RegistryEntry, skip: Iterable[str] = ()) -> Row:
+    """Returns the row an upsert of ``entry`` proposes: the columns it writes, their values."""
+    return dict(sqlgen.written_columns(entry, skip))
+
+
+def code_row(entry: RegistryEntry, existing: RegistryEntry | None, skip: Iterable[str]) -> Row:
+    """Returns the row :func:`sqlgen.code_update` leaves: ``existing`` with the code's columns
+    of ``entry``, or (no row yet) the registry columns of ``entry`` alone."""
+    if existing is None:
+        return {c: getattr(entry, c) for c in REGISTRY_COLUMNS}
+    row = proposed_row(existing, skip)
+    row.update({c: getattr(entry, c) for c in sqlgen.CODE_COLUMNS})
+    return row
+
+
+def _preflight(session: _Session, state: TableState, table: str, rows: Sequence[Row]) -> None:
+    """Raises ConformanceError, naming every entry and column, when writing ``rows`` would
+    break the live table: a column it lacks, a NOT NULL column (without a default) left
+    empty, a value its type cannot read, a CHECK constraint that is false. Sends nothing but
+    reads (inside the caller's transaction, under a savepoint)."""
+    if not state.table_exists or not rows:
+        return  # the tool's own DDL makes the table: its constraints are the tool's
+    columns = {c.name: c for c in state.columns}
+    added = set(state.missing_columns)  # the DDL adds them before any row is written
+    problems: dict[str, list[str]] = {}
+    for row in rows:
+        slug = str(row["workflow_slug"])
+        found = problems.setdefault(slug, [])
+        for name in row:
+            if name not in columns and name not in added:
+                found.append(f"{name}: the table has no such column")
+        for column in state.columns:
+            if not column.needs_value or row.get(column.name) is not None:
+                continue
+            if column.name in row or column.name in REGISTRY_COLUMNS:
+                found.append(f"{column.name} is empty (NOT NULL, no default)")
+            else:
+                found.append(f"{column.name} is not in the entry (NOT NULL, no default)")
+    for slug, failed in _evaluate_checks(session, state, table, rows).items():
+        problems.setdefault(slug, []).extend(failed)
+    named = [(slug, found) for slug, found in sorted(problems.items()) if found]
+    if named:
+        listed = "; ".join(f"{slug} ({', '.join(found)})" for slug, found in named)
+        raise ConformanceError(
+            f"refusing to write {len(named)} entr{'y' if len(named) == 1 else 'ies'} the "
+            f"table {table} would reject; nothing was sent: {listed}"
+        )
+
+
+def _evaluate_checks(
+    session: _Session, state: TableState, table: str, rows: Sequence[Row]
+) -> dict[str, list[str]]:
+    """Returns, per slug, the CHECK constraints (and type errors) its row fails, evaluated by
+    the server on the row typed as the table's (``jsonb_populate_record``) without writing."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    checks = list(state.checks)
+    schema, name = sqlgen.split_table(table)
+    known = {c.name for c in state.columns}
+    tests = sql.SQL(", ").join(
+        # the constraint's own expression, as the catalogue gives it; a CHECK passes unless false
+        sql.SQL("({}) IS NOT FALSE").format(sql.SQL(expr))
+        for _, expr in checks
+    )
+    query = sql.SQL(
+        "SELECT ARRAY[{}]::boolean[] FROM jsonb_populate_record(NULL::{}, %s) AS r"
+    ).format(tests if checks else sql.SQL(""), sql.Identifier(schema, name))
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        slug = str(row["workflow_slug"])
+        data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in row.items() if k in known}
+        try:
+            with session.conn.transaction():
+                (passed,) = session.execute(query, [Jsonb(data)])[0]
+        except psycopg.DataError as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            out.setdefault(slug, []).append(f"a value the table cannot read: {reason}")
+            continue
+        for (constraint, _), ok in zip(checks, passed or (), strict=False):
+            if not ok:
+                out.setdefault(slug, []).append(f"CHECK {constraint} fails")
+    return out
 
 
 def load_registry_db(
@@ -353,10 +520,41 @@ def plan_against(
         session.conn.read_only = True
         session.set_statement_timeout()
         current, state = _read(session, table, entity_types, missing_ok=True)
+        read_only = tuple(sorted(state.read_only))
+        planned = plan(current, file_registry, protect=protect, read_only=read_only)
+        refuse_mass_deactivation(current, planned, allow_mass_deactivation)
+        rows = [proposed_row(e, read_only) for e in planned.upserted]
+        _preflight(session, state, table, rows)
         session.rollback()
-    planned = plan(current, file_registry, protect=protect)
-    refuse_mass_deactivation(current, planned, allow_mass_deactivation)
-    return replace(planned, ddl=state.ddl(table), fingerprint=state.fingerprint)
+    return replace(
+        planned, ddl=state.ddl(table), fingerprint=state.fingerprint, read_only=read_only
+    )
+
+
+def plan_code_update(
+    dsn: str,
+    draft: Callable[[Registry], Sequence[RegistryEntry]],
+    table: str = DEFAULT_TABLE,
+    *,
+    entity_types: Iterable[str] | None = DEFAULT_ENTITY_TYPES,
+    timeouts: Timeouts = Timeouts(),
+) -> tuple[RegistryEntry, ...]:
+    """Returns the entries ``draft`` makes from the database registry (what the code settles),
+    after checking that writing only their code columns (:func:`sqlgen.code_update`) breaks
+    nothing in the live table: ConformanceError, naming every entry and column, otherwise.
+    Read in one read-only transaction. Never writes."""
+    sqlgen.split_table(table)
+    with _session(dsn, timeouts, "reading the registry from") as session:
+        session.conn.read_only = True
+        session.set_statement_timeout()
+        current, state = _read(session, table, entity_types, missing_ok=True)
+        entries = tuple(draft(current))
+        by_slug = {e.workflow_slug: e for e in current.entries}
+        skip = state.read_only
+        rows = [code_row(e, by_slug.get(e.workflow_slug), skip) for e in entries]
+        _preflight(session, state, table, rows)
+        session.rollback()
+    return entries
 
 
 def apply(
@@ -451,6 +649,7 @@ def _apply_in(
             )
         session.execute(sqlgen.lock(table))
     current, state = _read(session, table, entity_types, missing_ok=True)
+    read_only = tuple(sorted(state.read_only))
     if expect is not None:
         if expect.fingerprint != state.fingerprint:
             raise ConformanceError(
@@ -460,15 +659,18 @@ def _apply_in(
             )
         result = expect
     else:
-        result = plan(current, file_registry, protect=protect)
+        result = plan(current, file_registry, protect=protect, read_only=read_only)
     refuse_mass_deactivation(current, result, allow_mass_deactivation)
-    result = replace(result, ddl=state.ddl(table), fingerprint=state.fingerprint)
+    result = replace(
+        result, ddl=state.ddl(table), fingerprint=state.fingerprint, read_only=read_only
+    )
+    _preflight(session, state, table, [proposed_row(e, read_only) for e in result.upserted])
     if dry_run:
         session.rollback()
         return result
     session.execute(sqlgen.ddl(table))
     for text in (
-        sqlgen.upserts(result.upserted, table),
+        sqlgen.upserts(result.upserted, table, read_only),
         sqlgen.deactivations((e.workflow_slug for e in result.deactivations), table),
     ):
         if text:
