@@ -751,13 +751,14 @@ def _snapshot_losses(config: Config, path: Path, registry: Registry, new_text: s
     if only_file:
         listed = ", ".join(f"{e.workflow_slug} (line {e.line})" for e in only_file[:10])
         more = f" and {len(only_file) - 10} more" if len(only_file) > 10 else ""
-        lost.append(f"{len(only_file)} entries the database lacks: {listed}{more}")
+        count = f"{len(only_file)} entr{'y' if len(only_file) == 1 else 'ies'}"
+        lost.append(f"{count} the database lacks: {listed}{more}")
     kept = {body for _, body in comments(new_text)}
     dropped = [(line, body) for line, body in comments(text) if body not in kept]
     if dropped:
         listed = ", ".join(f"line {line}" for line, _ in dropped[:10])
         more = f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""
-        lost.append(f"{len(dropped)} comments: {listed}{more}")
+        lost.append(f"{len(dropped)} comment{'' if len(dropped) == 1 else 's'}: {listed}{more}")
     return lost
 
 

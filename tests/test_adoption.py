@@ -9,6 +9,7 @@ sent; ``emit-sql --from-code`` never empties a person's column.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -227,3 +228,90 @@ def test_from_code_never_empties_a_persons_column(project: Path, pg_db: str) -> 
     assert [{k: v for k, v in r.items() if k != "updated_at"} for r in again] == [
         {k: v for k, v in r.items() if k != "updated_at"} for r in after
     ]
+
+
+def test_from_code_with_the_database_links_rows_like_fix(project: Path, pg_db: str) -> None:
+    create(pg_db)
+    with psycopg.connect(pg_db) as conn:  # the unregistered functions' rows, by hand
+        for slug in UNREGISTERED:
+            entry = clean_entries()[slug]
+            conn.execute(
+                "INSERT INTO reference.enrichment_workflow_registry (workflow_slug, provider, "
+                "platform, payload_type, entity_type, modal_function_name) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [slug, "x", "x", "x", "company", entry.modal_function_name],
+            )
+    _, before = table_state(pg_db)
+    script = api.emit_sql(project, dsn=pg_db, from_code=True).text
+    assert "is_active = false" not in script  # the code never retires a row
+    with psycopg.connect(pg_db) as conn:
+        conn.execute(script)
+    _, after = table_state(pg_db)
+    assert kept_values(after) == kept_values(before) and len(after) == len(before)
+    rows = {r["workflow_slug"]: r for r in after}
+    for slug in MIGRATED:
+        assert rows[slug]["modal_function_name"], slug
+    assert rows["news-mentions"]["raw_table"] == clean_entries()["news-mentions"].raw_table
+    # nothing left to do: the next script changes no row
+    script = api.emit_sql(project, dsn=pg_db, from_code=True).text
+    assert "UPDATE" not in script and "INSERT" not in script
+
+
+def test_snapshot_into_a_file_keeps_what_only_the_file_holds(project: Path, pg_db: str) -> None:
+    create(pg_db)
+    registry = project / "workflow_registry.yaml"
+    api.snapshot(project, dsn=pg_db)
+    written = registry.read_text()
+    registry.write_text(
+        written.replace("workflows:\n", "workflows:\n  # why company-signal is singular\n", 1)
+        + "  - workflow_slug: only-here\n    modal_function_name: ingest_only_here\n"
+    )
+    kept = registry.read_text()
+    with pytest.raises(ConformanceError) as refused:
+        api.snapshot(project, dsn=pg_db)
+    message = str(refused.value)
+    assert "1 entry the database lacks: only-here (line" in message
+    assert "1 comment: line " in message and "--force" in message
+    assert registry.read_text() == kept  # nothing written
+    run = subprocess.run(
+        [sys.executable, "-m", "conformance", "snapshot", str(project), "--dsn", pg_db],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "only-here" in run.stderr, run.stderr
+    api.snapshot(project, dsn=pg_db, force=True)
+    assert registry.read_text() == written
+    api.snapshot(project, dsn=pg_db)  # nothing of the file's own is lost: no refusal
+
+
+def test_the_readmes_adoption_commands(project: Path, pg_db: str) -> None:
+    """The README's adoption snippet, command by command, with the exit codes it implies (the
+    person's review is filling the human columns; apply gets --yes, having no terminal)."""
+    from test_lifecycle import readme_snippet
+
+    create(pg_db)
+    env = {**os.environ, "CONFORMANCE_DSN": pg_db}
+    # by command, in order; the example keeps findings about its code (CONF012, CONF016...)
+    expected = {0: 1, 1: 0, 2: 1, 3: 0, 4: 0, 5: 1}
+    commands = []
+    for line in readme_snippet("adoption").splitlines():
+        command = line.split("#", 1)[0].split()
+        if command and command[0] == "conformance":
+            commands.append(command[1:])
+    assert [c[0] for c in commands] == ["check", "snapshot", "check", "plan", "apply", "check"]
+    for i, args in enumerate(commands):
+        if args[0] == "plan":
+            fill_human_columns(project / "workflow_registry.yaml")
+        if args[0] == "apply":
+            args = [*args, "--yes"]
+        run = subprocess.run(
+            [sys.executable, "-m", "conformance", *args],
+            capture_output=True,
+            text=True,
+            cwd=project,
+            env=env,
+            timeout=120,
+        )
+        assert run.returncode == expected[i], (args, run.stdout[-2000:], run.stderr[-2000:])
+    assert "CONF001" not in run.stdout and "CONF019" in run.stdout

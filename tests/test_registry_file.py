@@ -14,6 +14,7 @@ from conformance.errors import ConformanceError
 from conformance.model import Registry, RegistryEntry, RegistryProblem
 from conformance.registry.file import (
     append_entries,
+    comments,
     load_registry_file,
     registry_yaml,
     write_registry_file,
@@ -447,3 +448,55 @@ def test_write_follows_symlinks_and_keeps_the_mode(tmp_path: Path) -> None:
     assert link.is_symlink()
     assert "new-flow" in target.read_text(encoding="utf-8")
     assert target.stat().st_mode & 0o777 == 0o640
+
+
+def _load_text(tmp_path: Path, text: str) -> Registry:
+    path = tmp_path / "workflow_registry.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_registry_file(path)
+
+
+def test_columns_the_tool_does_not_know_are_kept_and_a_misspelt_one_is_a_problem(
+    tmp_path: Path,
+) -> None:
+    registry = _load_text(
+        tmp_path,
+        """\
+        version: 1
+        workflows:
+          - workflow_slug: a
+            new_workflow_slug: a-v2
+            workflow_type: ingest
+            usage_category: gtm
+            id: 17
+          - workflow_slug: b
+            raw_tabel: raw.b
+        """,
+    )
+    (a,) = [e for e in registry.entries if e.workflow_slug == "a"]
+    assert dict(a.extra) == {
+        "id": 17,
+        "new_workflow_slug": "a-v2",
+        "usage_category": "gtm",
+        "workflow_type": "ingest",
+    }
+    (problem,) = registry.problems  # new_workflow_slug is a column of its own, not a typo
+    assert problem.field == "raw_tabel" and "did you mean raw_table?" in problem.message
+    assert problem.line == 9
+
+
+def test_comments_are_found_outside_strings() -> None:
+    text = textwrap.dedent(
+        """\
+        # head
+        version: 1  # v
+        workflows:
+          # about a
+          - workflow_slug: a  # trailing
+            description: 'has # inside'
+            provider: x#y
+            notes: |
+              # not a comment
+        """
+    )
+    assert comments(text) == [(1, "head"), (2, "v"), (4, "about a"), (5, "trailing")]

@@ -155,7 +155,7 @@ def _entry_problems(
             if close:
                 problems.append(
                     RegistryProblem(
-                        f"unknown column {key!r} (did you mean {close[0]}?); a column the tool "
+                        f"unknown column {key!r} (did you mean {close}?); a column the tool "
                         "does not know is kept as it is, so a misspelt one would be lost",
                         slug,
                         key,
