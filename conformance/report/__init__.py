@@ -19,7 +19,7 @@ from conformance.report.check import (
     render_check_text,
     render_statistics,
 )
-from conformance.report.common import summarize, summary_line
+from conformance.report.common import count_findings, summary_line
 from conformance.report.scan import render_scan_json, render_scan_text
 
 if TYPE_CHECKING:
@@ -142,6 +142,6 @@ __all__ = [
     "render_statistics",
     "render_scan_json",
     "render_scan_text",
-    "summarize",
+    "count_findings",
     "summary_line",
 ]

@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from conformance.model import Analysis, Finding, Location
 from conformance.report.common import (
     VERSION,
+    count_findings,
     dump_json,
     finding_dict,
     paint,
     place_text,
     printable,
-    summarize,
     summary_line,
 )
 from conformance.rules import RULES_BY_CODE
@@ -39,7 +39,7 @@ def render_check_text(
         for f in findings
     ]
     if not quiet:
-        blocks.append(summary_line(summarize(analysis, findings)))
+        blocks.append(summary_line(count_findings(analysis, findings)))
     return "\n".join(blocks) + "\n" if blocks else ""
 
 
@@ -81,7 +81,7 @@ def render_statistics(
         level = paint(f"{severity:<7}", *SEVERITY_STYLE.get(severity, ()), color=color)
         lines.append(f"{count:>{width}}  {paint(code, 'bold', color=color)}  {level}  {name}")
     if not quiet:
-        lines.append(summary_line(summarize(analysis, findings)))
+        lines.append(summary_line(count_findings(analysis, findings)))
     return "\n".join(lines) + "\n" if lines else ""
 
 
@@ -98,7 +98,7 @@ def render_check_json(
         "version": VERSION,
         **analysis.to_dict(),
         "findings": [finding_dict(f, path_prefix, registry_file) for f in findings],
-        "summary": summarize(analysis, findings),
+        "summary": count_findings(analysis, findings),
     }
     # the findings' files are placed already (registry findings are not under the prefix)
     return dump_json(data, path_prefix=path_prefix, as_is=("findings", "summary"))

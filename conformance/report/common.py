@@ -148,8 +148,8 @@ def dump_json(
     """Returns ``value`` as JSON text, one member per line, indented by two, for the outer
     ``levels`` of containers; anything deeper (a write, a call path) stays on one line.
 
-    ``json.dumps(indent=...)`` runs Python's pure-Python encoder over every value, a third of
-    a warm ``scan --format json``; each one-line part here goes through the C encoder.
+    ``json.dumps(indent=...)`` runs Python's pure-Python encoder over every value (a large part
+    of a warm ``scan --format json``); each one-line part here goes through the C encoder.
 
     With ``path_prefix``, the string value of every ``"file"`` member is put under it
     (:func:`out_path`), except within the top-level members named in ``as_is`` (``levels``
@@ -202,7 +202,7 @@ def _rebase(text: str, prefix: str, placed: dict[str, str]) -> str:
     return _FILE_MEMBER.sub(one, text)
 
 
-def summarize(analysis: Analysis, findings: Sequence[Finding]) -> dict[str, Any]:
+def count_findings(analysis: Analysis, findings: Sequence[Finding]) -> dict[str, Any]:
     """Returns the counts every check report ends with.
 
     ``errors``/``warnings`` count findings by severity; ``analysis_errors`` counts files that

@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from conformance.model import Analysis, Finding, Location
 from conformance.report.common import (
     column_of,
+    count_findings,
     finding_place,
     place_text,
     printable,
-    summarize,
     summary_line,
 )
 from conformance.rules import RULES_BY_CODE
@@ -68,7 +68,7 @@ def render_github_summary(
 ) -> str:
     """Returns Markdown for ``$GITHUB_STEP_SUMMARY``: the counts per code, then one table row
     per finding (at most MAX_SUMMARY_ROWS)."""
-    summary = summarize(analysis, findings)
+    summary = count_findings(analysis, findings)
     out = [f"### conformance: {markdown_text(summary_line(summary))}", ""]
     if not findings:
         return "\n".join(out) + "\n"

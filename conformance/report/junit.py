@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from conformance.model import Analysis, Finding
 from conformance.report.check import finding_text
-from conformance.report.common import out_path, summarize, summary_line
+from conformance.report.common import count_findings, out_path, summary_line
 from conformance.rules import group_findings
 
 if TYPE_CHECKING:
@@ -55,7 +55,9 @@ def render_junit(
     suite.set("skipped", "0")
     if registry_file:
         suite.set("file", registry_file)
-    ET.SubElement(suite, "system-out").text = _safe(summary_line(summarize(analysis, findings)))
+    ET.SubElement(suite, "system-out").text = _safe(
+        summary_line(count_findings(analysis, findings))
+    )
     root = ET.Element("testsuites", {"name": "conformance", **counts})
     root.append(suite)
     ET.indent(root)
