@@ -275,6 +275,17 @@ REGISTRY_COLUMNS: tuple[str, ...] = (
 # the value of a column the tool does not know, as the registry file holds it
 Scalar = str | int | float | bool | None
 
+
+def scalar_text(value: object) -> str | None:
+    """Returns an extra column's value as PostgreSQL reads it from text (``5`` and ``'5'`` are
+    one value; booleans are ``true``/``false``); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 LAYER_COLUMNS: dict[str, str] = {
     "raw": "raw_table",
     "extracted": "extracted_table",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from conformance.config import DEFAULT_TABLE
 from conformance.errors import ConformanceError
-from conformance.model import REGISTRY_COLUMNS, RegistryEntry
+from conformance.model import REGISTRY_COLUMNS, RegistryEntry, scalar_text
 
 if TYPE_CHECKING:
     from psycopg import sql
@@ -224,16 +224,8 @@ def written_columns(entry: RegistryEntry, skip: Iterable[str] = ()) -> list[tupl
     type), except the bookkeeping columns and the ``skip``ped ones (filled by the database)."""
     left_out = {*BOOKKEEPING_COLUMNS, *skip}
     out: list[tuple[str, Value]] = [(c, getattr(entry, c)) for c in REGISTRY_COLUMNS]
-    out += [(name, _text(value)) for name, value in entry.extra if name not in left_out]
+    out += [(name, scalar_text(value)) for name, value in entry.extra if name not in left_out]
     return out
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def upsert(entry: RegistryEntry, table: str = DEFAULT_TABLE, skip: Iterable[str] = ()) -> str:

@@ -58,6 +58,19 @@ def make_project(root: Path, files: dict[str, str], settings: str = "") -> Path:
 
 
 # A minimal Modal project's files, shared by the surface tests (pre-commit, pytest plugin).
+# a project of one ingest function that writes one raw table (for make_project)
+ONE_FUNCTION = {
+    "config.py": "import modal\napp = modal.App('wh')\n",
+    "app.py": "from ingest.a import ingest_a\n",
+    "ingest/a.py": """
+        from config import app
+
+        @app.function()
+        def ingest_a(client):
+            client.schema("raw").table("a_payloads").insert({}).execute()
+    """,
+}
+
 MINI_CONFIG = """\
 import modal
 

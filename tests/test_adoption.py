@@ -77,6 +77,19 @@ def fill_human_columns(path: Path) -> list[str]:
     return filled
 
 
+def insert_unregistered_rows(dsn: str) -> None:
+    """Inserts the rows of the functions nobody registered, by hand (their clean values)."""
+    columns = ("workflow_slug", "provider", "platform", "payload_type", "entity_type")
+    with psycopg.connect(dsn) as conn:
+        for slug in UNREGISTERED:
+            entry = clean_entries()[slug]
+            conn.execute(
+                "INSERT INTO reference.enrichment_workflow_registry "
+                f"({', '.join(columns)}, modal_function_name) VALUES (%s, %s, %s, %s, %s, %s)",
+                [*(getattr(entry, c) for c in columns), entry.modal_function_name],
+            )
+
+
 def kept_values(rows: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
     return {r["workflow_slug"]: tuple(r[c] for c in KEPT) for r in rows}
 
@@ -193,22 +206,7 @@ def test_from_code_never_empties_a_persons_column(project: Path, pg_db: str) -> 
 
     # without it (the rows of the unregistered functions inserted by hand first): every
     # function's rows get the code's columns, nothing else
-    with psycopg.connect(pg_db) as conn:
-        for slug in UNREGISTERED:
-            entry = clean_entries()[slug]
-            conn.execute(
-                "INSERT INTO reference.enrichment_workflow_registry (workflow_slug, provider, "
-                "platform, payload_type, entity_type, modal_function_name) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                [
-                    entry.workflow_slug,
-                    entry.provider,
-                    entry.platform,
-                    entry.payload_type,
-                    entry.entity_type,
-                    entry.modal_function_name,
-                ],
-            )
+    insert_unregistered_rows(pg_db)
     _, before = table_state(pg_db)
     script = api.emit_sql(project, from_code=True).text
     with psycopg.connect(pg_db) as conn:
@@ -232,15 +230,7 @@ def test_from_code_never_empties_a_persons_column(project: Path, pg_db: str) -> 
 
 def test_from_code_with_the_database_links_rows_like_fix(project: Path, pg_db: str) -> None:
     create(pg_db)
-    with psycopg.connect(pg_db) as conn:  # the unregistered functions' rows, by hand
-        for slug in UNREGISTERED:
-            entry = clean_entries()[slug]
-            conn.execute(
-                "INSERT INTO reference.enrichment_workflow_registry (workflow_slug, provider, "
-                "platform, payload_type, entity_type, modal_function_name) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                [slug, "x", "x", "x", "company", entry.modal_function_name],
-            )
+    insert_unregistered_rows(pg_db)
     _, before = table_state(pg_db)
     script = api.emit_sql(project, dsn=pg_db, from_code=True).text
     assert "is_active = false" not in script  # the code never retires a row

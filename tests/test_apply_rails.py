@@ -19,23 +19,13 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from analysis_helpers import make_project
+from analysis_helpers import ONE_FUNCTION, make_project
 
 from conformance import cli
 
 pytestmark = pytest.mark.postgres
 
-FILES = {
-    "config.py": "import modal\napp = modal.App('wh')\n",
-    "app.py": "from ingest.a import ingest_a\n",
-    "ingest/a.py": """
-        from config import app
-
-        @app.function()
-        def ingest_a(client):
-            client.schema("raw").table("a_payloads").insert({}).execute()
-    """,
-}
+FILES = ONE_FUNCTION
 ENTRY = """\
   - workflow_slug: {slug}
     provider: acme

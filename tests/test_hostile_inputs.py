@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from analysis_helpers import make_project
+from analysis_helpers import ONE_FUNCTION, make_project
 from fake_network import FreezingProxy, Listener, upstream_of
 
 from conformance import cli
@@ -26,17 +26,7 @@ from conformance.model import Registry, RegistryEntry
 SECRET = "Sup3rSecretPw"
 CLOSED = "127.0.0.1:1"  # nothing listens on port 1
 
-PROJECT_FILES = {
-    "config.py": "import modal\napp = modal.App('wh')\n",
-    "app.py": "from ingest.a import ingest_a\n",
-    "ingest/a.py": """
-        from config import app
-
-        @app.function()
-        def ingest_a(client):
-            client.schema("raw").table("a_payloads").insert({}).execute()
-    """,
-}
+PROJECT_FILES = ONE_FUNCTION
 REGISTRY = """\
 version: 1
 workflows:

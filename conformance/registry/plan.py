@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.errors import ConformanceError
-from conformance.model import REGISTRY_COLUMNS, Registry, RegistryEntry
+from conformance.model import REGISTRY_COLUMNS, Registry, RegistryEntry, scalar_text
 
 
 @dataclass(frozen=True)
@@ -87,17 +87,9 @@ def changed_columns(
     changed += [
         name
         for name, value in after.extra
-        if name not in skip and _text(had.get(name)) != _text(value)
+        if name not in skip and scalar_text(had.get(name)) != scalar_text(value)
     ]
     return tuple(changed)
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def plan(

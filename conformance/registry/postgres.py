@@ -491,13 +491,21 @@ def load_registry_db(
     unreachable server, failed login, missing database, schema, table or required column, a
     missing privilege, a statement timeout or a server that stops answering. Never writes.
     """
+    with _reading(dsn, timeouts, table) as session:
+        registry, _state = _read(session, table, entity_types, missing_ok=False)
+    return registry
+
+
+@contextmanager
+def _reading(dsn: str, timeouts: Timeouts, table: str) -> Iterator[_Session]:
+    """Yields a session in one read-only transaction, rolled back at the end: nothing done in
+    it can write."""
     sqlgen.split_table(table)
     with _session(dsn, timeouts, "reading the registry from") as session:
         session.conn.read_only = True
         session.set_statement_timeout()
-        registry, _state = _read(session, table, entity_types, missing_ok=False)
+        yield session
         session.rollback()
-        return registry
 
 
 def plan_against(
@@ -515,17 +523,13 @@ def plan_against(
     deactivated), and the fingerprint of the state it was made against. Read in one read-only
     transaction; a missing schema or table is DDL to run, not an error. Never writes.
     """
-    sqlgen.split_table(table)
-    with _session(dsn, timeouts, "reading the registry from") as session:
-        session.conn.read_only = True
-        session.set_statement_timeout()
+    with _reading(dsn, timeouts, table) as session:
         current, state = _read(session, table, entity_types, missing_ok=True)
         read_only = tuple(sorted(state.read_only))
         planned = plan(current, file_registry, protect=protect, read_only=read_only)
         refuse_mass_deactivation(current, planned, allow_mass_deactivation)
         rows = [proposed_row(e, read_only) for e in planned.upserted]
         _preflight(session, state, table, rows)
-        session.rollback()
     return replace(
         planned, ddl=state.ddl(table), fingerprint=state.fingerprint, read_only=read_only
     )
@@ -543,17 +547,13 @@ def plan_code_update(
     after checking that writing only their code columns (:func:`sqlgen.code_update`) breaks
     nothing in the live table: ConformanceError, naming every entry and column, otherwise.
     Read in one read-only transaction. Never writes."""
-    sqlgen.split_table(table)
-    with _session(dsn, timeouts, "reading the registry from") as session:
-        session.conn.read_only = True
-        session.set_statement_timeout()
+    with _reading(dsn, timeouts, table) as session:
         current, state = _read(session, table, entity_types, missing_ok=True)
         entries = tuple(draft(current))
         by_slug = {e.workflow_slug: e for e in current.entries}
         skip = state.read_only
         rows = [code_row(e, by_slug.get(e.workflow_slug), skip) for e in entries]
         _preflight(session, state, table, rows)
-        session.rollback()
     return entries
 
 
