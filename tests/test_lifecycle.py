@@ -25,7 +25,17 @@ from pathlib import Path
 import pytest
 import yaml
 from analysis_helpers import MINI_CONFIG, MINI_FUNCTION
-from test_precommit import CONFORMANCE, PRE_COMMIT, REPO, offline_env, output, run
+from test_precommit import (
+    CONFORMANCE,
+    FILLED,
+    PRE_COMMIT,
+    PYPROJECT,
+    REGISTRY,
+    REPO,
+    offline_env,
+    output,
+    run,
+)
 from workflow_runner import (
     Event,
     JobResult,
@@ -41,38 +51,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
     pytest.mark.skipif(not PRE_COMMIT.exists(), reason="pre-commit is not installed in the venv"),
 ]
-
-PYPROJECT = """\
-[tool.conformance]
-source_root = "modal-functions/src"
-ingest = ["ingest"]
-entrypoint = "app.py"
-registry = "workflow_registry.yaml"
-"""
-REGISTRY = """\
-version: 1
-workflows:
-  - workflow_slug: company
-    provider: acme
-    platform: api
-    payload_type: company_profile
-    entity_type: company
-    description: Company profiles from the Acme API.
-    raw_table: raw.company_payloads
-    key_column: domain
-    key_type: text
-    modal_function_name: ingest_company
-    writes: [raw.company_payloads]
-"""
-FILLED = {
-    "provider": "acme",
-    "platform": "api",
-    "payload_type": "person_profile",
-    "entity_type": "person",
-    "description": "Person profiles from the Acme API.",
-    "key_column": "linkedin_url",
-    "key_type": "text",
-}
 
 
 def readme_snippet(marker: str) -> str:
