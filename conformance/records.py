@@ -79,6 +79,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "ClientOptions",
         "SchemaScope",
         "TableRef",
+        "Bucket",
         "SqlTemplate",
         "SqlIdentifier",
         "LocalFunction",

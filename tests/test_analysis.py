@@ -601,3 +601,143 @@ def test_statement_lines_agree_with_libcsts_public_positions() -> None:
                 assert line == positions[node].start.line
                 checked += 1
     assert checked > 300
+
+
+def test_methods_named_like_write_verbs_on_the_projects_own_receivers_are_followed(
+    tmp_path: Path,
+) -> None:
+    """``self.sessions.update(state)``, ``store.insert(...)``, ``audit.insert(...)``: the
+    receiver is the project's own (an instance, an attribute holding one, a module), so the call
+    runs the project's method or function, whose writes are the function's; a supabase builder's
+    ``.update`` stays a write."""
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": """
+            from config import app
+            from helpers import audit
+
+            class Sessions:
+                def __init__(self, conn):
+                    self.conn = conn
+
+                def update(self, state):
+                    self.conn.cursor().execute("UPDATE chat_sessions SET state = %s", (state,))
+
+                def delete(self, key):
+                    self.conn.cursor().execute("DELETE FROM staging.chat_keys WHERE k = %s", (key,))
+
+            class Agent:
+                def __init__(self, conn):
+                    self.sessions = Sessions(conn)
+
+                def run(self, state):
+                    self.sessions.update(state)
+
+            @app.function()
+            def f(conn, client, state):
+                Agent(conn).run(state)
+                Sessions(conn).delete(state)
+                audit.insert(client, {"state": state})
+                client.table("events").update({}).execute()
+        """,
+            "helpers/__init__.py": "",
+            "helpers/audit.py": """
+            def insert(client, row):
+                client.schema("staging").table("audit_log").insert(row).execute()
+        """,
+        },
+    )
+    fn = only(result)
+    assert fn["writes"] == [
+        ["public", "chat_sessions", "update"],
+        ["public", "events", "update"],
+        ["staging", "audit_log", "insert"],
+        ["staging", "chat_keys", "delete"],
+    ]
+    assert fn["evidence"] == [
+        "public.chat_sessions update via default-schema at ingest/a.py:9"
+        " < ingest.a.f at ingest/a.py:23 < ingest.a.Agent.run at ingest/a.py:19",
+        "public.events update via default-schema at ingest/a.py:26",
+        "staging.audit_log insert via literal at helpers/audit.py:2 < ingest.a.f at ingest/a.py:25",
+        "staging.chat_keys delete via sql at ingest/a.py:12 < ingest.a.f at ingest/a.py:24",
+    ]
+    assert fn["unresolved"] == 0
+
+
+def test_sql_whose_table_is_literal_and_columns_runtime_is_a_write(tmp_path: Path) -> None:
+    """An f-string or a concatenation that names its table in literal text writes that table;
+    a runtime part where the table or schema goes stays unresolved, with that part's reason."""
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": """
+            from config import app
+
+            EVENTS = "events"
+
+            @app.function()
+            def f(conn, cols, rows, table, where):
+                cur = conn.cursor()
+                ph = ", ".join(["%s"] * len(cols))
+                cur.executemany(f"INSERT INTO raw.events ({', '.join(cols)}) VALUES ({ph})", rows)
+                cur.execute("UPDATE core.counters SET " + ", ".join(cols) + " WHERE id = %s", (1,))
+                cur.execute(f"DELETE FROM raw.{EVENTS} {where}")
+                cur.execute(f"SELECT {', '.join(cols)} FROM raw.events")
+                cur.execute(f"DELETE FROM raw.{table} WHERE id = %s", (1,))
+                cur.execute(f"INSERT INTO {table}.audit (x) VALUES (1)")
+                cur.execute(f"{where}")
+        """,
+        },
+    )
+    fn = only(result)
+    assert fn["evidence"] == [
+        "core.counters update via sql at ingest/a.py:10",
+        "raw.events delete via sql at ingest/a.py:11",
+        "raw.events insert via sql at ingest/a.py:9",
+    ]
+    analysis = analyze_project(load_config(tmp_path), use_cache=False)
+    reasons = sorted((u.location.line, u.reason) for u in analysis.functions[0].unresolved)
+    runtime = "depends on the runtime value of parameter"
+    assert reasons == [
+        (13, f"delete into a table not known statically: {runtime} 'table'"),
+        (14, f"insert into a schema not known statically (table audit): {runtime} 'table'"),
+        (15, f"SQL text not known statically: {runtime} 'where'"),
+    ]
+
+
+def test_storage_bucket_calls_are_not_writes(tmp_path: Path) -> None:
+    """``client.storage.from_("b")`` is a bucket of files: its ``upload``/``copy``/``move``/
+    ``remove``/``update`` write no table and are no unresolved write, also when the bucket comes
+    from a helper; ``shutil.copy`` and ``copy.copy`` are not SQL either, psycopg's ``copy`` is."""
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": """
+            import copy
+            import shutil
+            from config import app
+
+            def _bucket(client):
+                return client.storage.from_("exports")
+
+            @app.function()
+            def f(client, conn, path, obj):
+                bucket = _bucket(client)
+                bucket.upload(path, b"x")
+                bucket.copy(path, "latest.csv")
+                bucket.move("a.csv", "b.csv")
+                bucket.remove([path])
+                bucket.update(path, b"y")
+                client.storage.from_("exports").copy(path, "b.csv")
+                shutil.copy(path, "/tmp/x")
+                copy.copy(obj)
+                with conn.cursor() as cur:
+                    with cur.copy("COPY raw.events (a) FROM STDIN") as feed:
+                        feed.write_row((1,))
+        """,
+        },
+    )
+    fn = only(result)
+    assert fn["evidence"] == ["raw.events insert via sql at ingest/a.py:20"]
+    assert fn["unresolved"] == 0

@@ -9,6 +9,7 @@ keeps the call path that reaches it. Nothing here touches a syntax tree.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,7 @@ _NEVER_A_FUNCTION = frozenset(
         v.ClientOptions,
         v.SchemaScope,
         v.TableRef,
+        v.Bucket,
         v.LocalClass,
     }
 )
@@ -325,6 +327,9 @@ class Resolver:
     def _r_table(self, value: v.TableRef, frame: Frame, d: int) -> Resolved:
         return v.TableRef(self.resolve(value.base, frame, d), self.resolve(value.table, frame, d))
 
+    def _r_bucket(self, value: v.Bucket, frame: Frame, d: int) -> Resolved:
+        return v.Bucket(self.resolve(value.name, frame, d))
+
     def _r_sql(self, value: v.SqlTemplate, frame: Frame, d: int) -> Resolved:
         r = self.resolve
         return sqltemplate.render(
@@ -534,10 +539,15 @@ class Resolver:
             loc = Location(module.file, effect.line)
             if isinstance(effect, v.WriteSite):
                 self._write(self.resolve(effect.target, frame), effect.operation, loc, out)
+                if effect.method:
+                    self._verb_helper(effect, frame, CallStep(here, loc), out)
             elif isinstance(effect, v.SqlSite):
-                self._sql(
-                    self.resolve(effect.sql, frame), loc, out, effect.parsed, effect.text_line
-                )
+                sql = self.resolve(effect.sql, frame)
+                if effect.receiver is not None and not self._is_sql_copy(
+                    effect.receiver, sql, frame
+                ):
+                    continue
+                self._sql(sql, loc, out, effect.parsed, effect.text_line)
             elif isinstance(effect, v.RpcSite):
                 name = self.resolve(effect.name, frame)
                 out.rpc.append(RpcCall(name.value if isinstance(name, v.Str) else None, loc))
@@ -568,6 +578,22 @@ class Resolver:
             followed |= self._follow_one(target, call, frame, step, out)
         if not followed:
             self._follow_callbacks(call, frame, step, out)
+
+    def _is_sql_copy(self, receiver: v.Value, text: Resolved, frame: Frame) -> bool:
+        """Whether ``receiver.copy(text, ...)`` can be psycopg's COPY: not when the receiver is
+        a storage bucket or a module (``shutil.copy``), nor when the text is known and is not
+        a COPY statement (a bucket's ``copy("a.csv", "b.csv")``)."""
+        if isinstance(self.resolve(receiver, frame), (v.Bucket, External, ModuleRef)):
+            return False
+        return not isinstance(text, v.Str) or _COPY_STATEMENT.match(text.value) is not None
+
+    def _verb_helper(self, site: v.WriteSite, frame: Frame, step: CallStep, out: Reach) -> None:
+        """A call named like a write verb on a receiver the file could not tell: when the
+        receiver is the project's own (``self.sessions.update(state)``, ``audit.insert(row)``),
+        the call runs the project's method or function, which is followed like any helper."""
+        call = v.CallSite(v.Attr(site.target, site.method), site.args, site.kwargs, site.line)
+        for target in _options(self.resolve(call.func, frame)):
+            self._follow_one(target, call, frame, step, out)
 
     def _follow_callbacks(
         self,
@@ -662,6 +688,8 @@ class Resolver:
         ``loc``; a write sits on its target's line when the text is a literal written there
         (``text_line``), else on the call."""
         for text in _options(sql):
+            if isinstance(text, v.Concat) and self._sql_with_holes(text, loc, out, text_line):
+                continue
             if not isinstance(text, v.Str):
                 out.unresolved.append(
                     UnresolvedWrite(loc, f"SQL text not known statically: {_reason(text)}")
@@ -683,6 +711,52 @@ class Resolver:
             for name in result.functions:
                 out.rpc.append(RpcCall(name, loc))
 
+    def _sql_with_holes(
+        self, text: v.Concat, loc: Location, out: Reach, text_line: int | None
+    ) -> bool:
+        """SQL text with runtime parts (``f"INSERT INTO raw.events ({cols}) VALUES ({ph})"``):
+        each part is read as a placeholder name; when the text then parses and every target
+        it writes is named by the literal parts, those are its writes (returns True). A target
+        named by a runtime part is an unresolved write with that part's reason. Returns False
+        (the caller reports the text as unknown) when the text does not parse that way."""
+        pieces: list[str] = []
+        holes: list[Resolved] = []
+        for part in text.parts:
+            if isinstance(part, v.Str):
+                pieces.append(part.value)
+            else:
+                pieces.append(_HOLE.format(len(holes)))
+                holes.append(part)
+        result = self.analyze_sql("".join(pieces))
+        if result.error is not None:
+            return False
+        strs = [p for p in text.parts if isinstance(p, v.Str)]
+        known_via = _via(*strs) if strs else "literal"
+        for w in result.writes:
+            line = loc if text_line is None else Location(loc.file, text_line + w.line_offset)
+            named = f"{w.schema}.{w.table}" if w.schema else w.table
+            if _HOLE_MARK in named:
+                index = int(named.split(_HOLE_MARK, 1)[1].split("_", 1)[0])
+                what = "table" if _HOLE_MARK in w.table else "schema"
+                known = f" (table {w.table})" if what == "schema" else ""
+                reason = f"{w.operation} into a {what} not known statically{known}"
+                out.unresolved.append(UnresolvedWrite(line, f"{reason}: {_reason(holes[index])}"))
+                continue
+            via = "sql" if known_via in ("literal", "constant") else known_via
+            schema = w.schema
+            if schema is None:
+                schema, via = "public", "default-schema"
+            out.writes.append(TableWrite(schema, w.table, w.operation, line, via))
+        for name in result.functions:
+            if _HOLE_MARK not in name:
+                out.rpc.append(RpcCall(name, loc))
+        return True
+
+
+_COPY_STATEMENT = re.compile(r"(?:\s+|--[^\n]*\n|/\*.*?\*/)*\(?\s*COPY\b", re.I | re.S)
+# a runtime part of SQL text, read as a name: it cannot clash with a real one
+_HOLE_MARK = "conformance_hole_"
+_HOLE = _HOLE_MARK + "{}_"
 
 _RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
     v.Param: Resolver._r_param,
@@ -702,6 +776,7 @@ _RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
     v.ClientOptions: Resolver._r_client_options,
     v.SchemaScope: Resolver._r_scope,
     v.TableRef: Resolver._r_table,
+    v.Bucket: Resolver._r_bucket,
     v.SqlTemplate: Resolver._r_sql,
     v.SqlIdentifier: Resolver._r_identifier,
 }
@@ -774,6 +849,8 @@ def _with_via(value: Resolved, via: str) -> Resolved:
         return v.Choice(tuple(_with_via(o, via) for o in value.options))
     if isinstance(value, v.Seq):
         return v.Seq(tuple(_with_via(o, via) for o in value.items))
+    if isinstance(value, v.Concat):
+        return v.Concat(tuple(_with_via(o, via) for o in value.parts))
     return value
 
 
@@ -787,6 +864,8 @@ def _as_constant(value: Resolved) -> Resolved:
         if mapped == items:
             return value
         return v.Choice(mapped, value.via) if isinstance(value, v.Choice) else v.Seq(mapped)
+    if isinstance(value, v.Concat):
+        return v.Concat(tuple(_as_constant(p) for p in value.parts))
     return value
 
 
@@ -798,6 +877,8 @@ def _as_argument(value: Resolved) -> Resolved:
         items = value.options if isinstance(value, v.Choice) else value.items
         mapped = tuple(_as_argument(i) for i in items)
         return v.Choice(mapped) if isinstance(value, v.Choice) else v.Seq(mapped)
+    if isinstance(value, v.Concat):
+        return v.Concat(tuple(_as_argument(p) for p in value.parts))
     return value
 
 
@@ -808,21 +889,40 @@ def _via(*values: v.Str) -> str:
 def _reason(value: Resolved) -> str:
     if isinstance(value, v.Unknown):
         return value.reason
+    if isinstance(value, v.Concat):  # a string with runtime parts: why the first is unknown
+        hole = next((p for p in value.parts if not isinstance(p, v.Str)), None)
+        return _reason(hole) if isinstance(hole, v.Unknown) else "a string built at runtime"
     return f"a {type(value).__name__} value"
 
 
 def _concat(parts: list[Resolved]) -> Resolved:
-    if all(isinstance(p, v.Str) for p in parts):
-        strs = [p for p in parts if isinstance(p, v.Str)]
+    """Joins resolved parts: a :class:`values.Str` when all are known; otherwise a resolved
+    :class:`values.Concat`, a string with holes (``f"INSERT INTO raw.events ({cols}) ..."``),
+    whose known parts still say what the text is (see :meth:`Resolver._sql_with_holes`)."""
+    flat: list[Resolved] = []
+    for part in parts:
+        flat.extend(part.parts if isinstance(part, v.Concat) else (part,))
+    if all(isinstance(p, v.Str) for p in flat):
+        strs = [p for p in flat if isinstance(p, v.Str)]
         return v.Str("".join(s.value for s in strs), _via(*strs) if strs else "literal")
-    if any(isinstance(p, v.Choice) for p in parts):
+    if any(isinstance(p, v.Choice) for p in flat):
         combos = list(
-            itertools.islice(itertools.product(*(list(_options(p)) for p in parts)), _MAX_CHOICES)
+            itertools.islice(itertools.product(*(list(_options(p)) for p in flat)), _MAX_CHOICES)
         )
-        results = [_concat(list(c)) for c in combos]
+        results = list(dict.fromkeys(_concat(list(c)) for c in combos))
         return results[0] if len(results) == 1 else v.Choice(tuple(results))
-    unknown = next((p for p in parts if isinstance(p, v.Unknown)), None)
-    return unknown or v.Unknown("a string built at runtime")
+    if not any(isinstance(p, v.Str) for p in flat):  # nothing known: why the first is not
+        return next((p for p in flat if isinstance(p, v.Unknown)), None) or v.Unknown(
+            "a string built at runtime"
+        )
+    merged: list[Resolved] = []
+    for part in flat:
+        last = merged[-1] if merged else None
+        if isinstance(part, v.Str) and isinstance(last, v.Str):
+            merged[-1] = v.Str(last.value + part.value, _via(last, part))
+        else:
+            merged.append(part)
+    return v.Concat(tuple(merged))
 
 
 def _subscript(base: Resolved, index: Resolved, original: v.Sub) -> Resolved:

@@ -146,6 +146,14 @@ class TableRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Bucket:
+    """``client.storage.from_(name)``: a storage bucket. Its methods (``upload``, ``copy``,
+    ``move``, ``remove``, ``update``) move files, never table rows."""
+
+    name: Value
+
+
+@dataclass(frozen=True, slots=True)
 class SqlTemplate:
     """``sql.SQL(text)``, possibly ``.format(...)``-ed with identifiers."""
 
@@ -250,6 +258,7 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
     ClientOptions,
     SchemaScope,
     TableRef,
+    Bucket,
     SqlTemplate,
     SqlIdentifier,
     LocalFunction,
@@ -270,11 +279,17 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
 
 @dataclass(frozen=True, slots=True)
 class WriteSite:
-    """``target.insert/upsert/update/delete(...)``; a write only if ``target`` is a table."""
+    """``target.insert/upsert/update/delete(...)``: a write when ``target`` resolves to a table
+    builder. When the file alone cannot tell what ``target`` is, ``method`` and the arguments
+    are kept: if it resolves to the project's own class, instance or module, the call is a
+    helper call (``self.sessions.update(state)``) and the resolver follows it instead."""
 
     target: Value
     operation: str
     line: int
+    method: str = ""
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +306,9 @@ class SqlSite:
     line: int
     parsed: SqlAnalysis | None = None
     text_line: int | None = None
+    # for ``x.copy(...)`` only, a name many non-SQL objects share: the receiver, so that the
+    # resolver can tell a cursor from a storage bucket or a module (``shutil.copy``)
+    receiver: Value | None = None
 
 
 @dataclass(frozen=True, slots=True)

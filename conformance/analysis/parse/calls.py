@@ -34,6 +34,7 @@ DATA_VALUES: tuple[type, ...] = (
     v.Unknown,
     v.SchemaScope,
     v.TableRef,
+    v.Bucket,
 )
 # what a query builder's or a cursor's call returns: nothing the analysis follows
 QUERY_RESULT = v.Unknown("a supabase query result")

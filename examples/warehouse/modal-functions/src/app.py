@@ -9,6 +9,7 @@ import ingest.web_traffic as web_traffic
 from config import app  # noqa: F401  (the App that `modal deploy` picks up)
 from ingest import case_studies  # ingest_case_studies and reconcile_case_studies
 from ingest import champions, tech_stack
+from ingest.chat_sessions import ingest_chat_turn
 from ingest import hiring_signals as hiring
 from ingest.company_merge import merge_companies
 from ingest.company_queue import enqueue_companies
@@ -17,6 +18,8 @@ from ingest.company_tags import tag_companies
 from ingest.domain_verification import verify_domains
 from ingest.enrichment import enrich_company, enrich_person
 from ingest.enrichment_worker import CompanyEnricher
+from ingest.event_loader import load_product_events
+from ingest.exports import export_companies
 from ingest.generic_loader import load_rows
 from ingest.job_listings import backfill_job_listings, ingest_job_listings
 from ingest.legacy_forms import legacy_form_intake
@@ -41,7 +44,9 @@ __all__ = [
     "enqueue_companies",
     "enrich_company",
     "enrich_person",
+    "export_companies",
     "hiring",
+    "ingest_chat_turn",
     "ingest",
     "ingest_company_signals",
     "ingest_job_listings",
@@ -49,6 +54,7 @@ __all__ = [
     "ingest_person_profiles",
     "ingest_reviews",
     "legacy_form_intake",
+    "load_product_events",
     "load_rows",
     "merge_companies",
     "refresh_people",
