@@ -93,6 +93,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "Instance",
         "BoundMethod",
         "RemoteFunction",
+        "HttpClient",
+        "HttpCall",
         # effects: members of ``Effect`` (tagged)
         "WriteSite",
         "SqlSite",

@@ -59,10 +59,10 @@ def test_the_expected_evidence_points_at_the_writes_in_the_source() -> None:
         file, number = place.rsplit(":", 1)
         return (source / file).read_text().splitlines()[int(number) - 1]
 
-    words = {
-        "insert": ("insert", "INSERT", "COPY", "to_sql"),
-        "upsert": ("upsert", "insert", "INSERT"),
-        "update": ("update", "UPDATE"),
+    words = {  # the client method, the SQL keyword, or the HTTP method sent to PostgREST
+        "insert": ("insert", "INSERT", "COPY", "to_sql", "post"),
+        "upsert": ("upsert", "insert", "INSERT", "post", "put"),
+        "update": ("update", "UPDATE", "patch"),
         "delete": ("delete", "DELETE"),
         "merge": ("MERGE",),
         "truncate": ("TRUNCATE",),
@@ -741,3 +741,69 @@ def test_storage_bucket_calls_are_not_writes(tmp_path: Path) -> None:
     fn = only(result)
     assert fn["evidence"] == ["raw.events insert via sql at ingest/a.py:20"]
     assert fn["unresolved"] == 0
+
+
+def test_postgrest_over_http_is_a_table_write(tmp_path: Path) -> None:
+    """requests/httpx ``post``/``patch``/``put``/``delete`` to ``…/rest/v1/<table>``: the schema
+    is the Content-Profile header's (else public), ``Prefer: resolution=merge-duplicates`` makes
+    an upsert; an httpx client's base_url and headers count; ``/rest/v1/rpc/fn`` calls a
+    database function; a URL without the segment is another service; a table part known only
+    at runtime is unresolved with its reason."""
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": """
+            import os
+            import httpx
+            import requests
+            from requests import post
+            from config import app
+
+            URL = os.environ["SUPABASE_URL"]
+            REST = f"{URL}/rest/v1"
+            HEADERS = {"apikey": os.environ["KEY"]}
+
+            def _push(table, rows):
+                headers = {**HEADERS, "Content-Profile": "raw", "Prefer": "resolution=merge-duplicates"}
+                requests.post(f"{REST}/{table}", json=rows, headers=headers)
+
+            @app.function()
+            async def f(rows, table, lead_id, hook):
+                _push("lead_events", rows)
+                requests.patch(f"{URL}/rest/v1/leads?id=eq.{lead_id}", json={}, headers=HEADERS)
+                with requests.Session() as session:
+                    session.delete(f"{REST}/scratch?id=eq.1", headers={"Content-Profile": "staging"})
+                async with httpx.AsyncClient(base_url=REST, headers={"Content-Profile": "core"}) as c:
+                    await c.put("/leads", json={})
+                    await c.post("/rpc/merge_leads", json={})
+                    await c.post(f"/{table}", json={})
+                post(f"{URL}/rest/v1/audit", json=rows)
+                requests.request("POST", URL + "/rest/v1/lead_" + table, json=rows)
+                requests.post(hook, json={})
+                httpx.get(f"{REST}/leads")
+        """,
+        },
+    )
+    fn = only(result)
+    assert fn["evidence"] == [
+        "core.leads upsert via literal at ingest/a.py:22",
+        "public.audit insert via default-schema at ingest/a.py:25",
+        "public.leads update via default-schema at ingest/a.py:18",
+        "raw.lead_events upsert via argument at ingest/a.py:13 < ingest.a.f at ingest/a.py:17",
+        "staging.scratch delete via literal at ingest/a.py:20",
+    ]
+    assert fn["rpc"] == ["merge_leads"]
+    analysis = analyze_project(load_config(tmp_path), use_cache=False)
+    reasons = sorted((u.location.line, u.reason) for u in analysis.functions[0].unresolved)
+    assert reasons == [
+        (
+            24,
+            "insert into a table not known statically: depends on the runtime value of"
+            " parameter 'table'",
+        ),
+        (
+            26,
+            "insert into a table not known statically: a name built at runtime (depends on the"
+            " runtime value of parameter 'table')",
+        ),
+    ]

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from conformance.analysis import sqltemplate
+from conformance.analysis import postgrest, sqltemplate
 from conformance.analysis import values as v
 from conformance.analysis.values import (
     AppMethod,
@@ -299,7 +299,20 @@ class Resolver:
         return v.Seq(tuple(self.resolve(i, frame, d) for i in value.items))
 
     def _r_dict(self, value: v.Dict, frame: Frame, d: int) -> Resolved:
-        return v.Dict(tuple((k, self.resolve(i, frame, d)) for k, i in value.items))
+        items = tuple((k, self.resolve(i, frame, d)) for k, i in value.items)
+        if not value.spreads:
+            return v.Dict(items)
+        merged: dict[str, Resolved] = {}
+        unread: list[Resolved] = []
+        for spread in value.spreads:
+            resolved = self.resolve(spread, frame, d)
+            if isinstance(resolved, v.Dict):
+                merged.update(resolved.items)
+                unread.extend(resolved.spreads)
+            else:
+                unread.append(resolved)
+        merged.update(items)
+        return v.Dict(tuple(merged.items()), tuple(unread))
 
     def _r_elem(self, value: v.Elem, frame: Frame, d: int) -> Resolved:
         return self._element(self.resolve(value.seq, frame, d), value.index)
@@ -361,6 +374,10 @@ class Resolver:
             return base.schema or v.Unknown("client options without a schema")
         if isinstance(base, AppRef):
             return AppMethod(base, attr)
+        if isinstance(base, v.HttpClient):
+            method = postgrest.client_method(base, attr)
+            if method is not None:
+                return method
         if isinstance(base, v.Unknown):
             return v.Unknown(
                 f"{base.reason} (.{attr})"
@@ -431,6 +448,9 @@ class Resolver:
                 return AppRef(frame.module, name.value if isinstance(name, v.Str) else None)
             if func.dotted in SQL_TEXT_WRAPPERS and call.args:
                 return self.resolve(call.args[0], frame, depth)
+            if func.dotted in postgrest.CLIENT_CLASSES:
+                kwargs = {k: self.resolve(a, frame, depth) for k, a in call.kwargs}
+                return v.HttpClient(kwargs.get("base_url"), kwargs.get("headers"))
             if func.dotted.endswith(("Function.from_name", "Function.lookup")):
                 args = [self.resolve(a, frame, depth) for a in call.args]
                 if len(args) >= 2 and isinstance(args[1], v.Str):
@@ -549,8 +569,7 @@ class Resolver:
                     continue
                 self._sql(sql, loc, out, effect.parsed, effect.text_line)
             elif isinstance(effect, v.RpcSite):
-                name = self.resolve(effect.name, frame)
-                out.rpc.append(RpcCall(name.value if isinstance(name, v.Str) else None, loc))
+                self._rpc(self.resolve(effect.name, frame), loc, out)
             elif isinstance(effect, v.InvokeSite):
                 target = self.resolve(effect.func, frame)
                 if isinstance(target, RemoteFunction):
@@ -630,7 +649,13 @@ class Resolver:
         step: CallStep,
         out: Reach,
     ) -> bool:
-        """Follows one call target; returns whether it was a project function."""
+        """Follows one call target; returns whether it was a project function (or a request
+        sent with requests/httpx, which is read for what it writes)."""
+        if isinstance(target, External):
+            target = postgrest.sender(target.dotted) or target
+        if isinstance(target, v.HttpCall):
+            self._http(target, call, frame, step.location, out)
+            return True
         instance: Instance | None = None
         if isinstance(target, ClassRef):
             instance = Instance(target)
@@ -649,6 +674,26 @@ class Resolver:
         out.invokes.extend(_prefixed(i, step) for i in inner.invokes)
         out.slugs.extend(inner.slugs)
         return True
+
+    def _http(
+        self, sender: v.HttpCall, call: v.CallSite, frame: Frame, loc: Location, out: Reach
+    ) -> None:
+        """An HTTP request: a write when its URL is PostgREST's (see :mod:`postgrest`)."""
+        args = [self.resolve(a, frame) for a in call.args]
+        kwargs = {k: self.resolve(a, frame) for k, a in call.kwargs}
+        request = postgrest.request(sender, args, kwargs)
+        if request is None:
+            return
+        if request.rpc is not None:
+            self._rpc(request.rpc, loc, out)
+            return
+        table = v.TableRef(v.SchemaScope(v.Unknown("PostgREST"), request.schema), request.table)
+        self._write(table, request.operation, loc, out)
+
+    def _rpc(self, name: Resolved, loc: Location, out: Reach) -> None:
+        """A database function called by name (``.rpc("fn")``, ``/rest/v1/rpc/fn``)."""
+        for option in _options(name):
+            out.rpc.append(RpcCall(option.value if isinstance(option, v.Str) else None, loc))
 
     def _write(self, target: Resolved, operation: str, loc: Location, out: Reach) -> None:
         if not isinstance(target, v.TableRef):
@@ -916,10 +961,10 @@ def _concat(parts: list[Resolved]) -> Resolved:
             "a string built at runtime"
         )
     merged: list[Resolved] = []
-    for part in flat:
+    for part in flat:  # parts known the same way are joined; the others keep how they were known
         last = merged[-1] if merged else None
-        if isinstance(part, v.Str) and isinstance(last, v.Str):
-            merged[-1] = v.Str(last.value + part.value, _via(last, part))
+        if isinstance(part, v.Str) and isinstance(last, v.Str) and part.via == last.via:
+            merged[-1] = v.Str(last.value + part.value, last.via)
         else:
             merged.append(part)
     return v.Concat(tuple(merged))

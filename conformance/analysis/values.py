@@ -92,9 +92,11 @@ class Seq:
 
 @dataclass(frozen=True, slots=True)
 class Dict:
-    """A dict display with string keys."""
+    """A dict display with string keys; ``spreads`` are the ``**mapping`` merged into it, which
+    the resolver folds into ``items`` when it can read them (a key written out wins)."""
 
     items: tuple[tuple[str, Value], ...]
+    spreads: tuple[Value, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +242,24 @@ class RemoteFunction:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class HttpClient:
+    """``requests.Session()``, ``httpx.Client(...)`` or ``httpx.AsyncClient(...)``: the
+    ``base_url`` and ``headers`` it adds to each request (httpx's keyword arguments)."""
+
+    base_url: Value | None = None
+    headers: Value | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    """A function or client method that sends an HTTP request (``requests.post``,
+    ``client.patch``); ``verb`` is ``request`` when the call names the method itself."""
+
+    verb: str
+    client: HttpClient | None = None
+
+
 Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references would not evaluate)
     Str,
     Unknown,
@@ -272,6 +292,8 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
     Instance,
     BoundMethod,
     RemoteFunction,
+    HttpClient,
+    HttpCall,
 ]
 
 # -- effects --------------------------------------------------------------------------------------

@@ -459,9 +459,10 @@ class Reader:
 
     def _dict(self, node: cst.Dict, frame: Scope) -> v.Value:
         items: list[tuple[str, v.Value]] = []
+        spreads: list[v.Value] = []
         for element in node.elements:
             if type(element) is not cst.DictElement:
-                self._ev(element.value, frame)
+                spreads.append(self._ev(element.value, frame))
                 continue
             key = element.key
             value = self._ev(element.value, frame)
@@ -473,7 +474,7 @@ class Reader:
                         frame.slugs.append((value.value, self.mark(element.value)))
             else:
                 self._ev(key, frame)
-        return v.Dict(tuple(items))
+        return v.Dict(tuple(items), tuple(spreads))
 
     def _comprehension(self, node: cst.CSTNode, frame: Scope) -> v.Value:
         child = frame.fork()

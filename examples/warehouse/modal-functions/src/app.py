@@ -22,6 +22,7 @@ from ingest.event_loader import load_product_events
 from ingest.exports import export_companies
 from ingest.generic_loader import load_rows
 from ingest.job_listings import backfill_job_listings, ingest_job_listings
+from ingest.lead_events import ingest_lead_events
 from ingest.legacy_forms import legacy_form_intake
 from ingest.news_mentions import ingest_news_mentions
 from ingest.people import (
@@ -50,6 +51,7 @@ __all__ = [
     "ingest",
     "ingest_company_signals",
     "ingest_job_listings",
+    "ingest_lead_events",
     "ingest_news_mentions",
     "ingest_person_profiles",
     "ingest_reviews",
