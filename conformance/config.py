@@ -23,6 +23,7 @@ else:  # pragma: no cover
 DEFAULT_ENTITY_TYPES = ("company", "person", "target_client")
 DEFAULT_REGISTRY_FILE = "workflow_registry.yaml"
 DEFAULT_TABLE = "reference.enrichment_workflow_registry"
+DEFAULT_MIGRATIONS = ("supabase/migrations/*.sql",)
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 
@@ -43,6 +44,9 @@ class Config:
     table: str = DEFAULT_TABLE
     connect_timeout: float = 5.0
     statement_timeout: float = 10.0
+    # SQL files (globs relative to the project) whose CREATE FUNCTION bodies say what a
+    # database function called with .rpc() writes
+    migrations: tuple[str, ...] = DEFAULT_MIGRATIONS
 
     def analysis_key(self) -> str:
         """Returns a string of every setting that changes per-file analysis (for the cache)."""
@@ -52,7 +56,9 @@ class Config:
             root = self.source_root.relative_to(self.project_dir).as_posix()
         except ValueError:
             root = str(self.source_root)
-        return json.dumps([root, self.ingest, self.entrypoint, sorted(self.exclude)])
+        return json.dumps(
+            [root, self.ingest, self.entrypoint, sorted(self.exclude), self.migrations]
+        )
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -146,10 +152,19 @@ def load_config(
     settings.update({k: v for k, v in overrides.items() if v is not None and v != ()})
     if severity:
         settings["severity"] = {**settings.get("severity", {}), **severity}
-    for key in ("ingest", "exclude", "entity_types"):
+    for key in ("ingest", "exclude", "entity_types", "migrations"):
         if isinstance(settings.get(key), tuple):
             settings[key] = list(settings[key])
     validate(settings, f"{project / 'pyproject.toml'}:1")
+    for pattern in settings.get("migrations", ()):
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            pyproject = project / "pyproject.toml"
+            line = _setting_line(pyproject, "migrations") or 1
+            raise ConformanceError(
+                f"[tool.conformance] migrations: {pattern!r} must be a path or glob inside "
+                "the project",
+                f"{pyproject}:{line}",
+            )
     if "source_root" in settings:
         source_root = (project / settings["source_root"]).resolve()
     elif (project / "modal-functions" / "src").is_dir():
@@ -172,7 +187,11 @@ def load_config(
         if k in settings
     }
     values.update(
-        {k: tuple(settings[k]) for k in ("ingest", "exclude", "entity_types") if k in settings}
+        {
+            k: tuple(settings[k])
+            for k in ("ingest", "exclude", "entity_types", "migrations")
+            if k in settings
+        }
     )
     cfg = Config(
         project_dir=project,

@@ -21,6 +21,7 @@ from conformance.analysis.incremental import (
     ModuleFunctions,
     Reuse,
 )
+from conformance.analysis.migrations import Database, MigrationFile
 from conformance.analysis.resolve import (
     METHOD_DECORATORS,
     WEB_DECORATORS,
@@ -68,9 +69,12 @@ def resolve_functions(
     config: Config,
     entry: str | None,
     reuse: Reuse | None = None,
+    migrations: tuple[MigrationFile, ...] = (),
 ) -> Resolution:
-    """Resolves every Modal function of the ingest modules: what it writes, calls, invokes."""
-    resolver = Resolver(summaries.without_errors())
+    """Resolves every Modal function of the ingest modules: what it writes, calls, invokes;
+    a database function a ``migrations`` file defines is read for what it writes."""
+    database = Database(migrations) if migrations else None
+    resolver = Resolver(summaries.without_errors(), database=database)
     by_module: list[ModuleFunctions] = []
     for name in sorted(resolver.modules):
         if not is_ingest(summaries.facts[name].rel, config):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from conformance.analysis import postgrest, sqltemplate
 from conformance.analysis import values as v
+from conformance.analysis.migrations import MIGRATIONS_MODULE, Database, DatabaseFunction
 from conformance.analysis.values import (
     AppMethod,
     AppRef,
@@ -117,6 +118,7 @@ class Resolver:
         self,
         modules: Mapping[str, v.ModuleSummary],
         modal_functions: frozenset[FuncRef] = frozenset(),
+        database: Database | None = None,
     ) -> None:
         # ``modules`` may load each summary only when it is first asked for (summaries.Summaries
         # after a partial change): the indexes below are built module by module, on first use
@@ -139,6 +141,10 @@ class Resolver:
         self._stack: set[object] = set()
         self._returns_stack: set[object] = set()
         self.analyze_sql = _analyze_sql
+        # the database functions the migrations define (``.rpc()`` targets), when there are any
+        self.database = database
+        self._db_reach: dict[tuple[str, str, str], Reach] = {}
+        self._db_stack: set[tuple[str, str, str]] = set()
         self._memo: dict[tuple[int, int], tuple[object, Frame, Resolved]] = {}
         self.known = _FuncIndex(self)
 
@@ -567,9 +573,9 @@ class Resolver:
                     effect.receiver, sql, frame
                 ):
                     continue
-                self._sql(sql, loc, out, effect.parsed, effect.text_line)
+                self._sql(sql, CallStep(here, loc), out, effect.parsed, effect.text_line)
             elif isinstance(effect, v.RpcSite):
-                self._rpc(self.resolve(effect.name, frame), loc, out)
+                self._rpc(self.resolve(effect.name, frame), CallStep(here, loc), out)
             elif isinstance(effect, v.InvokeSite):
                 target = self.resolve(effect.func, frame)
                 if isinstance(target, RemoteFunction):
@@ -654,7 +660,7 @@ class Resolver:
         if isinstance(target, External):
             target = postgrest.sender(target.dotted) or target
         if isinstance(target, v.HttpCall):
-            self._http(target, call, frame, step.location, out)
+            self._http(target, call, frame, step, out)
             return True
         instance: Instance | None = None
         if isinstance(target, ClassRef):
@@ -676,7 +682,7 @@ class Resolver:
         return True
 
     def _http(
-        self, sender: v.HttpCall, call: v.CallSite, frame: Frame, loc: Location, out: Reach
+        self, sender: v.HttpCall, call: v.CallSite, frame: Frame, step: CallStep, out: Reach
     ) -> None:
         """An HTTP request: a write when its URL is PostgREST's (see :mod:`postgrest`)."""
         args = [self.resolve(a, frame) for a in call.args]
@@ -685,15 +691,63 @@ class Resolver:
         if request is None:
             return
         if request.rpc is not None:
-            self._rpc(request.rpc, loc, out)
+            self._rpc(request.rpc, step, out)
             return
         table = v.TableRef(v.SchemaScope(v.Unknown("PostgREST"), request.schema), request.table)
-        self._write(table, request.operation, loc, out)
+        self._write(table, request.operation, step.location, out)
 
-    def _rpc(self, name: Resolved, loc: Location, out: Reach) -> None:
-        """A database function called by name (``.rpc("fn")``, ``/rest/v1/rpc/fn``)."""
+    def _rpc(self, name: Resolved, step: CallStep, out: Reach) -> None:
+        """A database function called by name (``.rpc("fn")``, ``/rest/v1/rpc/fn``, ``SELECT
+        fn()`` in SQL text) at ``step``: what its body in the migrations writes, reached through
+        that call; without a body in the repository, an rpc call whose effect is unknown."""
         for option in _options(name):
-            out.rpc.append(RpcCall(option.value if isinstance(option, v.Str) else None, loc))
+            found: list[DatabaseFunction] = []
+            if isinstance(option, v.Str) and self.database is not None:
+                self._touch(MIGRATIONS_MODULE)
+                found = self.database.lookup(option.value)
+            if not found:
+                named = option.value if isinstance(option, v.Str) else None
+                out.rpc.append(RpcCall(named, step.location))
+            for function in found:
+                inner = self._database_reach(function)
+                out.writes.extend(_prefixed(w, step) for w in inner.writes)
+                out.unresolved.extend(_prefixed(u, step) for u in inner.unresolved)
+                out.rpc.extend(_prefixed(r, step) for r in inner.rpc)
+
+    def _database_reach(self, function: DatabaseFunction) -> Reach:
+        """What a database function's body writes, and the functions it calls (followed when
+        the migrations define them); paths are relative to the function, lines in its file."""
+        key = (function.schema, function.name, function.signature)
+        known = self._db_reach.get(key)
+        if known is not None:
+            return known
+        out = Reach()
+        if key in self._db_stack or self.database is None:
+            return out
+        self._db_stack.add(key)
+        try:
+            where = f"{function.schema}.{function.name}"
+            for w in function.writes:
+                at = Location(function.file, w.line)
+                out.writes.append(TableWrite(w.schema, w.table, w.operation, at, w.via))
+            for line, reason in function.unresolved:
+                out.unresolved.append(UnresolvedWrite(Location(function.file, line), reason))
+            for calls, listed in ((function.calls, True), (function.mentions, False)):
+                for name, line in calls:
+                    at = Location(function.file, line)
+                    found = self.database.lookup(name)
+                    if not found and listed:
+                        out.rpc.append(RpcCall(name, at))
+                    for callee in found:
+                        inner = self._database_reach(callee)
+                        step = CallStep(where, at)
+                        out.writes.extend(_prefixed(w, step) for w in inner.writes)
+                        out.unresolved.extend(_prefixed(u, step) for u in inner.unresolved)
+                        out.rpc.extend(_prefixed(r, step) for r in inner.rpc)
+        finally:
+            self._db_stack.discard(key)
+        self._db_reach[key] = out
+        return out
 
     def _write(self, target: Resolved, operation: str, loc: Location, out: Reach) -> None:
         if not isinstance(target, v.TableRef):
@@ -724,16 +778,17 @@ class Resolver:
     def _sql(
         self,
         sql: Resolved,
-        loc: Location,
+        step: CallStep,
         out: Reach,
         parsed: SqlAnalysis | None = None,
         text_line: int | None = None,
     ) -> None:
         """Records the writes (and database functions) of SQL text handed to a driver at
-        ``loc``; a write sits on its target's line when the text is a literal written there
+        ``step``; a write sits on its target's line when the text is a literal written there
         (``text_line``), else on the call."""
+        loc = step.location
         for text in _options(sql):
-            if isinstance(text, v.Concat) and self._sql_with_holes(text, loc, out, text_line):
+            if isinstance(text, v.Concat) and self._sql_with_holes(text, step, out, text_line):
                 continue
             if not isinstance(text, v.Str):
                 out.unresolved.append(
@@ -754,10 +809,10 @@ class Resolver:
                     schema, via = "public", "default-schema"
                 out.writes.append(TableWrite(schema, w.table, w.operation, line, via))
             for name in result.functions:
-                out.rpc.append(RpcCall(name, loc))
+                self._rpc(v.Str(name), step, out)
 
     def _sql_with_holes(
-        self, text: v.Concat, loc: Location, out: Reach, text_line: int | None
+        self, text: v.Concat, step: CallStep, out: Reach, text_line: int | None
     ) -> bool:
         """SQL text with runtime parts (``f"INSERT INTO raw.events ({cols}) VALUES ({ph})"``):
         each part is read as a placeholder name; when the text then parses and every target
@@ -775,6 +830,7 @@ class Resolver:
         result = self.analyze_sql("".join(pieces))
         if result.error is not None:
             return False
+        loc = step.location
         strs = [p for p in text.parts if isinstance(p, v.Str)]
         known_via = _via(*strs) if strs else "literal"
         for w in result.writes:
@@ -794,7 +850,7 @@ class Resolver:
             out.writes.append(TableWrite(schema, w.table, w.operation, line, via))
         for name in result.functions:
             if _HOLE_MARK not in name:
-                out.rpc.append(RpcCall(name, loc))
+                self._rpc(v.Str(name), step, out)
         return True
 
 

@@ -22,7 +22,7 @@ from ingest.event_loader import load_product_events
 from ingest.exports import export_companies
 from ingest.generic_loader import load_rows
 from ingest.job_listings import backfill_job_listings, ingest_job_listings
-from ingest.lead_events import ingest_lead_events
+from ingest.lead_events import ingest_lead_events, score_lead_batches
 from ingest.legacy_forms import legacy_form_intake
 from ingest.news_mentions import ingest_news_mentions
 from ingest.people import (
@@ -61,6 +61,7 @@ __all__ = [
     "merge_companies",
     "refresh_people",
     "replay_failed_payloads",
+    "score_lead_batches",
     "score_review_batch",
     "status_server",
     "tag_companies",

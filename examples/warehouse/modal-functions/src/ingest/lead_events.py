@@ -2,7 +2,8 @@
 
 This image has no supabase client: rows go to ``<SUPABASE_URL>/rest/v1/<table>`` with requests
 and httpx. The schema is the ``Content-Profile`` header's; ``Prefer:
-resolution=merge-duplicates`` makes a POST an upsert.
+resolution=merge-duplicates`` makes a POST an upsert. ``merge_leads`` and
+``record_lead_score`` are database functions whose bodies are in supabase/migrations/.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import modal
 import requests
 from pydantic import BaseModel, Field
 
+from common.db import pg_connect
 from config import app, db_secret, image
 
 SUPABASE_URL = os.environ.get("SUPABASE_URL", "")
@@ -59,3 +61,15 @@ def ingest_lead_events(request: LeadEvents) -> dict:
     if request.callback_url:  # another service, not PostgREST: not a write
         requests.post(request.callback_url, json={"batch_id": request.batch_id}, timeout=10)
     return {"batch_id": request.batch_id, "events": len(request.events)}
+
+
+@app.function(image=image, secrets=[db_secret], schedule=modal.Cron("15 * * * *"))
+def score_lead_batches() -> int:
+    """Scores the batches merged in the last hour (the scoring is a database function)."""
+    with pg_connect() as conn:
+        batches = conn.execute(
+            "SELECT id FROM staging.lead_batches WHERE merged_at > now() - interval '1 hour'"
+        ).fetchall()
+        for (batch_id,) in batches:
+            conn.execute("SELECT public.record_lead_score(%s, %s)", (batch_id, "hourly"))
+    return len(batches)
