@@ -74,6 +74,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "Seq",
         "Dict",
         "Elem",
+        "Each",
         "CallResult",
         "Client",
         "ClientOptions",
@@ -93,6 +94,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "Instance",
         "BoundMethod",
         "RemoteFunction",
+        "OrmTable",
+        "OrmStatement",
+        "OrmSession",
         "HttpClient",
         "HttpCall",
         # effects: members of ``Effect`` (tagged)

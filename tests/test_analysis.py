@@ -59,10 +59,10 @@ def test_the_expected_evidence_points_at_the_writes_in_the_source() -> None:
         file, number = place.rsplit(":", 1)
         return (source / file).read_text().splitlines()[int(number) - 1]
 
-    words = {  # the client method, the SQL keyword, or the HTTP method sent to PostgREST
-        "insert": ("insert", "INSERT", "COPY", "to_sql", "post"),
-        "upsert": ("upsert", "insert", "INSERT", "post", "put"),
-        "update": ("update", "UPDATE", "patch"),
+    words = {  # the client or session method, the SQL keyword, or the HTTP method
+        "insert": ("insert", "INSERT", "COPY", "to_sql", "post", "add", "bulk_"),
+        "upsert": ("upsert", "insert", "INSERT", "post", "put", "merge"),
+        "update": ("update", "UPDATE", "patch", "bulk_update"),
         "delete": ("delete", "DELETE"),
         "merge": ("MERGE",),
         "truncate": ("TRUNCATE",),
@@ -806,4 +806,101 @@ def test_postgrest_over_http_is_a_table_write(tmp_path: Path) -> None:
             "insert into a table not known statically: a name built at runtime (depends on the"
             " runtime value of parameter 'table')",
         ),
+    ]
+
+
+def test_sqlalchemy_sessions_models_and_core_statements(tmp_path: Path) -> None:
+    """A session's add/add_all/merge/delete/bulk_* of a project model write its
+    ``__tablename__`` in its ``__table_args__`` schema (a base class's too; else public); an
+    executed Core insert/update/delete on a model or a ``Table(..., schema=)`` writes it
+    (``on_conflict_do_update``: an upsert), a select does not; ``set.add`` is no write; an object
+    whose model is not in the project is unresolved when the receiver is a session."""
+    result = scan(
+        tmp_path,
+        {
+            "models.py": """
+            from sqlalchemy import Column, Integer, MetaData, Table, UniqueConstraint
+            from sqlalchemy.orm import DeclarativeBase, declared_attr
+
+            class Base(DeclarativeBase):
+                pass
+
+            class RawModel(Base):
+                __abstract__ = True
+                __table_args__ = {"schema": "raw"}
+
+            class Event(RawModel):
+                __tablename__ = "events"
+
+            class Company(Base):
+                __tablename__ = "companies"
+                __table_args__ = (UniqueConstraint("domain"), {"schema": "core"})
+
+            class Note(Base):
+                __tablename__ = "notes"
+
+            class Dynamic(Base):
+                @declared_attr
+                def __tablename__(cls):
+                    return cls.__name__.lower()
+
+            class Plain:
+                pass
+
+            audit = Table("audit", MetaData(), Column("id", Integer), schema="staging")
+        """,
+            "ingest/a.py": """
+            from sqlalchemy import delete, select, update
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+            from sqlalchemy.orm import Session, sessionmaker
+            from config import app
+            from models import Company, Dynamic, Event, Note, Plain, audit
+            from vendor.models import Remote
+
+            SessionLocal = sessionmaker()
+
+            @app.function()
+            def f(engine, rows, seen, key):
+                with SessionLocal() as session:
+                    session.add(Event(id=1))
+                    session.add_all([Company(**row) for row in rows])
+                    session.merge(Note(id=2))
+                    session.delete(Note(id=3))
+                    session.bulk_insert_mappings(Company, rows)
+                    session.execute(pg_insert(Event).values(rows).on_conflict_do_update())
+                    session.execute(update(audit).where(audit.c.id == 1).values(x=1))
+                    session.execute(delete(Company).where(Company.id == 1))
+                    session.execute(audit.insert().values(rows))
+                    session.execute(select(Event))
+                    session.add(Dynamic())
+                    session.add(Remote())
+                seen.add(key)
+                seen.add(Plain())
+                with Session(engine) as other:
+                    other.bulk_save_objects([Note(id=i) for i in rows])
+        """,
+        },
+    )
+    fn = only(result)
+    assert fn["evidence"] == [
+        "core.companies delete via constant at ingest/a.py:20",
+        "core.companies insert via constant at ingest/a.py:14",
+        "core.companies insert via constant at ingest/a.py:17",
+        "public.notes delete via default-schema at ingest/a.py:16",
+        "public.notes insert via default-schema at ingest/a.py:28",
+        "public.notes upsert via default-schema at ingest/a.py:15",
+        "raw.events insert via constant at ingest/a.py:13",
+        "raw.events upsert via constant at ingest/a.py:18",
+        "staging.audit insert via constant at ingest/a.py:21",
+        "staging.audit update via constant at ingest/a.py:19",
+    ]
+    analysis = analyze_project(load_config(tmp_path), use_cache=False)
+    reasons = sorted((u.location.line, u.reason) for u in analysis.functions[0].unresolved)
+    assert reasons == [
+        (
+            23,
+            "insert into a table not known statically: Dynamic.__tablename__ is computed"
+            " (declared_attr)",
+        ),
+        (24, "add() of an object whose model is not known: the result of Remote()"),
     ]

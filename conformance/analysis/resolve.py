@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from conformance.analysis import postgrest, sqltemplate
+from conformance.analysis import orm, postgrest, sqltemplate
 from conformance.analysis import values as v
 from conformance.analysis.migrations import MIGRATIONS_MODULE, Database, DatabaseFunction
 from conformance.analysis.values import (
@@ -77,9 +77,13 @@ _NEVER_A_FUNCTION = frozenset(
         v.SchemaScope,
         v.TableRef,
         v.Bucket,
+        v.Each,
+        v.OrmTable,
+        v.OrmStatement,
         v.LocalClass,
     }
 )
+_DEFAULT_SCHEMA = v.Str("public", "default-schema")
 _MAX_CHOICES = 64
 
 Resolved = v.Value
@@ -320,6 +324,9 @@ class Resolver:
         merged.update(items)
         return v.Dict(tuple(merged.items()), tuple(unread))
 
+    def _r_each(self, value: v.Each, frame: Frame, d: int) -> Resolved:
+        return v.Each(self.resolve(value.item, frame, d))
+
     def _r_elem(self, value: v.Elem, frame: Frame, d: int) -> Resolved:
         return self._element(self.resolve(value.seq, frame, d), value.index)
 
@@ -384,6 +391,16 @@ class Resolver:
             method = postgrest.client_method(base, attr)
             if method is not None:
                 return method
+        if isinstance(base, v.OrmStatement):
+            return orm.refined(base, attr)
+        if isinstance(base, v.OrmTable):
+            found = orm.table_statement(base, attr)
+            if found is not None:
+                return found
+        if isinstance(base, v.OrmSession):
+            found = orm.session_scope(attr)
+            if found is not None:
+                return found
         if isinstance(base, v.Unknown):
             return v.Unknown(
                 f"{base.reason} (.{attr})"
@@ -454,6 +471,16 @@ class Resolver:
                 return AppRef(frame.module, name.value if isinstance(name, v.Str) else None)
             if func.dotted in SQL_TEXT_WRAPPERS and call.args:
                 return self.resolve(call.args[0], frame, depth)
+            operation = orm.statement(func.dotted)
+            if operation is not None:
+                on = self.resolve(call.args[0], frame, depth) if call.args else None
+                return v.OrmStatement(on or v.Unknown("no table given"), operation)
+            if orm.is_session(func.dotted):
+                return v.OrmSession()
+            if orm.is_table(func.dotted) and call.args:
+                kwargs = {k: self.resolve(a, frame, depth) for k, a in call.kwargs}
+                name = self.resolve(call.args[0], frame, depth)
+                return v.OrmTable(kwargs.get("schema", v.Str("public", "default-schema")), name)
             if func.dotted in postgrest.CLIENT_CLASSES:
                 kwargs = {k: self.resolve(a, frame, depth) for k, a in call.kwargs}
                 return v.HttpClient(kwargs.get("base_url"), kwargs.get("headers"))
@@ -462,6 +489,8 @@ class Resolver:
                 if len(args) >= 2 and isinstance(args[1], v.Str):
                     return RemoteFunction(args[1].value)
             return v.Unknown(f"the result of {func.dotted.rsplit('.', 1)[-1]}()")
+        if isinstance(func, (v.OrmStatement, v.OrmSession)):  # a statement's refining method
+            return func  # (see orm.refined), or a session factory called
         if isinstance(func, ClassRef):
             init = FuncRef(func.module, f"{func.name}.__init__")
             bindings: tuple[tuple[str, Resolved], ...] = ()
@@ -564,9 +593,12 @@ class Resolver:
         for effect in summary.effects:
             loc = Location(module.file, effect.line)
             if isinstance(effect, v.WriteSite):
-                self._write(self.resolve(effect.target, frame), effect.operation, loc, out)
+                receiver = self.resolve(effect.target, frame)
+                self._write(receiver, effect.operation, loc, out)
                 if effect.method:
                     self._verb_helper(effect, frame, CallStep(here, loc), out)
+                if effect.method in orm.SESSION_METHODS:
+                    self._session_write(effect, receiver, frame, loc, out)
             elif isinstance(effect, v.SqlSite):
                 sql = self.resolve(effect.sql, frame)
                 if effect.receiver is not None and not self._is_sql_copy(
@@ -611,6 +643,88 @@ class Resolver:
         if isinstance(self.resolve(receiver, frame), (v.Bucket, External, ModuleRef)):
             return False
         return not isinstance(text, v.Str) or _COPY_STATEMENT.match(text.value) is not None
+
+    def _session_write(
+        self, site: v.WriteSite, receiver: Resolved, frame: Frame, loc: Location, out: Reach
+    ) -> None:
+        """``session.add(obj)`` and friends (see :mod:`orm`): a write to the table of each
+        object's model class; an object the project's classes cannot name is an unresolved
+        write when the receiver is known to be a session (or the method is SQLAlchemy's alone)."""
+        if not site.args:
+            return
+        first = self.resolve(site.args[0], frame)
+        if site.method in orm.MANY:
+            objects = [i for o in _options(first) for i in _elements(o)]
+        else:
+            objects = list(_options(first))
+        sure = isinstance(receiver, v.OrmSession) or site.method in orm.BY_MODEL
+        for obj in objects:
+            cls = (
+                obj
+                if site.method in orm.BY_MODEL
+                else obj.cls
+                if isinstance(obj, Instance)
+                else None
+            )
+            model = self._model(cls) if isinstance(cls, ClassRef) else None
+            if model is not None:
+                self._write(model, site.operation, loc, out)
+            elif sure and not isinstance(cls, ClassRef):
+                reason = f"{site.method}() of an object whose model is not known: {_reason(obj)}"
+                out.unresolved.append(UnresolvedWrite(loc, reason))
+
+    def _model(self, cls: ClassRef) -> v.TableRef | None:
+        """The table a SQLAlchemy model class maps to (schema and name, each known or not);
+        None when the class is no model (it has neither ``__tablename__`` nor ``__table__``)."""
+        table = self._class_field(cls, "__table__")
+        if isinstance(table, v.OrmTable):
+            return v.TableRef(v.SchemaScope(v.OrmSession(), table.schema), table.name)
+        name = self._class_field(cls, "__tablename__")
+        if name is None:
+            return None
+        if isinstance(name, (FuncRef, BoundMethod)):
+            name = v.Unknown(f"{cls.name}.__tablename__ is computed (declared_attr)")
+        args = self._class_field(cls, "__table_args__")
+        schema = orm.schema_in(args) if args is not None else None
+        # named in the model's definition, elsewhere: known 'via constant', as a module's are
+        scope = v.SchemaScope(v.OrmSession(), _as_constant(schema) if schema else _DEFAULT_SCHEMA)
+        return v.TableRef(scope, _as_constant(name))
+
+    def _class_field(self, cls: ClassRef, attr: str, depth: int = 0) -> Resolved | None:
+        """A class attribute (or method) of ``cls`` or its bases in the project; None when
+        none of them defines it."""
+        self._touch(cls.module)
+        summary = self.class_summary(cls.module, cls.name)
+        if summary is None or depth > _MAX_DEPTH:
+            return None
+        if attr in summary.methods:
+            return FuncRef(cls.module, f"{cls.name}.{attr}")
+        for name, value in summary.fields:
+            if name == attr:
+                return self.resolve(value, Frame(cls.module))
+        for base in summary.bases:
+            base_ref = self.resolve(base, Frame(cls.module))
+            if isinstance(base_ref, ClassRef) and base_ref != cls:
+                found = self._class_field(base_ref, attr, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def _statement_write(self, stmt: v.OrmStatement, loc: Location, out: Reach) -> None:
+        """An executed SQLAlchemy Core statement."""
+        if stmt.operation == "select":
+            return
+        for target in _options(stmt.target):
+            table: Resolved | None = None
+            if isinstance(target, v.OrmTable):
+                table = v.TableRef(v.SchemaScope(v.OrmSession(), target.schema), target.name)
+            elif isinstance(target, ClassRef):
+                table = self._model(target)
+            if table is None:
+                what = f"a {stmt.operation} statement on something that is not a table or model"
+                out.unresolved.append(UnresolvedWrite(loc, f"{what}: {_reason(target)}"))
+                continue
+            self._write(table, stmt.operation, loc, out)
 
     def _verb_helper(self, site: v.WriteSite, frame: Frame, step: CallStep, out: Reach) -> None:
         """A call named like a write verb on a receiver the file could not tell: when the
@@ -788,6 +902,9 @@ class Resolver:
         (``text_line``), else on the call."""
         loc = step.location
         for text in _options(sql):
+            if isinstance(text, v.OrmStatement):
+                self._statement_write(text, loc, out)
+                continue
             if isinstance(text, v.Concat) and self._sql_with_holes(text, step, out, text_line):
                 continue
             if not isinstance(text, v.Str):
@@ -871,6 +988,7 @@ _RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
     v.Seq: Resolver._r_seq,
     v.Dict: Resolver._r_dict,
     v.Elem: Resolver._r_elem,
+    v.Each: Resolver._r_each,
     v.Sub: Resolver._r_sub,
     v.CallResult: Resolver._r_call,
     v.Client: Resolver._r_client,
@@ -967,6 +1085,8 @@ def _as_constant(value: Resolved) -> Resolved:
         return v.Choice(mapped, value.via) if isinstance(value, v.Choice) else v.Seq(mapped)
     if isinstance(value, v.Concat):
         return v.Concat(tuple(_as_constant(p) for p in value.parts))
+    if isinstance(value, v.OrmTable):
+        return v.OrmTable(_as_constant(value.schema), _as_constant(value.name))
     return value
 
 
@@ -987,9 +1107,20 @@ def _via(*values: v.Str) -> str:
     return max((val.via for val in values), key=lambda x: VIA.index(x) if x in VIA else 0)
 
 
+def _elements(value: Resolved) -> list[Resolved]:
+    """The elements of a sequence (each of a comprehension's is like its item)."""
+    if isinstance(value, v.Seq):
+        return [o for item in value.items for o in _options(item)]
+    if isinstance(value, v.Each):
+        return list(_options(value.item))
+    return [value]
+
+
 def _reason(value: Resolved) -> str:
     if isinstance(value, v.Unknown):
         return value.reason
+    if isinstance(value, v.Each):
+        return "a comprehension"
     if isinstance(value, v.Concat):  # a string with runtime parts: why the first is unknown
         hole = next((p for p in value.parts if not isinstance(p, v.Str)), None)
         return _reason(hole) if isinstance(hole, v.Unknown) else "a string built at runtime"

@@ -109,6 +109,14 @@ class Elem:
 
 
 @dataclass(frozen=True, slots=True)
+class Each:
+    """A list, set or generator comprehension: its elements, each like ``item``
+    (``[Event(**row) for row in rows]``)."""
+
+    item: Value
+
+
+@dataclass(frozen=True, slots=True)
 class CallResult:
     """What ``func(*args, **kwargs)`` returns; the resolver follows ``func`` when it can."""
 
@@ -243,6 +251,29 @@ class RemoteFunction:
 
 
 @dataclass(frozen=True, slots=True)
+class OrmTable:
+    """SQLAlchemy's ``Table(name, metadata, ..., schema=...)``."""
+
+    schema: Value
+    name: Value
+
+
+@dataclass(frozen=True, slots=True)
+class OrmStatement:
+    """A SQLAlchemy statement on ``target`` (a model class or an :class:`OrmTable`):
+    ``insert(Model)``, ``update(table)``, ``delete(...)``, their ``.values()``/``.where()``/...
+    (``on_conflict_do_update`` makes an upsert), or ``select(...)`` (``operation`` ``select``)."""
+
+    target: Value
+    operation: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrmSession:
+    """A SQLAlchemy (or SQLModel) session, or a factory of sessions (``sessionmaker(...)``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class HttpClient:
     """``requests.Session()``, ``httpx.Client(...)`` or ``httpx.AsyncClient(...)``: the
     ``base_url`` and ``headers`` it adds to each request (httpx's keyword arguments)."""
@@ -273,6 +304,7 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
     Seq,
     Dict,
     Elem,
+    Each,
     CallResult,
     Client,
     ClientOptions,
@@ -292,6 +324,9 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
     Instance,
     BoundMethod,
     RemoteFunction,
+    OrmTable,
+    OrmStatement,
+    OrmSession,
     HttpClient,
     HttpCall,
 ]

@@ -35,6 +35,7 @@ DATA_VALUES: tuple[type, ...] = (
     v.SchemaScope,
     v.TableRef,
     v.Bucket,
+    v.Each,
 )
 # what a query builder's or a cursor's call returns: nothing the analysis follows
 QUERY_RESULT = v.Unknown("a supabase query result")

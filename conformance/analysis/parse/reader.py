@@ -488,9 +488,8 @@ class Reader:
         if type(node) is cst.DictComp:
             self._ev(node.key, child)
             self._ev(node.value, child)
-        else:
-            self._ev(node.elt, child)  # type: ignore[attr-defined]
-        return v.Unknown("a comprehension")
+            return v.Unknown("a comprehension")
+        return v.Each(self._ev(node.elt, child))  # type: ignore[attr-defined]
 
     def _call(self, node: cst.Call, frame: Scope) -> v.Value:
         func = node.func

@@ -53,10 +53,12 @@ def write(call: Call) -> v.Value | None:
         operation = "upsert"
     if isinstance(call.base, _BUILDERS):
         call.effect(v.WriteSite(call.base, operation, call.line()))
-    else:  # a parameter, a helper's result, ``self.x``: perhaps the project's own ``update``
-        site = v.WriteSite(call.base, operation, call.line(), call.method, call.args, call.kwargs)
-        call.effect(site)
-    return QUERY_RESULT
+        return QUERY_RESULT
+    # a parameter, a helper's result, ``self.x``: perhaps the project's own ``update`` (or a
+    # SQLAlchemy session's ``delete``): the resolver decides, and follows the result if it can
+    site = v.WriteSite(call.base, operation, call.line(), call.method, call.args, call.kwargs)
+    call.effect(site)
+    return v.CallResult(v.Attr(call.base, call.method), call.args, call.kwargs)
 
 
 @on_method("rpc")

@@ -15,6 +15,7 @@ from ingest.company_merge import merge_companies
 from ingest.company_queue import enqueue_companies
 from ingest.company_signals import ingest_company_signals
 from ingest.company_tags import tag_companies
+from ingest.crm_sync import sync_crm_contacts
 from ingest.domain_verification import verify_domains
 from ingest.enrichment import enrich_company, enrich_person
 from ingest.enrichment_worker import CompanyEnricher
@@ -64,6 +65,7 @@ __all__ = [
     "score_lead_batches",
     "score_review_batch",
     "status_server",
+    "sync_crm_contacts",
     "tag_companies",
     "tech_stack",
     "verify_domains",
