@@ -33,8 +33,14 @@ class Config:
 
     project_dir: Path
     source_root: Path
+    # directories, files or globs under the source root ("." is all of it)
     ingest: tuple[str, ...] = ("ingest",)
     entrypoint: str | None = "app.py"
+    # more deploy entry points (files or globs), each deploying the App(s) it names
+    entrypoints: tuple[str, ...] = ()
+    # False when the settings name no entry point and app.py is only the default: then a
+    # project without one is not told that its setting matches nothing
+    entrypoint_configured: bool = True
     registry: str | None = None
     workspace: str | None = None
     app_name: str | None = None
@@ -57,8 +63,13 @@ class Config:
         except ValueError:
             root = str(self.source_root)
         return json.dumps(
-            [root, self.ingest, self.entrypoint, sorted(self.exclude), self.migrations]
+            [root, self.ingest, self.entry_points(), sorted(self.exclude), self.migrations]
         )
+
+    def entry_points(self) -> tuple[str, ...]:
+        """The deploy entry points: ``entrypoint`` (unless null) and ``entrypoints``."""
+        first = (self.entrypoint,) if self.entrypoint else ()
+        return tuple(dict.fromkeys((*first, *self.entrypoints)))
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -149,10 +160,12 @@ def load_config(
         raise ConformanceError(f"project directory not found: {project_dir}")
     settings = read_raw_settings(project)
     severity = overrides.pop("severity", None)
+    if overrides.get("entrypoint") is not None:  # --entrypoint replaces both settings
+        settings.pop("entrypoints", None)
     settings.update({k: v for k, v in overrides.items() if v is not None and v != ()})
     if severity:
         settings["severity"] = {**settings.get("severity", {}), **severity}
-    for key in ("ingest", "exclude", "entity_types", "migrations"):
+    for key in ("ingest", "exclude", "entity_types", "migrations", "entrypoints"):
         if isinstance(settings.get(key), tuple):
             settings[key] = list(settings[key])
     validate(settings, f"{project / 'pyproject.toml'}:1")
@@ -189,10 +202,13 @@ def load_config(
     values.update(
         {
             k: tuple(settings[k])
-            for k in ("ingest", "exclude", "entity_types", "migrations")
+            for k in ("ingest", "exclude", "entity_types", "migrations", "entrypoints")
             if k in settings
         }
     )
+    if "entrypoints" in settings and "entrypoint" not in settings:
+        values["entrypoint"] = None  # the list names them all: app.py is no longer implied
+    values["entrypoint_configured"] = "entrypoint" in settings or "entrypoints" in settings
     cfg = Config(
         project_dir=project,
         source_root=source_root,

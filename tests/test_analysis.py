@@ -37,23 +37,35 @@ def only(result: dict) -> dict:
     return result["functions"][0]
 
 
-def test_example_project_matches_its_expected_output() -> None:
-    """Every function, table and operation, and every write's evidence: how its name was
-    known (``via``), its line, and the call path that reaches it."""
-    expected = json.loads((EXAMPLE / "expected.json").read_text())
-    analysis = analyze_project(load_config(EXAMPLE), use_cache=False)
+# the bundled examples, and how many writes each one's evidence must at least hold
+EXAMPLES = [
+    pytest.param(EXAMPLE, 60, id="warehouse"),
+    pytest.param(ROOT / "examples" / "multiapp", 8, id="multiapp"),
+]
+
+
+@pytest.mark.parametrize("example, _writes", EXAMPLES)
+def test_example_project_matches_its_expected_output(example: Path, _writes: int) -> None:
+    """Every function (its App and the entry points that deploy it), table and operation, and
+    every write's evidence: how its name was known (``via``), its line, and the call path
+    that reaches it."""
+    expected = json.loads((example / "expected.json").read_text())
+    analysis = analyze_project(load_config(example), use_cache=False)
     got = normalise(analysis)
     assert got == {k: v for k, v in expected.items() if k != "evidence"}
     assert evidence(analysis) == expected["evidence"]
 
 
-def test_the_expected_evidence_points_at_the_writes_in_the_source() -> None:
+@pytest.mark.parametrize("example, writes", EXAMPLES)
+def test_the_expected_evidence_points_at_the_writes_in_the_source(
+    example: Path, writes: int
+) -> None:
     """An independent check of expected.json's evidence: each write's line holds the write
     (the client method, the SQL target, or the call handing a constant's SQL to the driver),
     and each step of a call path holds a call of the next function."""
     import re
 
-    source = EXAMPLE / "modal-functions" / "src"
+    source = load_config(example).source_root
 
     def line(place: str) -> str:
         file, number = place.rsplit(":", 1)
@@ -68,7 +80,7 @@ def test_the_expected_evidence_points_at_the_writes_in_the_source() -> None:
         "truncate": ("TRUNCATE",),
     }
     pattern = re.compile(r"(\S+) (\S+) via (\S+) at (\S+)((?: < \S+ at \S+)*)$")
-    expected = json.loads((EXAMPLE / "expected.json").read_text())["evidence"]
+    expected = json.loads((example / "expected.json").read_text())["evidence"]
     checked = 0
     for items in expected.values():
         for item in items:
@@ -84,7 +96,7 @@ def test_the_expected_evidence_points_at_the_writes_in_the_source() -> None:
             for caller, at in steps:
                 assert "(" in line(at), (item, caller, at)
             checked += 1
-    assert checked > 60
+    assert checked >= writes
 
 
 def test_app_alias_and_module_attribute(tmp_path: Path) -> None:
@@ -348,15 +360,23 @@ def test_app_cls_methods_and_deployment(tmp_path: Path) -> None:
 
             @app.function()
             @modal.fastapi_endpoint(method="POST")
+            def same_module(): ...
+        """,
+            "ingest/b.py": """
+            from config import app
+
+            @app.function()
             def hidden(): ...
         """,
         },
         settings='entrypoint = "app.py"\n',
     )
     by_name = {f["name"]: f for f in result["functions"]}
-    assert set(by_name) == {"Worker.run", "hidden"}
-    assert by_name["Worker.run"]["deployed"] and not by_name["hidden"]["deployed"]
-    assert by_name["hidden"]["kind"] == "web"
+    assert set(by_name) == {"Worker.run", "same_module", "hidden"}
+    # Modal registers every function of a module the entry point imports
+    assert by_name["Worker.run"]["deployed"] and by_name["same_module"]["deployed"]
+    assert not by_name["hidden"]["deployed"]
+    assert by_name["same_module"]["kind"] == "web"
     assert by_name["Worker.run"]["writes"] == [["core", "w", "upsert"]]
 
 
@@ -904,3 +924,153 @@ def test_sqlalchemy_sessions_models_and_core_statements(tmp_path: Path) -> None:
         ),
         (24, "add() of an object whose model is not known: the result of Remote()"),
     ]
+
+
+LAYOUT = {
+    "pipelines/a.py": "from config import app\n\n@app.function()\ndef a(): ...\n",
+    "jobs/x_job.py": "from config import app\n\n@app.function()\ndef x(): ...\n",
+    "jobs/y.py": "from config import app\n\n@app.function()\ndef y(): ...\n",
+    "single.py": "from config import app\n\n@app.function()\ndef s(): ...\n",
+}
+
+
+@pytest.mark.parametrize(
+    "ingest, found, unmatched",
+    [
+        ('["."]', ["a", "s", "x", "y"], ()),
+        ('["./"]', ["a", "s", "x", "y"], ()),
+        ('["jobs/*_job.py", "single.py", "pipelines"]', ["a", "s", "x"], ()),
+        ('["jobs", "ingest"]', ["x", "y"], ("ingest",)),
+        ('["nowhere"]', [], ("nowhere",)),
+    ],
+)
+def test_ingest_entries_are_directories_files_globs_or_the_whole_root(
+    tmp_path: Path, ingest: str, found: list[str], unmatched: tuple[str, ...]
+) -> None:
+    make_project(tmp_path, {"config.py": CONFIG, **LAYOUT}, f"ingest = {ingest}\n")
+    analysis = analyze_project(load_config(tmp_path), use_cache=False)
+    assert sorted(f.name for f in analysis.functions) == found
+    assert analysis.searched is not None
+    assert analysis.searched.unmatched_ingest == unmatched
+    assert analysis.searched.python_files == 5
+
+
+DEPLOYED = {
+    "app.py": """
+        from config import app
+        from ingest.a import one
+    """,
+    "ingest/a.py": """
+        from config import app
+        import ingest.b
+
+        @app.function()
+        def one(): ...
+
+        @app.function()
+        def two(): ...
+
+        @app.function()
+        def uses_c():
+            from ingest.c import four
+            four.remote()
+    """,
+    "ingest/b.py": """
+        from config import app
+        from ingest import shared
+
+        @app.function()
+        def three(): ...
+    """,
+    "ingest/shared.py": """
+        from config import app
+
+        @app.function()
+        def through_two_modules(): ...
+    """,
+    "ingest/c.py": """
+        from config import app
+
+        @app.function()
+        def four(): ...
+    """,
+    "ingest/d.py": """
+        from config import app
+
+        @app.function()
+        def five(): ...
+    """,
+    "ingest/own.py": """
+        import modal
+        from ingest import main_app_worker
+
+        other = modal.App("other")
+
+        @other.function()
+        def six(): ...
+    """,
+    "ingest/main_app_worker.py": """
+        from config import app
+
+        @app.function()
+        def seven(): ...
+    """,
+}
+
+
+def test_modal_deploys_every_function_of_every_module_the_entry_point_loads(
+    tmp_path: Path,
+) -> None:
+    """Importing one name deploys its whole module; a module imported by an imported module
+    too (at module level: an import in a function body runs in the container, after the
+    deploy); a file that creates its own App is deployed on its own, and deploys only that
+    App's functions (``seven`` is on the main App, which its import does not deploy)."""
+    make_project(tmp_path, {"config.py": CONFIG, **DEPLOYED})
+    analysis = analyze_project(load_config(tmp_path), use_cache=False)
+    by_name = {f.name: (f.app_name, f.deployed_by) for f in analysis.functions}
+    assert by_name == {
+        "one": ("wh", ("app.py",)),
+        "two": ("wh", ("app.py",)),
+        "uses_c": ("wh", ("app.py",)),
+        "three": ("wh", ("app.py",)),
+        "through_two_modules": ("wh", ("app.py",)),
+        "four": ("wh", ()),
+        "five": ("wh", ()),
+        "six": ("other", ("ingest/own.py",)),
+        "seven": ("wh", ()),
+    }
+    assert {f.name for f in analysis.functions if not f.deployed} == {"four", "five", "seven"}
+    assert analysis.searched is not None
+    assert analysis.searched.entry_points == ("app.py", "ingest/own.py")
+
+
+def test_several_entry_points_and_the_single_setting(tmp_path: Path) -> None:
+    files = {
+        "config.py": CONFIG,
+        "deploy/__init__.py": "",
+        "deploy/jobs.py": "from config import app\nimport ingest.a\n",
+        "deploy/hooks.py": "from config import app\nimport ingest.b\n",
+        "ingest/a.py": "from config import app\n\n@app.function()\ndef a(): ...\n",
+        "ingest/b.py": "from config import app\n\n@app.function()\ndef b(): ...\n",
+    }
+
+    def deployed(settings: str, **overrides: str) -> dict[str, tuple[str, ...]]:
+        make_project(tmp_path, files, settings)
+        analysis = analyze_project(load_config(tmp_path, **overrides), use_cache=False)
+        return {f.name: f.deployed_by for f in analysis.functions}
+
+    both = 'entrypoints = ["deploy/jobs.py", "deploy/hooks.py"]\n'
+    assert deployed(both) == {"a": ("deploy/jobs.py",), "b": ("deploy/hooks.py",)}
+    assert deployed('entrypoints = ["deploy/*.py"]\n') == {
+        "a": ("deploy/jobs.py",),
+        "b": ("deploy/hooks.py",),
+    }
+    assert deployed('entrypoint = "deploy/jobs.py"\n') == {"a": ("deploy/jobs.py",), "b": ()}
+    # --entrypoint replaces both settings
+    assert deployed(both, entrypoint="deploy/hooks.py") == {"a": (), "b": ("deploy/hooks.py",)}
+    # no entry point at all: deployment is not known, so nothing is reported as not deployed
+    make_project(tmp_path, files, "entrypoint = false\n".replace("false", '"missing.py"'))
+    analysis = analyze_project(load_config(tmp_path), use_cache=False)
+    assert all(f.deployed for f in analysis.functions)
+    assert analysis.searched is not None
+    assert analysis.searched.unmatched_entry_points == ("missing.py",)

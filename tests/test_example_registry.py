@@ -42,10 +42,11 @@ DEMONSTRATIONS: dict[str, list[tuple[str | None, str | None, str | None]]] = {
     "CONF016": [(None, None, "ingest/broken_syntax.py")],
     "CONF017": [(None, None, "common/db.py")],
     "CONF018": [("g2-reviews", "ingest.reviews.ingest_reviews", None)],
+    "CONF030": [(None, None, None)],
 }
 
-# Findings about the code itself: no registry can make them go away.
-RESIDUAL = {"CONF009", "CONF012", "CONF013", "CONF015", "CONF016", "CONF017"}
+# Findings about the code (or the settings) itself: no registry can make them go away.
+RESIDUAL = {"CONF009", "CONF012", "CONF013", "CONF015", "CONF016", "CONF017", "CONF030"}
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +153,22 @@ def test_cli_check_with_the_clean_registry() -> None:
     assert result.returncode == 1, result.stderr
     shown = {code for code in RULES_BY_CODE if f" {code} " in result.stdout}
     assert shown == RESIDUAL, result.stdout
+
+
+def test_the_stale_ingest_entry_is_reported(drifted: CheckResult) -> None:
+    found = [f for f in drifted.findings if f.code == "CONF030"]
+    assert [f.message for f in found] == [
+        "the ingest entry 'ingest_v1' matches no Python file under the source root "
+        "modal-functions/src"
+    ]
+    assert found[0].severity == "warning" and drifted.exit_code == 1
+
+
+def test_the_multi_app_example_checks_clean_but_for_its_undeployed_refund() -> None:
+    """examples/multiapp: three Apps, deployed by a configured entry point and from their own
+    files; the only finding is the function that no deploy imports."""
+    result = check(ROOT / "examples" / "multiapp", Options(use_cache=False, jobs=1))
+    assert [(f.code, f.function) for f in result.findings] == [
+        ("CONF009", "billing.refunds.refund")
+    ]
+    assert result.exit_code == 0

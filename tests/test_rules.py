@@ -28,6 +28,7 @@ from conformance.model import (
     RegistryEntry,
     RegistryProblem,
     RpcCall,
+    Searched,
     SecretLiteral,
     SlugHint,
     Suppression,
@@ -108,10 +109,18 @@ def build_case(data: dict[str, Any]) -> tuple[Analysis, Registry, Config]:
     deployed true, modal_name = name by default; ``writes`` with ``table: schema.name``,
     operation insert, via literal, line, optional file/call_path; ``unresolved``, ``rpc``,
     ``invokes``, ``slug_hints``), ``registry`` (``source``, ``entries`` as registry columns plus
-    ``line``, ``problems``), ``errors``, ``suppressions``, ``secrets``, and ``config`` (Config
-    fields; the project is /project, the source root /project/src).
+    ``line``, ``problems``), ``errors``, ``suppressions``, ``secrets``, ``searched`` (what the
+    settings matched: ``python_files``, ``ingest_files``, ``unmatched_ingest``,
+    ``unmatched_entry_points``, ``entry_points``; absent: an analysis built by hand), and
+    ``config`` (Config fields; the project is /project, the source root /project/src).
     """
+    searched = data.get("searched")
     analysis = Analysis(
+        searched=Searched(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in searched.items()}
+        )
+        if searched is not None
+        else None,
         functions=tuple(_function(f) for f in data.get("functions", [])),
         errors=tuple(
             AnalysisError(e["file"], e["line"], e["message"]) for e in data.get("errors", [])
@@ -132,7 +141,7 @@ def build_case(data: dict[str, Any]) -> tuple[Analysis, Registry, Config]:
         problems=tuple(RegistryProblem(**p) for p in reg.get("problems", [])),
     )
     settings = dict(data.get("config", {}))
-    for key in ("exclude", "entity_types"):
+    for key in ("exclude", "entity_types", "ingest", "entrypoints"):
         if key in settings:
             settings[key] = tuple(settings[key])
     config = Config(project_dir=PROJECT, source_root=PROJECT / "src", **settings)

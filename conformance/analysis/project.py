@@ -14,15 +14,17 @@ from conformance import cache
 from conformance.analysis import migrations
 from conformance.analysis.incremental import Increments, ProjectEntry
 from conformance.config import Config
-from conformance.discovery import SourceFile, discover, is_ingest, read_source
+from conformance.discovery import SourceFile, discover, is_ingest, read_source, unmatched
 from conformance.model import (
     Analysis,
     AnalysisError,
     IngestFunction,
     Location,
+    Searched,
     SecretLiteral,
     Suppression,
 )
+from conformance.sources import matches
 
 if TYPE_CHECKING:
     from conformance.analysis.summaries import Summaries
@@ -78,9 +80,9 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
 
     digests: dict[str, str] = {}
     wanted = [f for f in files.values() if is_ingest(f.rel, config)]
-    entry_module = _entry_module(config, files)
-    if entry_module is not None:
-        wanted.append(files[entry_module])
+    ingest_files = len(wanted)
+    entry_modules = [f.module for f in files.values() if matches(f.rel, config.entry_points())]
+    wanted += [files[m] for m in entry_modules]
     known = {m.rel: m for m in previous[1].modules} if previous is not None else None
     summaries = collect_summaries(
         sorted(set(wanted)), files, config, root is not None, jobs, digests, known, hashed, root
@@ -93,11 +95,19 @@ def analyze_project(config: Config, use_cache: bool = True, jobs: int | None = N
         modules = {f.rel: f.module for f in files.values()}
         modules.update({m.key: migrations.MIGRATIONS_MODULE for m in sql_files})
         reuse = Reuse.of(previous[0], previous[1], digests | sql_digests, modules)
-    resolution = resolve_functions(summaries, config, entry_module, reuse, database)
+    resolution = resolve_functions(summaries, config, sorted(entry_modules), reuse, database)
     timings.lap("resolve")
+    searched = Searched(
+        len(files),
+        ingest_files,
+        unmatched(config.ingest, files),
+        unmatched(config.entry_points(), files) if config.entrypoint_configured else (),
+        tuple(e.file for e in resolution.deployment.entries),
+    )
     analysis = _assemble(
         resolution.functions, summaries, previous[0] if previous is not None else None, database
     )
+    analysis = replace(analysis, searched=searched)
     if root is not None and len(digests) == len(summaries):
         read = tuple(sorted((digests | sql_digests).items()))
         increments = Increments(
@@ -171,13 +181,3 @@ def _hash_files(
         if data is not None:
             out[rel] = cache.digest(salt, rel.encode(), data)
     return out
-
-
-def _entry_module(config: Config, files: dict[str, SourceFile]) -> str | None:
-    if not config.entrypoint:
-        return None
-    rel = config.entrypoint.replace("\\", "/")
-    for source in files.values():
-        if source.rel == rel:
-            return source.module
-    return None

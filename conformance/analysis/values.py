@@ -440,3 +440,5 @@ class ModuleSummary:
     suppressions: tuple[tuple[int, tuple[str, ...], str], ...] = ()
     secrets: tuple[tuple[int, str, str], ...] = ()
     error: tuple[int, str] | None = None
+    # the imports that run when the module is imported (``imports`` has function bodies' too)
+    module_imports: tuple[str, ...] = ()

@@ -5,7 +5,7 @@ functions   an ingest function against the rows naming it (CONF001, 008, 009, 01
 layers      a (function, row) pair's layer tables (CONF003, 004, 005)
 contract    a pair's ``writes`` contract and what code cannot show (CONF006, 007, 014, 018)
 rows        the registry's own rows (CONF002, 010, 011)
-files       analysed files: suppressions, errors, secrets (CONF015, 016, 017)
+files       analysed files and what was searched (CONF015, 016, 017, 030)
 ==========  ==========================================================================
 
 ``base`` holds what they are made of, ``facts`` what a (function, row) pair's rules share,

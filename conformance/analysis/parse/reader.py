@@ -59,6 +59,8 @@ class Reader:
         self.classes: list[v.ClassSummary] = []
         self.bindings: dict[str, v.Value] = {}
         self.imports: set[str] = set()
+        # those run when the module is imported (not inside a function): what Modal deploys
+        self.module_imports: set[str] = set()
 
     # -- entry ------------------------------------------------------------------------------------
 
@@ -228,6 +230,8 @@ class Reader:
             for alias in small.names:
                 dotted = _dotted(alias.name)
                 self.imports.add(dotted)
+                if frame.module_level:
+                    self.module_imports.add(dotted)
                 if alias.asname is not None and type(alias.asname.name) is cst.Name:
                     frame.env[alias.asname.name.value] = v.ImportRef(dotted)
                 else:
@@ -250,17 +254,20 @@ class Reader:
             module = f"{base}.{name}".strip(".") if name else base
         else:
             module = name
-        self.imports.add(module)
+        loaded = {module}
         if isinstance(node.names, cst.ImportStar):
             frame.env[f"<star {module}>"] = v.ImportRef(module)
-            return
-        for alias in node.names:
-            imported = _dotted(alias.name)
-            local = imported
-            if alias.asname is not None and type(alias.asname.name) is cst.Name:
-                local = alias.asname.name.value
-            frame.env[local] = v.ImportRef(module, imported)
-            self.imports.add(f"{module}.{imported}")
+        else:
+            for alias in node.names:
+                imported = _dotted(alias.name)
+                local = imported
+                if alias.asname is not None and type(alias.asname.name) is cst.Name:
+                    local = alias.asname.name.value
+                frame.env[local] = v.ImportRef(module, imported)
+                loaded.add(f"{module}.{imported}")
+        self.imports.update(loaded)
+        if frame.module_level:
+            self.module_imports.update(loaded)
 
     # -- definitions ------------------------------------------------------------------------------
 
@@ -541,6 +548,7 @@ class Reader:
             functions=tuple(fix(f) for f in self.functions),
             classes=tuple(fix(c) for c in self.classes),
             imports=tuple(sorted(self.imports)),
+            module_imports=tuple(sorted(self.module_imports)),
             suppressions=suppressions,
             secrets=secrets,
         )

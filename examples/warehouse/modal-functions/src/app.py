@@ -1,7 +1,9 @@
 """Deploy entry point: ``modal deploy app.py`` from ``modal-functions/src``.
 
-Modal deploys the functions this module imports. A function must be imported here (by name, or
-through its module) to be deployed; ingest/legacy_crunchbase.py is deliberately absent.
+Modal registers every function of every module this import loads: a module imported here, or
+imported by one of those (ingest/chat_summaries.py, through ingest/chat_sessions.py), is
+deployed whole, whichever of its names is imported. ingest/legacy_crunchbase.py is imported by
+nothing, so it is not deployed.
 """
 
 import ingest.funding_rounds
@@ -23,7 +25,7 @@ from ingest.event_loader import load_product_events
 from ingest.exports import export_companies
 from ingest.generic_loader import load_rows
 from ingest.job_listings import backfill_job_listings, ingest_job_listings
-from ingest.lead_events import ingest_lead_events, score_lead_batches
+from ingest.lead_events import ingest_lead_events  # score_lead_batches: deployed with it
 from ingest.legacy_forms import legacy_form_intake
 from ingest.news_mentions import ingest_news_mentions
 from ingest.people import (
@@ -62,7 +64,6 @@ __all__ = [
     "merge_companies",
     "refresh_people",
     "replay_failed_payloads",
-    "score_lead_batches",
     "score_review_batch",
     "status_server",
     "sync_crm_contacts",

@@ -13,12 +13,14 @@ from common.db import get_client, pg_connect
 from config import app, db_secret, image
 from extraction import chat
 from extraction.chat import SessionStore
+from ingest.chat_summaries import summarize_chat_session
 
 
 class ChatTurn(BaseModel):
     session_id: str
     message: str
     state: dict = Field(default_factory=dict)
+    transcript: list[str] = Field(default_factory=list)
     first: bool = False
     closed: bool = False
 
@@ -43,5 +45,6 @@ def ingest_chat_turn(turn: ChatTurn) -> dict:
             store.insert(turn.session_id, turn.state)
         ChatAgent(conn).remember(turn)
     if turn.closed:
+        summarize_chat_session.spawn(turn.session_id, turn.transcript)
         chat.delete(get_client(), turn.session_id)
     return {"session_id": turn.session_id, "stored": True}
