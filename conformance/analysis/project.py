@@ -1,7 +1,9 @@
-"""A project directory → :class:`Analysis`: discover, summarise (cached, parallel), resolve.
+"""A project directory → :class:`Analysis`: discover, summarise (cached, parallel), read the
+migrations (cached), resolve.
 
-Only the ingest modules, the entry point and the modules they import (transitively) are read;
-everything else under the source root is left alone.
+Only the ingest modules, the entry points and the modules they import (transitively) are read;
+everything else under the source root is left alone. The migration files the ``migrations``
+setting names are read as data for the database functions they define.
 """
 
 from __future__ import annotations
