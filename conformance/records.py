@@ -112,7 +112,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "ModuleSummary",
     ),
     "conformance.analysis.sqltext": ("SqlWrite", "SqlAnalysis"),
-    "conformance.analysis.migrations": ("BodyWrite", "DatabaseFunction", "MigrationFile"),
+    "conformance.analysis.sqlfunctions": ("BodyWrite", "DatabaseFunction", "MigrationFile"),
     "conformance.analysis.incremental": (
         "ModuleFacts",
         "ModalInfo",

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from analysis_helpers import make_project
 
-from conformance.analysis.migrations import Database, MigrationFile, read_migration
+from conformance.analysis.migrations import Database
 from conformance.analysis.project import analyze_project
+from conformance.analysis.sqlfunctions import MigrationFile, read_migration
 from conformance.config import load_config
 from conformance.errors import ConformanceError
 

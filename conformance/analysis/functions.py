@@ -22,7 +22,7 @@ from conformance.analysis.incremental import (
     ModuleFunctions,
     Reuse,
 )
-from conformance.analysis.migrations import Database, MigrationFile
+from conformance.analysis.migrations import Database
 from conformance.analysis.resolve import (
     METHOD_DECORATORS,
     WEB_DECORATORS,
@@ -30,6 +30,7 @@ from conformance.analysis.resolve import (
     Resolved,
     Resolver,
 )
+from conformance.analysis.sqlfunctions import MigrationFile
 from conformance.analysis.summaries import Summaries, reached_modules
 from conformance.analysis.values import (
     AppMethod,

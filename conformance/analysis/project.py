@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from conformance import cache
 from conformance.analysis import migrations
 from conformance.analysis.incremental import Increments, ProjectEntry
+from conformance.analysis.sqlfunctions import MigrationFile
 from conformance.config import Config
 from conformance.discovery import SourceFile, discover, is_ingest, read_source, unmatched
 from conformance.model import (
@@ -128,7 +129,7 @@ def _assemble(
     functions: tuple[IngestFunction, ...],
     summaries: Summaries,
     previous: ProjectEntry | None,
-    database: tuple[migrations.MigrationFile, ...] = (),
+    database: tuple[MigrationFile, ...] = (),
 ) -> Analysis:
     """The analysis: the functions, and each file's errors, suppressions and secrets (from
     the last analysis for a file that did not change, so its summary need not be loaded),

@@ -3,21 +3,28 @@
 A cheap pass over cached summaries: names are resolved across modules (imports, re-exports,
 aliases, cycles), helpers are followed with each call site's arguments bound to their parameters
 (so ``_upsert(client, "core", "company_tags", row)`` resolves inside ``_upsert``), and every write
-keeps the call path that reaches it. Nothing here touches a syntax tree.
+keeps the call path that reaches it. Nothing here touches a syntax tree. What a resolved effect
+writes is ``writes.py``'s; how much of a value is known, ``known.py``'s.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from conformance.analysis import orm, postgrest, sqltemplate
 from conformance.analysis import values as v
-from conformance.analysis.migrations import MIGRATIONS_MODULE, Database, DatabaseFunction
+from conformance.analysis.known import (
+    MAX_CHOICES,
+    as_argument,
+    as_constant,
+    concat,
+    options,
+    with_via,
+)
+from conformance.analysis.migrations import Database
 from conformance.analysis.values import (
     AppMethod,
     AppRef,
@@ -29,15 +36,8 @@ from conformance.analysis.values import (
     ModuleRef,
     RemoteFunction,
 )
-from conformance.model import (
-    VIA,
-    CallStep,
-    Invocation,
-    Location,
-    RpcCall,
-    TableWrite,
-    UnresolvedWrite,
-)
+from conformance.analysis.writes import Reach, WriteRecorder, is_sql_copy
+from conformance.model import CallStep, Invocation, Location
 
 if TYPE_CHECKING:
     from conformance.analysis.sqltext import SqlAnalysis
@@ -83,8 +83,6 @@ _NEVER_A_FUNCTION = frozenset(
         v.LocalClass,
     }
 )
-_DEFAULT_SCHEMA = v.Str("public", "default-schema")
-_MAX_CHOICES = 64
 
 Resolved = v.Value
 
@@ -102,17 +100,6 @@ class Frame:
             if key == name:
                 return value
         return self.parent.lookup(name) if self.parent is not None else None
-
-
-@dataclass
-class Reach:
-    """What one function reaches; call paths relative to that function."""
-
-    writes: list[TableWrite] = field(default_factory=list)
-    unresolved: list[UnresolvedWrite] = field(default_factory=list)
-    rpc: list[RpcCall] = field(default_factory=list)
-    invokes: list[Invocation] = field(default_factory=list)
-    slugs: list[tuple[str, Location]] = field(default_factory=list)
 
 
 class Resolver:
@@ -146,9 +133,8 @@ class Resolver:
         self._returns_stack: set[object] = set()
         self.analyze_sql = _analyze_sql
         # the database functions the migrations define (``.rpc()`` targets), when there are any
-        self.database = database
-        self._db_reach: dict[tuple[str, str, str], Reach] = {}
-        self._db_stack: set[tuple[str, str, str]] = set()
+        # what reached effects write (and the database functions the migrations define)
+        self.writes = WriteRecorder(self, database)
         self._memo: dict[tuple[int, int], tuple[object, Frame, Resolved]] = {}
         self.known = _FuncIndex(self)
 
@@ -182,7 +168,7 @@ class Resolver:
         try:
             with self.collect() as deps:
                 deps.add(module)
-                result = _as_constant(self._global_value(module, name))
+                result = as_constant(self._global_value(module, name))
         finally:
             self._resolving.discard(key)
         self._globals[key] = (result, frozenset(deps))
@@ -206,7 +192,8 @@ class Resolver:
         if self._deps:
             self._deps[-1].update(deps)
 
-    def _touch(self, module: str) -> None:
+    def touch(self, module: str) -> None:
+        """Records that what is being resolved read ``module`` (see :meth:`collect`)."""
         if self._deps:
             self._deps[-1].add(module)
 
@@ -293,17 +280,17 @@ class Resolver:
         return self._attr(self.resolve(value.base, frame, d), value.attr, value)
 
     def _r_concat(self, value: v.Concat, frame: Frame, d: int) -> Resolved:
-        return _concat([self.resolve(p, frame, d) for p in value.parts])
+        return concat([self.resolve(p, frame, d) for p in value.parts])
 
     def _r_choice(self, value: v.Choice, frame: Frame, d: int) -> Resolved:
-        options: list[Resolved] = []
+        found: list[Resolved] = []
         for option in value.options:
             resolved = self.resolve(option, frame, d)
             flat = resolved.options if isinstance(resolved, v.Choice) else (resolved,)
-            options.extend(o for o in flat if o not in options)
+            found.extend(o for o in flat if o not in found)
         if value.via is not None:
-            options = [_with_via(o, value.via) for o in options]
-        return options[0] if len(options) == 1 else v.Choice(tuple(options[:_MAX_CHOICES]))
+            found = [with_via(o, value.via) for o in found]
+        return found[0] if len(found) == 1 else v.Choice(tuple(found[:MAX_CHOICES]))
 
     def _r_seq(self, value: v.Seq, frame: Frame, d: int) -> Resolved:
         return v.Seq(tuple(self.resolve(i, frame, d) for i in value.items))
@@ -410,7 +397,7 @@ class Resolver:
         return v.Unknown(f"runtime value {_describe(original)}")
 
     def _class_attr(self, cls: ClassRef, attr: str, instance: Instance | None) -> Resolved:
-        self._touch(cls.module)
+        self.touch(cls.module)
         summary = self.class_summary(cls.module, cls.name)
         if summary is None:
             return v.Unknown(f"attribute {attr} of an unknown class")
@@ -437,6 +424,26 @@ class Resolver:
                 if not isinstance(found, v.Unknown):
                     return found
         return v.Unknown(f"attribute {attr} of {cls.name} set at runtime")
+
+    def class_field(self, cls: ClassRef, attr: str, depth: int = 0) -> Resolved | None:
+        """A class attribute (or method) of ``cls`` or its bases in the project, resolved;
+        None when none of them defines it."""
+        self.touch(cls.module)
+        summary = self.class_summary(cls.module, cls.name)
+        if summary is None or depth > _MAX_DEPTH:
+            return None
+        if attr in summary.methods:
+            return FuncRef(cls.module, f"{cls.name}.{attr}")
+        for name, value in summary.fields:
+            if name == attr:
+                return self.resolve(value, Frame(cls.module))
+        for base in summary.bases:
+            base_ref = self.resolve(base, Frame(cls.module))
+            if isinstance(base_ref, ClassRef) and base_ref != cls:
+                found = self.class_field(base_ref, attr, depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     def _element(self, seq: Resolved, index: int | None) -> Resolved:
         if isinstance(seq, v.Seq) and seq.items:
@@ -510,7 +517,7 @@ class Resolver:
                     [self.resolve(a, frame, depth) for a in call.args],
                 )
             return v.Unknown(f"the result of {_describe(call.func)}()")
-        self._touch(target.module)
+        self.touch(target.module)
         key = (target, call)
         if key in self._returns_stack:
             return v.Unknown("a recursive call")
@@ -535,7 +542,7 @@ class Resolver:
         instance: Instance | None = None,
     ) -> tuple[tuple[str, Resolved], ...]:
         """Returns the callee's parameters bound to the call site's resolved arguments."""
-        self._touch(target.module)
+        self.touch(target.module)
         summary = self._function(target)
         params = list(summary.params)
         bound: dict[str, Resolved] = {}
@@ -544,10 +551,10 @@ class Resolver:
                 bound[params[0]] = instance
             params = params[1:]
         for name, arg in zip(params, call.args, strict=False):
-            bound[name] = _as_argument(self.resolve(arg, frame, depth + 1))
+            bound[name] = as_argument(self.resolve(arg, frame, depth + 1))
         for name, arg in call.kwargs:
             if name in summary.params:
-                bound[name] = _as_argument(self.resolve(arg, frame, depth + 1))
+                bound[name] = as_argument(self.resolve(arg, frame, depth + 1))
         for name, default in summary.defaults:
             if name not in bound:
                 bound[name] = self.resolve(default, Frame(target.module), depth + 1)
@@ -594,20 +601,21 @@ class Resolver:
             loc = Location(module.file, effect.line)
             if isinstance(effect, v.WriteSite):
                 receiver = self.resolve(effect.target, frame)
-                self._write(receiver, effect.operation, loc, out)
+                self.writes.table(receiver, effect.operation, loc, out)
                 if effect.method:
                     self._verb_helper(effect, frame, CallStep(here, loc), out)
-                if effect.method in orm.SESSION_METHODS:
-                    self._session_write(effect, receiver, frame, loc, out)
+                if effect.method in orm.SESSION_METHODS and effect.args:
+                    first = self.resolve(effect.args[0], frame)
+                    self.writes.session(effect, receiver, first, loc, out)
             elif isinstance(effect, v.SqlSite):
                 sql = self.resolve(effect.sql, frame)
-                if effect.receiver is not None and not self._is_sql_copy(
-                    effect.receiver, sql, frame
+                if effect.receiver is not None and not is_sql_copy(
+                    self.resolve(effect.receiver, frame), sql
                 ):
                     continue
-                self._sql(sql, CallStep(here, loc), out, effect.parsed, effect.text_line)
+                self.writes.sql(sql, CallStep(here, loc), out, effect.parsed, effect.text_line)
             elif isinstance(effect, v.RpcSite):
-                self._rpc(self.resolve(effect.name, frame), CallStep(here, loc), out)
+                self.writes.rpc(self.resolve(effect.name, frame), CallStep(here, loc), out)
             elif isinstance(effect, v.InvokeSite):
                 target = self.resolve(effect.func, frame)
                 if isinstance(target, RemoteFunction):
@@ -636,102 +644,12 @@ class Resolver:
         if not followed:
             self._follow_callbacks(call, frame, step, out)
 
-    def _is_sql_copy(self, receiver: v.Value, text: Resolved, frame: Frame) -> bool:
-        """Whether ``receiver.copy(text, ...)`` can be psycopg's COPY: not when the receiver is
-        a storage bucket or a module (``shutil.copy``), nor when the text is known and is not
-        a COPY statement (a bucket's ``copy("a.csv", "b.csv")``)."""
-        if isinstance(self.resolve(receiver, frame), (v.Bucket, External, ModuleRef)):
-            return False
-        return not isinstance(text, v.Str) or _COPY_STATEMENT.match(text.value) is not None
-
-    def _session_write(
-        self, site: v.WriteSite, receiver: Resolved, frame: Frame, loc: Location, out: Reach
-    ) -> None:
-        """``session.add(obj)`` and friends (see :mod:`orm`): a write to the table of each
-        object's model class; an object the project's classes cannot name is an unresolved
-        write when the receiver is known to be a session (or the method is SQLAlchemy's alone)."""
-        if not site.args:
-            return
-        first = self.resolve(site.args[0], frame)
-        if site.method in orm.MANY:
-            objects = [i for o in _options(first) for i in _elements(o)]
-        else:
-            objects = list(_options(first))
-        sure = isinstance(receiver, v.OrmSession) or site.method in orm.BY_MODEL
-        for obj in objects:
-            cls = (
-                obj
-                if site.method in orm.BY_MODEL
-                else obj.cls
-                if isinstance(obj, Instance)
-                else None
-            )
-            model = self._model(cls) if isinstance(cls, ClassRef) else None
-            if model is not None:
-                self._write(model, site.operation, loc, out)
-            elif sure and not isinstance(cls, ClassRef):
-                reason = f"{site.method}() of an object whose model is not known: {_reason(obj)}"
-                out.unresolved.append(UnresolvedWrite(loc, reason))
-
-    def _model(self, cls: ClassRef) -> v.TableRef | None:
-        """The table a SQLAlchemy model class maps to (schema and name, each known or not);
-        None when the class is no model (it has neither ``__tablename__`` nor ``__table__``)."""
-        table = self._class_field(cls, "__table__")
-        if isinstance(table, v.OrmTable):
-            return v.TableRef(v.SchemaScope(v.OrmSession(), table.schema), table.name)
-        name = self._class_field(cls, "__tablename__")
-        if name is None:
-            return None
-        if isinstance(name, (FuncRef, BoundMethod)):
-            name = v.Unknown(f"{cls.name}.__tablename__ is computed (declared_attr)")
-        args = self._class_field(cls, "__table_args__")
-        schema = orm.schema_in(args) if args is not None else None
-        # named in the model's definition, elsewhere: known 'via constant', as a module's are
-        scope = v.SchemaScope(v.OrmSession(), _as_constant(schema) if schema else _DEFAULT_SCHEMA)
-        return v.TableRef(scope, _as_constant(name))
-
-    def _class_field(self, cls: ClassRef, attr: str, depth: int = 0) -> Resolved | None:
-        """A class attribute (or method) of ``cls`` or its bases in the project; None when
-        none of them defines it."""
-        self._touch(cls.module)
-        summary = self.class_summary(cls.module, cls.name)
-        if summary is None or depth > _MAX_DEPTH:
-            return None
-        if attr in summary.methods:
-            return FuncRef(cls.module, f"{cls.name}.{attr}")
-        for name, value in summary.fields:
-            if name == attr:
-                return self.resolve(value, Frame(cls.module))
-        for base in summary.bases:
-            base_ref = self.resolve(base, Frame(cls.module))
-            if isinstance(base_ref, ClassRef) and base_ref != cls:
-                found = self._class_field(base_ref, attr, depth + 1)
-                if found is not None:
-                    return found
-        return None
-
-    def _statement_write(self, stmt: v.OrmStatement, loc: Location, out: Reach) -> None:
-        """An executed SQLAlchemy Core statement."""
-        if stmt.operation == "select":
-            return
-        for target in _options(stmt.target):
-            table: Resolved | None = None
-            if isinstance(target, v.OrmTable):
-                table = v.TableRef(v.SchemaScope(v.OrmSession(), target.schema), target.name)
-            elif isinstance(target, ClassRef):
-                table = self._model(target)
-            if table is None:
-                what = f"a {stmt.operation} statement on something that is not a table or model"
-                out.unresolved.append(UnresolvedWrite(loc, f"{what}: {_reason(target)}"))
-                continue
-            self._write(table, stmt.operation, loc, out)
-
     def _verb_helper(self, site: v.WriteSite, frame: Frame, step: CallStep, out: Reach) -> None:
         """A call named like a write verb on a receiver the file could not tell: when the
         receiver is the project's own (``self.sessions.update(state)``, ``audit.insert(row)``),
         the call runs the project's method or function, which is followed like any helper."""
         call = v.CallSite(v.Attr(site.target, site.method), site.args, site.kwargs, site.line)
-        for target in _options(self.resolve(call.func, frame)):
+        for target in options(self.resolve(call.func, frame)):
             self._follow_one(target, call, frame, step, out)
 
     def _follow_callbacks(
@@ -774,7 +692,9 @@ class Resolver:
         if isinstance(target, External):
             target = postgrest.sender(target.dotted) or target
         if isinstance(target, v.HttpCall):
-            self._http(target, call, frame, step, out)
+            args = [self.resolve(a, frame) for a in call.args]
+            kwargs = {k: self.resolve(a, frame) for k, a in call.kwargs}
+            self.writes.http(target, args, kwargs, step, out)
             return True
         instance: Instance | None = None
         if isinstance(target, ClassRef):
@@ -788,193 +708,9 @@ class Resolver:
         callee = target
         bindings = self.bind(callee, call, frame, 0, instance)
         inner = self.reach(callee, bindings)
-        out.writes.extend(_prefixed(w, step) for w in inner.writes)
-        out.unresolved.extend(_prefixed(u, step) for u in inner.unresolved)
-        out.rpc.extend(_prefixed(r, step) for r in inner.rpc)
-        out.invokes.extend(_prefixed(i, step) for i in inner.invokes)
-        out.slugs.extend(inner.slugs)
+        out.add(inner, step)
         return True
 
-    def _http(
-        self, sender: v.HttpCall, call: v.CallSite, frame: Frame, step: CallStep, out: Reach
-    ) -> None:
-        """An HTTP request: a write when its URL is PostgREST's (see :mod:`postgrest`)."""
-        args = [self.resolve(a, frame) for a in call.args]
-        kwargs = {k: self.resolve(a, frame) for k, a in call.kwargs}
-        request = postgrest.request(sender, args, kwargs)
-        if request is None:
-            return
-        if request.rpc is not None:
-            self._rpc(request.rpc, step, out)
-            return
-        table = v.TableRef(v.SchemaScope(v.Unknown("PostgREST"), request.schema), request.table)
-        self._write(table, request.operation, step.location, out)
-
-    def _rpc(self, name: Resolved, step: CallStep, out: Reach) -> None:
-        """A database function called by name (``.rpc("fn")``, ``/rest/v1/rpc/fn``, ``SELECT
-        fn()`` in SQL text) at ``step``: what its body in the migrations writes, reached through
-        that call; without a body in the repository, an rpc call whose effect is unknown."""
-        for option in _options(name):
-            found: list[DatabaseFunction] = []
-            if isinstance(option, v.Str) and self.database is not None:
-                self._touch(MIGRATIONS_MODULE)
-                found = self.database.lookup(option.value)
-            if not found:
-                named = option.value if isinstance(option, v.Str) else None
-                out.rpc.append(RpcCall(named, step.location))
-            for function in found:
-                inner = self._database_reach(function)
-                out.writes.extend(_prefixed(w, step) for w in inner.writes)
-                out.unresolved.extend(_prefixed(u, step) for u in inner.unresolved)
-                out.rpc.extend(_prefixed(r, step) for r in inner.rpc)
-
-    def _database_reach(self, function: DatabaseFunction) -> Reach:
-        """What a database function's body writes, and the functions it calls (followed when
-        the migrations define them); paths are relative to the function, lines in its file."""
-        key = (function.schema, function.name, function.signature)
-        known = self._db_reach.get(key)
-        if known is not None:
-            return known
-        out = Reach()
-        if key in self._db_stack or self.database is None:
-            return out
-        self._db_stack.add(key)
-        try:
-            where = f"{function.schema}.{function.name}"
-            for w in function.writes:
-                at = Location(function.file, w.line)
-                out.writes.append(TableWrite(w.schema, w.table, w.operation, at, w.via))
-            for line, reason in function.unresolved:
-                out.unresolved.append(UnresolvedWrite(Location(function.file, line), reason))
-            for calls, listed in ((function.calls, True), (function.mentions, False)):
-                for name, line in calls:
-                    at = Location(function.file, line)
-                    found = self.database.lookup(name)
-                    if not found and listed:
-                        out.rpc.append(RpcCall(name, at))
-                    for callee in found:
-                        inner = self._database_reach(callee)
-                        step = CallStep(where, at)
-                        out.writes.extend(_prefixed(w, step) for w in inner.writes)
-                        out.unresolved.extend(_prefixed(u, step) for u in inner.unresolved)
-                        out.rpc.extend(_prefixed(r, step) for r in inner.rpc)
-        finally:
-            self._db_stack.discard(key)
-        self._db_reach[key] = out
-        return out
-
-    def _write(self, target: Resolved, operation: str, loc: Location, out: Reach) -> None:
-        if not isinstance(target, v.TableRef):
-            if isinstance(target, v.Choice):
-                for option in target.options:
-                    self._write(option, operation, loc, out)
-            return
-        base = target.base
-        if isinstance(base, v.SchemaScope):
-            schema: Resolved = base.schema
-        elif isinstance(base, v.Client) and base.schema is not None:
-            schema = _with_via(base.schema, "default-schema")
-        else:
-            schema = v.Str("public", "default-schema")
-        for s, t in itertools.product(_options(schema), _options(target.table)):
-            if isinstance(s, v.Str) and isinstance(t, v.Str):
-                out.writes.append(TableWrite(s.value, t.value, operation, loc, _via(s, t)))
-            else:
-                what = "table" if not isinstance(t, v.Str) else "schema"
-                reason = _reason(t if what == "table" else s)
-                known = f" (table {t.value})" if isinstance(t, v.Str) else ""
-                out.unresolved.append(
-                    UnresolvedWrite(
-                        loc, f"{operation} into a {what} not known statically{known}: {reason}"
-                    )
-                )
-
-    def _sql(
-        self,
-        sql: Resolved,
-        step: CallStep,
-        out: Reach,
-        parsed: SqlAnalysis | None = None,
-        text_line: int | None = None,
-    ) -> None:
-        """Records the writes (and database functions) of SQL text handed to a driver at
-        ``step``; a write sits on its target's line when the text is a literal written there
-        (``text_line``), else on the call."""
-        loc = step.location
-        for text in _options(sql):
-            if isinstance(text, v.OrmStatement):
-                self._statement_write(text, loc, out)
-                continue
-            if isinstance(text, v.Concat) and self._sql_with_holes(text, step, out, text_line):
-                continue
-            if not isinstance(text, v.Str):
-                out.unresolved.append(
-                    UnresolvedWrite(loc, f"SQL text not known statically: {_reason(text)}")
-                )
-                continue
-            result = parsed if parsed is not None else self.analyze_sql(text.value)
-            if result.error is not None:
-                out.unresolved.append(UnresolvedWrite(loc, f"SQL not parseable: {result.error}"))
-                continue
-            for w in result.writes:
-                line = loc if text_line is None else Location(loc.file, text_line + w.line_offset)
-                # named in SQL text, written here or in a constant; an argument's or a loop's
-                # text says so
-                via = "sql" if text.via in ("literal", "constant") else text.via
-                schema = w.schema
-                if schema is None:
-                    schema, via = "public", "default-schema"
-                out.writes.append(TableWrite(schema, w.table, w.operation, line, via))
-            for name in result.functions:
-                self._rpc(v.Str(name), step, out)
-
-    def _sql_with_holes(
-        self, text: v.Concat, step: CallStep, out: Reach, text_line: int | None
-    ) -> bool:
-        """SQL text with runtime parts (``f"INSERT INTO raw.events ({cols}) VALUES ({ph})"``):
-        each part is read as a placeholder name; when the text then parses and every target
-        it writes is named by the literal parts, those are its writes (returns True). A target
-        named by a runtime part is an unresolved write with that part's reason. Returns False
-        (the caller reports the text as unknown) when the text does not parse that way."""
-        pieces: list[str] = []
-        holes: list[Resolved] = []
-        for part in text.parts:
-            if isinstance(part, v.Str):
-                pieces.append(part.value)
-            else:
-                pieces.append(_HOLE.format(len(holes)))
-                holes.append(part)
-        result = self.analyze_sql("".join(pieces))
-        if result.error is not None:
-            return False
-        loc = step.location
-        strs = [p for p in text.parts if isinstance(p, v.Str)]
-        known_via = _via(*strs) if strs else "literal"
-        for w in result.writes:
-            line = loc if text_line is None else Location(loc.file, text_line + w.line_offset)
-            named = f"{w.schema}.{w.table}" if w.schema else w.table
-            if _HOLE_MARK in named:
-                index = int(named.split(_HOLE_MARK, 1)[1].split("_", 1)[0])
-                what = "table" if _HOLE_MARK in w.table else "schema"
-                known = f" (table {w.table})" if what == "schema" else ""
-                reason = f"{w.operation} into a {what} not known statically{known}"
-                out.unresolved.append(UnresolvedWrite(line, f"{reason}: {_reason(holes[index])}"))
-                continue
-            via = "sql" if known_via in ("literal", "constant") else known_via
-            schema = w.schema
-            if schema is None:
-                schema, via = "public", "default-schema"
-            out.writes.append(TableWrite(schema, w.table, w.operation, line, via))
-        for name in result.functions:
-            if _HOLE_MARK not in name:
-                self._rpc(v.Str(name), step, out)
-        return True
-
-
-_COPY_STATEMENT = re.compile(r"(?:\s+|--[^\n]*\n|/\*.*?\*/)*\(?\s*COPY\b", re.I | re.S)
-# a runtime part of SQL text, read as a name: it cannot clash with a real one
-_HOLE_MARK = "conformance_hole_"
-_HOLE = _HOLE_MARK + "{}_"
 
 _RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
     v.Param: Resolver._r_param,
@@ -1047,122 +783,12 @@ def _closure(func: FuncRef) -> Frame | None:
     return None
 
 
-_R = TypeVar("_R", TableWrite, UnresolvedWrite, RpcCall, Invocation)
-
-
-def _prefixed(record: _R, step: CallStep) -> _R:
-    return replace(record, call_path=(step, *record.call_path))
-
-
-def _options(value: Resolved) -> Iterator[Resolved]:
-    if isinstance(value, v.Choice):
-        yield from value.options
-    else:
-        yield value
-
-
-def _with_via(value: Resolved, via: str) -> Resolved:
-    if isinstance(value, v.Str):
-        return v.Str(value.value, via)
-    if isinstance(value, v.Choice):
-        return v.Choice(tuple(_with_via(o, via) for o in value.options))
-    if isinstance(value, v.Seq):
-        return v.Seq(tuple(_with_via(o, via) for o in value.items))
-    if isinstance(value, v.Concat):
-        return v.Concat(tuple(_with_via(o, via) for o in value.parts))
-    return value
-
-
-def _as_constant(value: Resolved) -> Resolved:
-    """A literal reached through a module-level name is known 'via constant'."""
-    if isinstance(value, v.Str) and value.via == "literal":
-        return v.Str(value.value, "constant")
-    if isinstance(value, (v.Choice, v.Seq)):
-        items = value.options if isinstance(value, v.Choice) else value.items
-        mapped = tuple(_as_constant(i) for i in items)
-        if mapped == items:
-            return value
-        return v.Choice(mapped, value.via) if isinstance(value, v.Choice) else v.Seq(mapped)
-    if isinstance(value, v.Concat):
-        return v.Concat(tuple(_as_constant(p) for p in value.parts))
-    if isinstance(value, v.OrmTable):
-        return v.OrmTable(_as_constant(value.schema), _as_constant(value.name))
-    return value
-
-
-def _as_argument(value: Resolved) -> Resolved:
-    """A literal crossing a call boundary is known 'via argument'."""
-    if isinstance(value, v.Str) and value.via in ("literal", "constant"):
-        return v.Str(value.value, "argument")
-    if isinstance(value, (v.Choice, v.Seq)):
-        items = value.options if isinstance(value, v.Choice) else value.items
-        mapped = tuple(_as_argument(i) for i in items)
-        return v.Choice(mapped) if isinstance(value, v.Choice) else v.Seq(mapped)
-    if isinstance(value, v.Concat):
-        return v.Concat(tuple(_as_argument(p) for p in value.parts))
-    return value
-
-
-def _via(*values: v.Str) -> str:
-    return max((val.via for val in values), key=lambda x: VIA.index(x) if x in VIA else 0)
-
-
-def _elements(value: Resolved) -> list[Resolved]:
-    """The elements of a sequence (each of a comprehension's is like its item)."""
-    if isinstance(value, v.Seq):
-        return [o for item in value.items for o in _options(item)]
-    if isinstance(value, v.Each):
-        return list(_options(value.item))
-    return [value]
-
-
-def _reason(value: Resolved) -> str:
-    if isinstance(value, v.Unknown):
-        return value.reason
-    if isinstance(value, v.Each):
-        return "a comprehension"
-    if isinstance(value, v.Concat):  # a string with runtime parts: why the first is unknown
-        hole = next((p for p in value.parts if not isinstance(p, v.Str)), None)
-        return _reason(hole) if isinstance(hole, v.Unknown) else "a string built at runtime"
-    return f"a {type(value).__name__} value"
-
-
-def _concat(parts: list[Resolved]) -> Resolved:
-    """Joins resolved parts: a :class:`values.Str` when all are known; otherwise a resolved
-    :class:`values.Concat`, a string with holes (``f"INSERT INTO raw.events ({cols}) ..."``),
-    whose known parts still say what the text is (see :meth:`Resolver._sql_with_holes`)."""
-    flat: list[Resolved] = []
-    for part in parts:
-        flat.extend(part.parts if isinstance(part, v.Concat) else (part,))
-    if all(isinstance(p, v.Str) for p in flat):
-        strs = [p for p in flat if isinstance(p, v.Str)]
-        return v.Str("".join(s.value for s in strs), _via(*strs) if strs else "literal")
-    if any(isinstance(p, v.Choice) for p in flat):
-        combos = list(
-            itertools.islice(itertools.product(*(list(_options(p)) for p in flat)), _MAX_CHOICES)
-        )
-        results = list(dict.fromkeys(_concat(list(c)) for c in combos))
-        return results[0] if len(results) == 1 else v.Choice(tuple(results))
-    if not any(isinstance(p, v.Str) for p in flat):  # nothing known: why the first is not
-        return next((p for p in flat if isinstance(p, v.Unknown)), None) or v.Unknown(
-            "a string built at runtime"
-        )
-    merged: list[Resolved] = []
-    for part in flat:  # parts known the same way are joined; the others keep how they were known
-        last = merged[-1] if merged else None
-        if isinstance(part, v.Str) and isinstance(last, v.Str) and part.via == last.via:
-            merged[-1] = v.Str(last.value + part.value, last.via)
-        else:
-            merged.append(part)
-    return v.Concat(tuple(merged))
-
-
 def _subscript(base: Resolved, index: Resolved, original: v.Sub) -> Resolved:
     if isinstance(base, v.Dict):
         if isinstance(index, v.Str):
             for key, item in base.items:
                 if key == index.value:
-                    return _with_via(item, "constant")
+                    return with_via(item, "constant")
         callables = [item for _, item in base.items]
         if callables and all(isinstance(c, (FuncRef, ClassRef, BoundMethod)) for c in callables):
             return v.Choice(tuple(dict.fromkeys(callables)))
