@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from conformance.analysis import values as v
 from conformance.analysis.incremental import (
@@ -30,7 +30,6 @@ from conformance.analysis.resolve import (
     Resolved,
     Resolver,
 )
-from conformance.analysis.sqlfunctions import MigrationFile
 from conformance.analysis.summaries import Summaries, reached_modules
 from conformance.analysis.values import (
     AppMethod,
@@ -51,6 +50,9 @@ from conformance.model import (
     TableWrite,
     UnresolvedWrite,
 )
+
+if TYPE_CHECKING:  # migrations are read only when a project has some
+    from conformance.analysis.sqlfunctions import MigrationFile
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,13 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conformance import cache, fileio
-from conformance.analysis.sqlfunctions import DatabaseFunction, MigrationFile, read_migration
 from conformance.config import Config
+
+if TYPE_CHECKING:  # the warm path lists and hashes migrations without loading their reader
+    from conformance.analysis.sqlfunctions import DatabaseFunction, MigrationFile
 
 # a pseudo-module: what a resolution read from the migrations (see incremental.Reuse)
 MIGRATIONS_MODULE = "<migrations>"
@@ -109,6 +112,10 @@ def collect(
 ) -> tuple[MigrationFile, ...]:
     """Reads each migration (from the cache when its content was read before: ``root``),
     recording its digest in ``digests`` by key; never raises for a bad file."""
+    if not found:
+        return ()
+    from conformance.analysis.sqlfunctions import MigrationFile, read_migration
+
     salt = config.analysis_key().encode()
     out = []
     for source in found:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from conformance import cache
 from conformance.analysis import migrations
 from conformance.analysis.incremental import Increments, ProjectEntry
-from conformance.analysis.sqlfunctions import MigrationFile
 from conformance.config import Config
 from conformance.discovery import SourceFile, discover, is_ingest, read_source, unmatched
 from conformance.model import (
@@ -30,6 +29,7 @@ from conformance.model import (
 from conformance.sources import matches
 
 if TYPE_CHECKING:
+    from conformance.analysis.sqlfunctions import MigrationFile
     from conformance.analysis.summaries import Summaries
 
 

@@ -36,10 +36,10 @@ class LexError(Exception):
 _SIMPLE = re.compile(
     r"""(?P<space>\s+)
     |(?P<comment>--[^\n]*)
-    |(?P<dollar>\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$)
+    |(?P<dollar>\$(?:[^\W\d]\w*)?\$)
     |(?P<param>\$\d+)
     |(?P<estring>[eE]')
-    |(?P<word>[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*)
+    |(?P<word>[^\W\d][\w$]*)
     |(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)
     |(?P<punct>::|:=|=>|<>|!=|<=|>=|<<|>>|\|\||.)""",
     re.VERBOSE | re.DOTALL,

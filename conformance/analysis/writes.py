@@ -26,7 +26,6 @@ from conformance.analysis.known import (
     with_via,
 )
 from conformance.analysis.migrations import MIGRATIONS_MODULE, Database
-from conformance.analysis.sqlfunctions import DatabaseFunction
 from conformance.model import (
     CallStep,
     Invocation,
@@ -38,6 +37,7 @@ from conformance.model import (
 
 if TYPE_CHECKING:
     from conformance.analysis.resolve import Resolver
+    from conformance.analysis.sqlfunctions import DatabaseFunction
     from conformance.analysis.sqltext import SqlAnalysis
 
 
