@@ -9,7 +9,7 @@ Loaded only when something must be resolved: a run that finds every file unchang
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from conformance.analysis import values as v
@@ -107,8 +107,7 @@ def resolve_functions(
         resolver.forget()
         with resolver.collect() as deps:
             deps.update(found_deps)
-            record = _record(resolver, summaries, config, ref, info, is_deployed)
-        out.append(replace(record, deployed_by=by))
+            out.append(_record(resolver, summaries, config, ref, info, by if is_deployed else None))
         depends.append(FunctionDepends(*key, frozenset(deps)))
     records = tuple(sorted(out, key=lambda f: (f.file, f.line, f.name)))
     return Resolution(records, tuple(depends), tuple(by_module), deployment)
@@ -120,9 +119,10 @@ def _record(
     config: Config,
     ref: FuncRef,
     info: ModalInfo,
-    deployed: bool,
+    deployed_by: tuple[str, ...] | None,
 ) -> IngestFunction:
-    """Returns the record of one ingest function, resolving everything it reaches."""
+    """Returns the record of one ingest function, resolving everything it reaches;
+    ``deployed_by`` the entry points that deploy it (None: not deployed)."""
     func = resolver.function(ref.module, ref.qualname)
     if func is None:
         raise KeyError(f"{ref.module}.{ref.qualname}")
@@ -134,7 +134,8 @@ def _record(
         file=module.file,
         line=func.line,
         kind=info.kind,
-        deployed=deployed,
+        deployed=deployed_by is not None,
+        deployed_by=deployed_by or (),
         modal_name=info.modal_name,
         app_name=info.app_name or config.app_name,
         writes=_unique(reach.writes, key=lambda w: (w.schema, w.table, w.operation, w.location)),
@@ -306,13 +307,16 @@ def deploys(
 def _loaded(entry: str, facts: Mapping[str, ModuleFacts]) -> set[str]:
     """The project modules importing ``entry`` loads: itself, and what its module-level imports
     load, transitively (``import a.b`` loads ``a`` and ``a.b``)."""
+    tops = {name.partition(".")[0] for name in facts}
     seen = {entry}
     todo = [entry]
     while todo:
         found = facts.get(todo.pop())
         if found is None:
             continue
-        for name in reached_modules(found.module_imports):
+        # most imports are of libraries: only the project's own are followed
+        ours = [d for d in found.module_imports if d.partition(".")[0] in tops]
+        for name in reached_modules(ours):
             if name in facts and name not in seen:
                 seen.add(name)
                 todo.append(name)

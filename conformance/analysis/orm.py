@@ -29,7 +29,7 @@ SESSION_METHODS = {
 }
 MANY = frozenset({"add_all", "bulk_save_objects"})  # a sequence of objects
 BY_MODEL = frozenset({"bulk_insert_mappings", "bulk_update_mappings"})  # the class, then rows
-_LIBRARIES = ("sqlalchemy", "sqlmodel", "flask_sqlalchemy")
+LIBRARIES = ("sqlalchemy", "sqlmodel", "flask_sqlalchemy")
 _STATEMENTS = frozenset({"insert", "update", "delete", "select"})
 _SESSIONS = frozenset({"Session", "AsyncSession", "sessionmaker", "async_sessionmaker"})
 _SESSIONS |= {"scoped_session", "async_scoped_session"}
@@ -57,7 +57,7 @@ _SESSION_SCOPES = frozenset({"begin", "begin_nested", "__enter__"})
 
 def _library(dotted: str) -> str | None:
     head, _, last = dotted.rpartition(".")
-    return last if head.split(".")[0] in _LIBRARIES else None
+    return last if head.split(".")[0] in LIBRARIES else None
 
 
 def statement(dotted: str) -> str | None:

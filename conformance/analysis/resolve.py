@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from conformance.analysis import orm, postgrest, sqltemplate
 from conformance.analysis import values as v
 from conformance.analysis.known import (
+    DEFAULT_SCHEMA,
     MAX_CHOICES,
     as_argument,
     as_constant,
@@ -478,16 +479,10 @@ class Resolver:
                 return AppRef(frame.module, name.value if isinstance(name, v.Str) else None)
             if func.dotted in SQL_TEXT_WRAPPERS and call.args:
                 return self.resolve(call.args[0], frame, depth)
-            operation = orm.statement(func.dotted)
-            if operation is not None:
-                on = self.resolve(call.args[0], frame, depth) if call.args else None
-                return v.OrmStatement(on or v.Unknown("no table given"), operation)
-            if orm.is_session(func.dotted):
-                return v.OrmSession()
-            if orm.is_table(func.dotted) and call.args:
-                kwargs = {k: self.resolve(a, frame, depth) for k, a in call.kwargs}
-                name = self.resolve(call.args[0], frame, depth)
-                return v.OrmTable(kwargs.get("schema", v.Str("public", "default-schema")), name)
+            if func.dotted.startswith(orm.LIBRARIES):
+                made = self._orm_call(func.dotted, call, frame, depth)
+                if made is not None:
+                    return made
             if func.dotted in postgrest.CLIENT_CLASSES:
                 kwargs = {k: self.resolve(a, frame, depth) for k, a in call.kwargs}
                 return v.HttpClient(kwargs.get("base_url"), kwargs.get("headers"))
@@ -532,6 +527,23 @@ class Resolver:
         finally:
             self._returns_stack.discard(key)
         return results[0] if len(results) == 1 else self.resolve(v.Choice(tuple(results)), inner)
+
+    def _orm_call(
+        self, dotted: str, call: v.CallResult, frame: Frame, depth: int
+    ) -> Resolved | None:
+        """What a call of SQLAlchemy's ``dotted`` makes: a statement, a session (or factory),
+        a ``Table``; None for anything else."""
+        operation = orm.statement(dotted)
+        if operation is not None:
+            on = self.resolve(call.args[0], frame, depth) if call.args else None
+            return v.OrmStatement(on or v.Unknown("no table given"), operation)
+        if orm.is_session(dotted):
+            return v.OrmSession()
+        if orm.is_table(dotted) and call.args:
+            kwargs = {k: self.resolve(a, frame, depth) for k, a in call.kwargs}
+            name = self.resolve(call.args[0], frame, depth)
+            return v.OrmTable(kwargs.get("schema", DEFAULT_SCHEMA), name)
+        return None
 
     def bind(
         self,
@@ -689,7 +701,7 @@ class Resolver:
     ) -> bool:
         """Follows one call target; returns whether it was a project function (or a request
         sent with requests/httpx, which is read for what it writes)."""
-        if isinstance(target, External):
+        if isinstance(target, External) and target.dotted.startswith(postgrest.HTTP_LIBRARIES):
             target = postgrest.sender(target.dotted) or target
         if isinstance(target, v.HttpCall):
             args = [self.resolve(a, frame) for a in call.args]
