@@ -375,27 +375,15 @@ class Resolver:
             return base.schema or v.Unknown("client options without a schema")
         if isinstance(base, AppRef):
             return AppMethod(base, attr)
-        if isinstance(base, v.HttpClient):
-            method = postgrest.client_method(base, attr)
-            if method is not None:
-                return method
-        if isinstance(base, v.OrmStatement):
-            return orm.refined(base, attr)
-        if isinstance(base, v.OrmTable):
-            found = orm.table_statement(base, attr)
-            if found is not None:
-                return found
-        if isinstance(base, v.OrmSession):
-            found = orm.session_scope(attr)
-            if found is not None:
-                return found
         if isinstance(base, v.Unknown):
             return v.Unknown(
                 f"{base.reason} (.{attr})"
                 if "runtime value" in base.reason
                 else f"runtime value {_describe(original)}"
             )
-        return v.Unknown(f"runtime value {_describe(original)}")
+        library = _LIBRARY_ATTRS.get(type(base))  # an HTTP client's or SQLAlchemy's
+        found = library(base, attr) if library is not None else None
+        return found if found is not None else v.Unknown(f"runtime value {_describe(original)}")
 
     def _class_attr(self, cls: ClassRef, attr: str, instance: Instance | None) -> Resolved:
         self.touch(cls.module)
@@ -491,8 +479,6 @@ class Resolver:
                 if len(args) >= 2 and isinstance(args[1], v.Str):
                     return RemoteFunction(args[1].value)
             return v.Unknown(f"the result of {func.dotted.rsplit('.', 1)[-1]}()")
-        if isinstance(func, (v.OrmStatement, v.OrmSession)):  # a statement's refining method
-            return func  # (see orm.refined), or a session factory called
         if isinstance(func, ClassRef):
             init = FuncRef(func.module, f"{func.name}.__init__")
             bindings: tuple[tuple[str, Resolved], ...] = ()
@@ -506,6 +492,8 @@ class Resolver:
         elif isinstance(func, BoundMethod):
             target, instance = func.func, func.instance
         if target is None or target not in self.known:
+            if isinstance(func, (v.OrmStatement, v.OrmSession)):  # a statement's refining
+                return func  # method (see orm.refined), or a session factory, called
             if isinstance(call.func, v.Attr) and call.func.attr == "format":
                 return _str_format(
                     self.resolve(call.func.base, frame, depth),
@@ -746,6 +734,14 @@ _RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
     v.Bucket: Resolver._r_bucket,
     v.SqlTemplate: Resolver._r_sql,
     v.SqlIdentifier: Resolver._r_identifier,
+}
+
+# what an attribute of a library's value is (``client.post``, ``stmt.values``, ...)
+_LIBRARY_ATTRS: dict[type, Callable[[Any, str], Resolved | None]] = {
+    v.HttpClient: postgrest.client_method,
+    v.OrmStatement: orm.refined,
+    v.OrmTable: orm.table_statement,
+    v.OrmSession: lambda _session, attr: orm.session_scope(attr),
 }
 
 _T = TypeVar("_T")
