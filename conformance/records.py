@@ -74,6 +74,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "Choice",
         "Seq",
         "Dict",
+        "Merged",
         "Elem",
         "Each",
         "CallResult",

@@ -27,11 +27,19 @@ class ModuleFacts:
     digest: str
     imports: tuple[str, ...]
     has_error: bool
-    # the imports that run when the module is imported: what a deploy loads with it
-    module_imports: tuple[str, ...] = ()
+    # the imports made only inside function bodies (see ModuleSummary.local_imports)
+    local_imports: tuple[str, ...] = ()
     # whether it binds the result of a call of something named App or Stub at module level:
     # the modules worth resolving when an entry point's Apps are looked for
     creates_app: bool = False
+
+    @property
+    def module_imports(self) -> tuple[str, ...]:
+        """The imports that run when the module is imported: what a deploy loads with it."""
+        if not self.local_imports:
+            return self.imports
+        local = set(self.local_imports)
+        return tuple(i for i in self.imports if i not in local)
 
 
 @dataclass(frozen=True, slots=True)

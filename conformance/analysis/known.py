@@ -32,6 +32,16 @@ def elements(value: v.Value) -> list[v.Value]:
     return [value]
 
 
+def mapping(value: v.Value) -> tuple[tuple[tuple[str, v.Value], ...], bool] | None:
+    """The known entries of a mapping, and whether mappings known only at runtime are merged
+    into it (so a key it lacks may still be there); None when ``value`` is no mapping."""
+    if isinstance(value, v.Dict):
+        return value.items, False
+    if isinstance(value, v.Merged):
+        return value.base.items, True
+    return None
+
+
 def via_of(*values: v.Str) -> str:
     """The least direct way any of ``values`` was known (see ``model.VIA``)."""
     return max((val.via for val in values), key=lambda x: VIA.index(x) if x in VIA else 0)

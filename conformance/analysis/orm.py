@@ -16,6 +16,7 @@ resolver (``resolve.py``) looks the classes up.
 from __future__ import annotations
 
 from conformance.analysis import values as v
+from conformance.analysis.known import mapping
 
 # session method → operation
 SESSION_METHODS = {
@@ -100,11 +101,12 @@ def schema_in(table_args: v.Value) -> v.Value | None:
     None when it names none."""
     if isinstance(table_args, v.Seq) and table_args.items:
         table_args = table_args.items[-1]
-    if isinstance(table_args, v.Dict):
-        for key, value in table_args.items:
+    entries = mapping(table_args)
+    if entries is not None:
+        for key, value in entries[0]:
             if key == "schema":
                 return value
-        if table_args.spreads:
+        if entries[1]:
             return v.Unknown("__table_args__ merges a mapping known only at runtime")
         return None
     if isinstance(table_args, v.Unknown):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from conformance.analysis import values as v
+from conformance.analysis.known import mapping
 from conformance.model import VIA
 
 # the requests/httpx functions and client classes that send requests
@@ -218,24 +219,30 @@ def _headers(client: v.Value | None, given: v.Value | None) -> v.Value:
         return given if given is not None else v.Dict(())
     if given is None:
         return client
-    if isinstance(client, v.Dict) and isinstance(given, v.Dict):
-        keys = {k.lower() for k, _ in given.items}
-        return v.Dict(
-            tuple(i for i in client.items if i[0].lower() not in keys) + given.items,
-            client.spreads + given.spreads,
-        )
-    return given if not isinstance(given, v.Dict) else client
+    ours, theirs = mapping(given), mapping(client)
+    if ours is None or theirs is None:
+        return given if ours is None else client
+    keys = {k.lower() for k, _ in ours[0]}
+    items = v.Dict(tuple(i for i in theirs[0] if i[0].lower() not in keys) + ours[0])
+    # a runtime mapping merged into either may hold any header: keep one to say so
+    return (
+        v.Merged(items, (v.Unknown("headers merged at runtime"),))
+        if ours[1] or theirs[1]
+        else items
+    )
 
 
 def _header(headers: v.Value, name: str) -> v.Value | None:
     """The value of header ``name`` (any case); None when the headers are known not to hold
     it; an :class:`values.Unknown` saying why when they cannot be known."""
-    if not isinstance(headers, v.Dict):
+    entries = mapping(headers)
+    if entries is None:
         reason = headers.reason if isinstance(headers, v.Unknown) else "headers built at runtime"
         return v.Unknown(f"the {name} header is in {reason}")
-    for key, value in reversed(headers.items):
+    items, open_ended = entries
+    for key, value in reversed(items):
         if key.lower() == name:
             return value
-    if headers.spreads:
+    if open_ended:
         return v.Unknown(f"the {name} header may come from headers merged at runtime")
     return None

@@ -70,6 +70,7 @@ _NEVER_A_FUNCTION = frozenset(
         v.Unknown,
         v.Concat,
         v.Dict,
+        v.Merged,
         v.Seq,
         v.SqlTemplate,
         v.SqlIdentifier,
@@ -297,20 +298,24 @@ class Resolver:
         return v.Seq(tuple(self.resolve(i, frame, d) for i in value.items))
 
     def _r_dict(self, value: v.Dict, frame: Frame, d: int) -> Resolved:
-        items = tuple((k, self.resolve(i, frame, d)) for k, i in value.items)
-        if not value.spreads:
-            return v.Dict(items)
+        return v.Dict(tuple((k, self.resolve(i, frame, d)) for k, i in value.items))
+
+    def _r_merged(self, value: v.Merged, frame: Frame, d: int) -> Resolved:
         merged: dict[str, Resolved] = {}
         unread: list[Resolved] = []
         for spread in value.spreads:
             resolved = self.resolve(spread, frame, d)
             if isinstance(resolved, v.Dict):
                 merged.update(resolved.items)
+            elif isinstance(resolved, v.Merged):
+                merged.update(resolved.base.items)
                 unread.extend(resolved.spreads)
             else:
                 unread.append(resolved)
-        merged.update(items)
-        return v.Dict(tuple(merged.items()), tuple(unread))
+        base = self.resolve(value.base, frame, d)
+        merged.update(base.items if isinstance(base, v.Dict) else ())
+        folded = v.Dict(tuple(merged.items()))
+        return v.Merged(folded, tuple(unread)) if unread else folded
 
     def _r_each(self, value: v.Each, frame: Frame, d: int) -> Resolved:
         return v.Each(self.resolve(value.item, frame, d))
@@ -723,6 +728,7 @@ _RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
     v.Choice: Resolver._r_choice,
     v.Seq: Resolver._r_seq,
     v.Dict: Resolver._r_dict,
+    v.Merged: Resolver._r_merged,
     v.Elem: Resolver._r_elem,
     v.Each: Resolver._r_each,
     v.Sub: Resolver._r_sub,
@@ -792,6 +798,10 @@ def _closure(func: FuncRef) -> Frame | None:
 
 
 def _subscript(base: Resolved, index: Resolved, original: v.Sub) -> Resolved:
+    if isinstance(base, v.Merged) and isinstance(index, v.Str):
+        for key, item in base.base.items:  # a key written out; else it may be a runtime one
+            if key == index.value:
+                return with_via(item, "constant")
     if isinstance(base, v.Dict):
         if isinstance(index, v.Str):
             for key, item in base.items:

@@ -45,7 +45,7 @@ class Summaries(Mapping[str, ModuleSummary]):
             digest,
             summary.imports,
             summary.error is not None,
-            summary.module_imports,
+            summary.local_imports,
             creates_app(summary),
         )
 

@@ -92,11 +92,18 @@ class Seq:
 
 @dataclass(frozen=True, slots=True)
 class Dict:
-    """A dict display with string keys; ``spreads`` are the ``**mapping`` merged into it, which
-    the resolver folds into ``items`` when it can read them (a key written out wins)."""
+    """A dict display with string keys."""
 
     items: tuple[tuple[str, Value], ...]
-    spreads: tuple[Value, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """A dict display with ``**mapping`` in it: the mappings merged into ``base`` (its keys
+    win). The resolver folds those it can read into a :class:`Dict`; the rest stay here."""
+
+    base: Dict
+    spreads: tuple[Value, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +310,7 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
     Choice,
     Seq,
     Dict,
+    Merged,
     Elem,
     Each,
     CallResult,
@@ -440,5 +448,6 @@ class ModuleSummary:
     suppressions: tuple[tuple[int, tuple[str, ...], str], ...] = ()
     secrets: tuple[tuple[int, str, str], ...] = ()
     error: tuple[int, str] | None = None
-    # the imports that run when the module is imported (``imports`` has function bodies' too)
-    module_imports: tuple[str, ...] = ()
+    # the imports made only inside function bodies: they run when the function is called, not
+    # when the module is imported (which is what Modal deploys); usually few
+    local_imports: tuple[str, ...] = ()

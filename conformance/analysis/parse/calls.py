@@ -33,6 +33,7 @@ DATA_VALUES: tuple[type, ...] = (
     v.Str,
     v.Seq,
     v.Dict,
+    v.Merged,
     v.Concat,
     v.Client,
     v.ClientOptions,

@@ -59,7 +59,7 @@ class Reader:
         self.classes: list[v.ClassSummary] = []
         self.bindings: dict[str, v.Value] = {}
         self.imports: set[str] = set()
-        # those run when the module is imported (not inside a function): what Modal deploys
+        # those that run when the module is imported (not inside a function): what Modal deploys
         self.module_imports: set[str] = set()
 
     # -- entry ------------------------------------------------------------------------------------
@@ -481,7 +481,8 @@ class Reader:
                         frame.slugs.append((value.value, self.mark(element.value)))
             else:
                 self._ev(key, frame)
-        return v.Dict(tuple(items), tuple(spreads))
+        found = v.Dict(tuple(items))
+        return v.Merged(found, tuple(spreads)) if spreads else found
 
     def _comprehension(self, node: cst.CSTNode, frame: Scope) -> v.Value:
         child = frame.fork()
@@ -548,7 +549,7 @@ class Reader:
             functions=tuple(fix(f) for f in self.functions),
             classes=tuple(fix(c) for c in self.classes),
             imports=tuple(sorted(self.imports)),
-            module_imports=tuple(sorted(self.module_imports)),
+            local_imports=tuple(sorted(self.imports - self.module_imports)),
             suppressions=suppressions,
             secrets=secrets,
         )
