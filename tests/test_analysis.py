@@ -654,12 +654,16 @@ def test_methods_named_like_write_verbs_on_the_projects_own_receivers_are_follow
                 def run(self, state):
                     self.sessions.update(state)
 
+            def _cleanup(client):
+                client.schema("staging").table("chat_keys").delete().execute()
+
             @app.function()
-            def f(conn, client, state):
+            def f(conn, client, state, jobs):
                 Agent(conn).run(state)
                 Sessions(conn).delete(state)
                 audit.insert(client, {"state": state})
                 client.table("events").update({}).execute()
+                jobs.add(_cleanup, client)  # a project function handed to outside code runs
         """,
             "helpers/__init__.py": "",
             "helpers/audit.py": """
@@ -677,10 +681,11 @@ def test_methods_named_like_write_verbs_on_the_projects_own_receivers_are_follow
     ]
     assert fn["evidence"] == [
         "public.chat_sessions update via default-schema at ingest/a.py:9"
-        " < ingest.a.f at ingest/a.py:23 < ingest.a.Agent.run at ingest/a.py:19",
-        "public.events update via default-schema at ingest/a.py:26",
-        "staging.audit_log insert via literal at helpers/audit.py:2 < ingest.a.f at ingest/a.py:25",
-        "staging.chat_keys delete via sql at ingest/a.py:12 < ingest.a.f at ingest/a.py:24",
+        " < ingest.a.f at ingest/a.py:26 < ingest.a.Agent.run at ingest/a.py:19",
+        "public.events update via default-schema at ingest/a.py:29",
+        "staging.audit_log insert via literal at helpers/audit.py:2 < ingest.a.f at ingest/a.py:28",
+        "staging.chat_keys delete via literal at ingest/a.py:22 < ingest.a.f at ingest/a.py:30",
+        "staging.chat_keys delete via sql at ingest/a.py:12 < ingest.a.f at ingest/a.py:27",
     ]
     assert fn["unresolved"] == 0
 

@@ -654,8 +654,11 @@ class Resolver:
         receiver is the project's own (``self.sessions.update(state)``, ``audit.insert(row)``),
         the call runs the project's method or function, which is followed like any helper."""
         call = v.CallSite(v.Attr(site.target, site.method), site.args, site.kwargs, site.line)
+        followed = False
         for target in options(self.resolve(call.func, frame)):
-            self._follow_one(target, call, frame, step, out)
+            followed |= self._follow_one(target, call, frame, step, out)
+        if not followed:  # as for any call outside the project: a function handed to it runs
+            self._follow_callbacks(call, frame, step, out)
 
     def _follow_callbacks(
         self,
