@@ -838,7 +838,8 @@ def test_sqlalchemy_sessions_models_and_core_statements(tmp_path: Path) -> None:
     """A session's add/add_all/merge/delete/bulk_* of a project model write its
     ``__tablename__`` in its ``__table_args__`` schema (a base class's too; else public); an
     executed Core insert/update/delete on a model or a ``Table(..., schema=)`` writes it
-    (``on_conflict_do_update``: an upsert), a select does not; ``set.add`` is no write; an object
+    (``on_conflict_do_update``: an upsert), a select does not, a legacy ``query(M)`` does
+    when it is told to ``update``/``delete``; ``set.add`` is no write; an object
     whose model is not in the project is unresolved when the receiver is a session."""
     result = scan(
         tmp_path,
@@ -899,6 +900,7 @@ def test_sqlalchemy_sessions_models_and_core_statements(tmp_path: Path) -> None:
                     session.execute(select(Event))
                     session.add(Dynamic())
                     session.add(Remote())
+                    session.query(Note).filter(Note.id == 4).update({"body": ""})
                 seen.add(key)
                 seen.add(Plain())
                 with Session(engine) as other:
@@ -912,7 +914,8 @@ def test_sqlalchemy_sessions_models_and_core_statements(tmp_path: Path) -> None:
         "core.companies insert via constant at ingest/a.py:14",
         "core.companies insert via constant at ingest/a.py:17",
         "public.notes delete via default-schema at ingest/a.py:16",
-        "public.notes insert via default-schema at ingest/a.py:28",
+        "public.notes insert via default-schema at ingest/a.py:29",
+        "public.notes update via default-schema at ingest/a.py:25",
         "public.notes upsert via default-schema at ingest/a.py:15",
         "raw.events insert via constant at ingest/a.py:13",
         "raw.events upsert via constant at ingest/a.py:18",

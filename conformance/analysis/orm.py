@@ -93,7 +93,20 @@ def table_statement(table: v.OrmTable, attr: str) -> v.Value | None:
 
 
 def session_scope(attr: str) -> v.Value | None:
+    """``session.begin`` and friends (a session again); ``session.query``, the legacy query
+    API (called with a model, a query on it: ``query(Event).filter(...).delete()`` writes)."""
+    if attr == "query":
+        return v.OrmStatement(v.Unknown("a query of no model"), "query")
     return v.OrmSession() if attr in _SESSION_SCOPES else None
+
+
+def query(stmt: v.OrmStatement, model: v.Value | None) -> v.OrmStatement:
+    """``session.query(model)``: a read until it is told to ``update`` or ``delete``."""
+    return v.OrmStatement(model or stmt.target, "select")
+
+
+# a legacy query's methods that write what it selects
+QUERY_WRITES = frozenset({"update", "delete"})
 
 
 def schema_in(table_args: v.Value) -> v.Value | None:

@@ -497,6 +497,10 @@ class Resolver:
         elif isinstance(func, BoundMethod):
             target, instance = func.func, func.instance
         if target is None or target not in self.known:
+            if isinstance(func, v.OrmStatement) and func.operation == "query":
+                return orm.query(
+                    func, self.resolve(call.args[0], frame, depth) if call.args else None
+                )
             if isinstance(func, (v.OrmStatement, v.OrmSession)):  # a statement's refining
                 return func  # method (see orm.refined), or a session factory, called
             if isinstance(call.func, v.Attr) and call.func.attr == "format":
@@ -612,6 +616,9 @@ class Resolver:
                 if effect.method in orm.SESSION_METHODS and effect.args:
                     first = self.resolve(effect.args[0], frame)
                     self.writes.session(effect, receiver, first, loc, out)
+                elif isinstance(receiver, v.OrmStatement) and effect.method in orm.QUERY_WRITES:
+                    query = v.OrmStatement(receiver.target, effect.method)  # query(M)...delete()
+                    self.writes.statement(query, loc, out)
             elif isinstance(effect, v.SqlSite):
                 sql = self.resolve(effect.sql, frame)
                 if effect.receiver is not None and not is_sql_copy(
