@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conformance.config import DEFAULT_REGISTRY_FILE, Config, load_config, validate_settings
-from conformance.errors import EXIT_CLEAN, EXIT_FINDINGS, ConformanceError
+from conformance.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, ConformanceError
 from conformance.model import (
     Analysis,
     Finding,
@@ -123,7 +123,10 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        """1 when a finding has error severity, else 0."""
+        """1 when a finding has error severity, else 0; 2 when no ingest function was found
+        at all (an empty project cannot be clean; CONF022 says what was searched)."""
+        if not self.analysis.functions:
+            return EXIT_ERROR
         return EXIT_FINDINGS if self.has_errors else EXIT_CLEAN
 
 

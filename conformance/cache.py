@@ -185,6 +185,7 @@ _RECORD_MODULES = (
     "analysis/values.py",
     "analysis/sqltext.py",
     "analysis/incremental.py",
+    "analysis/sqlfunctions.py",
 )
 
 

@@ -25,6 +25,16 @@ DEFAULT_ENTITY_TYPES = ("company", "person", "target_client")
 DEFAULT_REQUIRED_COLUMNS = ("provider", "platform", "payload_type", "entity_type")
 DEFAULT_REGISTRY_FILE = "workflow_registry.yaml"
 DEFAULT_TABLE = "reference.enrichment_workflow_registry"
+DEFAULT_MIGRATIONS = ("supabase/migrations/*.sql",)
+# settings whose TOML arrays are tuples in Config
+LIST_SETTINGS = (
+    "ingest",
+    "exclude",
+    "entity_types",
+    "required_columns",
+    "migrations",
+    "entrypoints",
+)
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 
@@ -34,8 +44,16 @@ class Config:
 
     project_dir: Path
     source_root: Path
+    # directories, files or globs under the source root ("." is all of it)
     ingest: tuple[str, ...] = ("ingest",)
     entrypoint: str | None = "app.py"
+    # more deploy entry points (files or globs), each deploying the App(s) it names
+    entrypoints: tuple[str, ...] = ()
+    # False when the settings name no entry point and app.py is only the default: then a
+    # project without one is not told that its setting matches nothing
+    entrypoint_configured: bool = True
+    # where each setting is in pyproject.toml (key, line): for findings about the settings
+    setting_lines: tuple[tuple[str, int], ...] = field(default=(), compare=False)
     registry: str | None = None
     workspace: str | None = None
     app_name: str | None = None
@@ -46,6 +64,9 @@ class Config:
     table: str = DEFAULT_TABLE
     connect_timeout: float = 5.0
     statement_timeout: float = 10.0
+    # SQL files (globs relative to the project) whose CREATE FUNCTION bodies say what a
+    # database function called with .rpc() writes
+    migrations: tuple[str, ...] = DEFAULT_MIGRATIONS
 
     def analysis_key(self) -> str:
         """Returns a string of every setting that changes per-file analysis (for the cache)."""
@@ -55,7 +76,14 @@ class Config:
             root = self.source_root.relative_to(self.project_dir).as_posix()
         except ValueError:
             root = str(self.source_root)
-        return json.dumps([root, self.ingest, self.entrypoint, sorted(self.exclude)])
+        return json.dumps(
+            [root, self.ingest, self.entry_points(), sorted(self.exclude), self.migrations]
+        )
+
+    def entry_points(self) -> tuple[str, ...]:
+        """The deploy entry points: ``entrypoint`` (unless null) and ``entrypoints``."""
+        first = (self.entrypoint,) if self.entrypoint else ()
+        return tuple(dict.fromkeys((*first, *self.entrypoints)))
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -114,18 +142,25 @@ def validate_settings(settings: dict[str, Any], where: str) -> None:
 
 def _setting_line(path: Path, key: str) -> int | None:
     """The line of ``key = ...`` in the ``[tool.conformance]`` table of a pyproject.toml."""
+    return _setting_lines(path).get(key)
+
+
+def _setting_lines(path: Path) -> dict[str, int]:
+    """The line of each ``key = ...`` in the ``[tool.conformance]`` table of a pyproject.toml
+    (first occurrence; {} when it cannot be read)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
-        return None
+        return {}
     inside = False
+    found: dict[str, int] = {}
     for number, text in enumerate(lines, 1):
         stripped = text.strip()
         if stripped.startswith("["):
             inside = stripped.replace(" ", "").startswith("[tool.conformance")
-        elif inside and stripped.split("=", 1)[0].strip().strip('"') == key:
-            return number
-    return None
+        elif inside and "=" in stripped and not stripped.startswith("#"):
+            found.setdefault(stripped.split("=", 1)[0].strip().strip('"'), number)
+    return found
 
 
 def load_config(
@@ -146,13 +181,24 @@ def load_config(
         raise ConformanceError(f"project directory not found: {project_dir}")
     settings = read_raw_settings(project)
     severity = overrides.pop("severity", None)
+    if overrides.get("entrypoint") is not None:  # --entrypoint replaces both settings
+        settings.pop("entrypoints", None)
     settings.update({k: v for k, v in overrides.items() if v is not None and v != ()})
     if severity:
         settings["severity"] = {**settings.get("severity", {}), **severity}
-    for key in ("ingest", "exclude", "entity_types", "required_columns"):
+    for key in LIST_SETTINGS:
         if isinstance(settings.get(key), tuple):
             settings[key] = list(settings[key])
     validate(settings, f"{project / 'pyproject.toml'}:1")
+    for pattern in settings.get("migrations", ()):
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            pyproject = project / "pyproject.toml"
+            line = _setting_line(pyproject, "migrations") or 1
+            raise ConformanceError(
+                f"[tool.conformance] migrations: {pattern!r} must be a path or glob inside "
+                "the project",
+                f"{pyproject}:{line}",
+            )
     if "source_root" in settings:
         source_root = (project / settings["source_root"]).resolve()
     elif (project / "modal-functions" / "src").is_dir():
@@ -174,17 +220,15 @@ def load_config(
         )
         if k in settings
     }
-    values.update(
-        {
-            k: tuple(settings[k])
-            for k in ("ingest", "exclude", "entity_types", "required_columns")
-            if k in settings
-        }
-    )
+    values.update({k: tuple(settings[k]) for k in LIST_SETTINGS if k in settings})
+    if "entrypoints" in settings and "entrypoint" not in settings:
+        values["entrypoint"] = None  # the list names them all: app.py is no longer implied
+    values["entrypoint_configured"] = "entrypoint" in settings or "entrypoints" in settings
     cfg = Config(
         project_dir=project,
         source_root=source_root,
         severity=dict(settings.get("severity", {})),
+        setting_lines=tuple(sorted(_setting_lines(project / "pyproject.toml").items())),
         **values,
     )
     return cfg

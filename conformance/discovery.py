@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conformance import fileio
 from conformance.config import Config
-from conformance.sources import is_excluded
+from conformance.sources import is_excluded, matches
 
 _SKIP_DIRS = frozenset(
     {"__pycache__", "node_modules", "site-packages", "venv", ".venv", "build", "dist"}
@@ -76,8 +76,15 @@ def _refusal(path: Path, allowed: tuple[str, ...]) -> str | None:
 
 
 def is_ingest(rel: str, config: Config) -> bool:
-    """Returns whether a source-root-relative path lies under one of the ingest directories."""
-    return any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in config.ingest)
+    """Returns whether a source-root-relative path is matched by an ``ingest`` entry (a
+    directory, a file or a glob; ``.`` is the whole source root)."""
+    return matches(rel, config.ingest)
+
+
+def unmatched(patterns: tuple[str, ...], files: dict[str, SourceFile]) -> tuple[str, ...]:
+    """The patterns (``ingest`` or entry point entries) that match none of ``files``."""
+    rels = [f.rel for f in files.values()]
+    return tuple(p for p in patterns if not any(matches(rel, (p,)) for rel in rels))
 
 
 MAX_SOURCE_BYTES = 16 << 20

@@ -156,6 +156,8 @@ class IngestFunction:
     # the fields of the request model a parameter is annotated with, and where it is defined
     request_fields: tuple[str, ...] = ()
     request_model: Location | None = None
+    # the entry points (files) whose deploy includes it (its module imported, transitively)
+    deployed_by: tuple[str, ...] = ()
 
     @property
     def location(self) -> Location:
@@ -177,6 +179,7 @@ class IngestFunction:
             "line": self.line,
             "kind": self.kind,
             "deployed": self.deployed,
+            "deployed_by": list(self.deployed_by),
             "modal_name": self.modal_name,
             "app_name": self.app_name,
             "writes": [w.to_dict() for w in self.writes],
@@ -226,13 +229,29 @@ class SecretLiteral:
 
 
 @dataclass(frozen=True, slots=True)
+class Searched:
+    """What the settings made the analysis look at, so that a run that finds nothing says
+    where it looked: the Python files under the source root and how many the ``ingest``
+    entries matched, the entries (``ingest``, entry points) that matched no file, and the entry
+    points deployment was read from (configured ones, and App files deployed on their own)."""
+
+    python_files: int
+    ingest_files: int
+    unmatched_ingest: tuple[str, ...] = ()
+    unmatched_entry_points: tuple[str, ...] = ()
+    entry_points: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
-    """The result of analysing a project: plain records, ready for rules and reports."""
+    """The result of analysing a project: plain records, ready for rules and reports.
+    ``searched`` is None for an analysis not made from a project (built by hand)."""
 
     functions: tuple[IngestFunction, ...]
     errors: tuple[AnalysisError, ...] = ()
     suppressions: tuple[Suppression, ...] = ()
     secrets: tuple[SecretLiteral, ...] = ()
+    searched: Searched | None = None
     # neither is cached (records.py skips transient fields): they describe one run
     timings: dict[str, float] = field(
         default_factory=dict, compare=False, metadata={"transient": True}

@@ -60,7 +60,16 @@ def is_excluded(path: str, patterns: tuple[str, ...] | list[str]) -> bool:
     ``*`` crosses ``/``; ``dir/**``, ``**/name.py`` and a plain directory prefix also match.
     Discovery skips such files and the rules drop findings located in them: one meaning.
     """
+    return matches(path, patterns)
+
+
+def matches(path: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    """Returns whether a source-root-relative POSIX ``path`` matches any pattern: a file, a
+    directory (everything under it), or a glob whose ``*`` crosses ``/`` (``exclude``,
+    ``ingest`` and ``entrypoints`` all mean this); ``.`` matches every path."""
     for raw in patterns:
+        if raw.strip() in (".", "./"):
+            return True
         pat = raw.strip().removeprefix("./")
         if not pat:
             continue

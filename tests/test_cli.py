@@ -296,3 +296,35 @@ def test_exclude_means_the_same_to_scan_and_check(project: Path) -> None:
     assert "ingest_trial" not in scanned.stdout
     checked = run("check", str(project), "--no-cache")
     assert "ingest_trial" not in checked.stdout + checked.stderr
+
+
+def test_a_check_that_finds_no_ingest_function_says_where_it_looked_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Functions at the top of the source root: the default ``ingest`` finds nothing (exit 2,
+    CONF022 naming what was searched); ``--ingest .`` finds them."""
+    monkeypatch.setenv("CONFORMANCE_CACHE_DIR", str(tmp_path / "cache"))
+    files = {
+        "config.py": "import modal\napp = modal.App('wh')\n",
+        "jobs.py": (
+            "from config import app\n\n@app.function()\n"
+            "def ingest_a(client):\n"
+            "    client.schema('raw').table('a_payloads').insert({}).execute()\n"
+        ),
+    }
+    (tmp_path / "p").mkdir()
+    project = make_project(tmp_path / "p", files, 'registry = "workflow_registry.yaml"\n')
+    (project / "workflow_registry.yaml").write_text("version: 1\nworkflows: []\n")
+    nothing = run("check", str(project), "--offline")
+    assert nothing.returncode == 2, nothing.stdout + nothing.stderr
+    assert "CONF022" in nothing.stdout
+    assert "no ingest function found: the ingest entries (ingest) match 0 of the 2" in (
+        nothing.stdout
+    )
+    assert "the ingest entry 'ingest' matches no Python file" in nothing.stdout
+    found = run("check", str(project), "--offline", "--ingest", ".", "--format", "json")
+    assert found.returncode == 1, found.stderr  # found, and unregistered (CONF001)
+    report = json.loads(found.stdout)
+    jsonschema.validate(report, SCHEMA)
+    assert [f["name"] for f in report["functions"]] == ["ingest_a"]
+    assert "CONF022" not in {f["code"] for f in report["findings"]}

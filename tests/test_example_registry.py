@@ -28,13 +28,14 @@ CLEAN = EXAMPLE / "registry.clean.yaml"
 def _demonstrations() -> dict[str, list[tuple[str, str]]]:
     """What workflow_registry.yaml says each rule is demonstrated by, read from its comments:
     ``# CONFxxx ...`` right above an entry (``("row", slug)``), and, in the list at its end,
-    ``# - CONFxxx name: FILE[:NAME]`` (``("code", FILE)``)."""
+    ``# - CONFxxx name: ... FILE[:NAME]`` (``("code", FILE)``, the first ``.py`` or ``.toml``
+    file the line names)."""
     found: dict[str, list[tuple[str, str]]] = {}
     pending: list[str] = []
     text = (EXAMPLE / "workflow_registry.yaml").read_text(encoding="utf-8")
     for line in text.splitlines():
         stripped = line.strip()
-        listed = re.match(r"# - (CONF\d{3}) [a-z-]+: ([\w/]+\.py)", stripped)
+        listed = re.match(r"# - (CONF\d{3}) [a-z-]+: .*?([\w/]+\.(?:py|toml))\b", stripped)
         if listed:
             found.setdefault(listed.group(1), []).append(("code", listed.group(2)))
             continue
@@ -56,8 +57,8 @@ DEMONSTRATIONS = _demonstrations()
 # example against it (test_database_rules_show_against_a_database).
 DATABASE_DEMONSTRATIONS: dict[str, list[str]] = {"CONF021": ["tech-stack"]}
 
-# Findings about the code itself: no registry can make them go away.
-RESIDUAL = {"CONF009", "CONF012", "CONF013", "CONF015", "CONF016", "CONF017"}
+# Findings about the code (or the settings) itself: no registry can make them go away.
+RESIDUAL = {"CONF009", "CONF012", "CONF013", "CONF015", "CONF016", "CONF017", "CONF022"}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,9 @@ def _shows(f: Finding, kind: str, where: str, registry: CheckResult) -> bool:
     names) or the demonstrating file."""
     if kind == "code":
         module = where.removesuffix(".py").replace("/", ".")
-        in_file = f.location is not None and f.location.file == where
+        in_file = f.location is not None and (
+            f.location.file == where or f.location.file.endswith("/" + where)
+        )
         return in_file or (f.function or "").startswith(module + ".")
     names = {e.modal_function_name for e in registry.registry.entries if e.workflow_slug == where}
     named = {
@@ -203,3 +206,30 @@ def test_cli_check_with_the_clean_registry() -> None:
     assert result.returncode == 1, result.stderr
     shown = {code for code in RULES_BY_CODE if f" {code} " in result.stdout}
     assert shown == RESIDUAL, result.stdout
+
+
+def test_the_stale_ingest_entry_is_reported(drifted: CheckResult) -> None:
+    found = [f for f in drifted.findings if f.code == "CONF022"]
+    assert [f.message for f in found] == [
+        "the ingest entry 'ingest_v1' matches no Python file under the source root "
+        "modal-functions/src"
+    ]
+    assert found[0].severity == "warning" and drifted.exit_code == 1
+
+
+def test_the_multi_app_example_checks_clean_but_for_its_undeployed_refund() -> None:
+    """examples/multiapp: three Apps, deployed by a configured entry point and from their own
+    files; the only finding is the function that no deploy imports."""
+    result = check(ROOT / "examples" / "multiapp", Options(use_cache=False, jobs=1))
+    assert [(f.code, f.function) for f in result.findings] == [
+        ("CONF009", "billing.refunds.refund")
+    ]
+    assert result.exit_code == 0
+
+
+def test_a_finding_about_the_settings_points_at_the_setting(drifted: CheckResult) -> None:
+    (found,) = [f for f in drifted.findings if f.code == "CONF022"]
+    assert found.location is not None
+    assert found.location.file == "../../pyproject.toml"
+    line = (EXAMPLE / "pyproject.toml").read_text().splitlines()[found.location.line - 1]
+    assert line.startswith("ingest = ")

@@ -29,6 +29,7 @@ from conformance.model import (
     RegistryEntry,
     RegistryProblem,
     RpcCall,
+    Searched,
     SecretLiteral,
     SlugHint,
     Suppression,
@@ -113,11 +114,19 @@ def build_case(
     operation insert, via literal, line, optional file/call_path; ``unresolved``, ``rpc``,
     ``invokes``, ``slug_hints``), ``registry`` (``source``, ``entries`` as registry columns plus
     ``line``, ``problems``; ``extra`` a mapping of extra columns), ``errors``,
-    ``suppressions``, ``secrets``, and ``config`` (Config fields; the project is /project, the
-    source root /project/src). A case checks one rule: no column is required (CONF020) unless
-    its ``config`` says ``required_columns``.
+    ``suppressions``, ``secrets``, ``searched`` (what the settings matched: ``python_files``,
+    ``ingest_files``, ``unmatched_ingest``, ``unmatched_entry_points``, ``entry_points``;
+    absent: an analysis built by hand), and ``config`` (Config fields; the project is
+    /project, the source root /project/src). A case checks one rule: no column is required
+    (CONF020) unless its ``config`` says ``required_columns``.
     """
+    searched = data.get("searched")
     analysis = Analysis(
+        searched=Searched(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in searched.items()}
+        )
+        if searched is not None
+        else None,
         functions=tuple(_function(f) for f in data.get("functions", [])),
         errors=tuple(
             AnalysisError(e["file"], e["line"], e["message"]) for e in data.get("errors", [])
@@ -138,7 +147,7 @@ def build_case(
         problems=tuple(RegistryProblem(**p) for p in reg.get("problems", [])),
     )
     settings = {"required_columns": (), **data.get("config", {})}
-    for key in ("exclude", "entity_types", "required_columns"):
+    for key in ("exclude", "entity_types", "required_columns", "ingest", "entrypoints"):
         if key in settings:
             settings[key] = tuple(settings[key])
     config = Config(project_dir=PROJECT, source_root=PROJECT / "src", **settings)

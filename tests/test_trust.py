@@ -81,8 +81,15 @@ def summary_key(project: Path, rel: str) -> str:
 
 def project_keys(project: Path) -> tuple[str, str]:
     """The keys of the project entry and the increments entry, as project.py computes them."""
+    from conformance.analysis import migrations
+
     config = load_config(project)
-    listing = "\n".join(sorted(f.rel for f in discover(config).values()))
+    listing = "\n".join(
+        [
+            *sorted(f.rel for f in discover(config).values()),
+            *(m.key for m in migrations.sources(config)),
+        ]
+    )
     key = cache.digest(b"project", config.analysis_key().encode(), listing.encode())
     return key, cache.digest(b"increments", key.encode())
 

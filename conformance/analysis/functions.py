@@ -8,19 +8,21 @@ Loaded only when something must be resolved: a run that finds every file unchang
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from conformance.analysis import values as v
 from conformance.analysis.incremental import (
-    DeployedImport,
     Deployment,
+    EntryPoint,
     FunctionDepends,
     ModalInfo,
+    ModuleFacts,
     ModuleFunctions,
     Reuse,
 )
+from conformance.analysis.migrations import Database
 from conformance.analysis.resolve import (
     METHOD_DECORATORS,
     WEB_DECORATORS,
@@ -28,7 +30,7 @@ from conformance.analysis.resolve import (
     Resolved,
     Resolver,
 )
-from conformance.analysis.summaries import Summaries
+from conformance.analysis.summaries import Summaries, reached_modules
 from conformance.analysis.values import (
     AppMethod,
     AppRef,
@@ -36,7 +38,6 @@ from conformance.analysis.values import (
     External,
     FuncRef,
     Instance,
-    ModuleRef,
 )
 from conformance.config import Config
 from conformance.discovery import is_ingest
@@ -50,12 +51,15 @@ from conformance.model import (
     UnresolvedWrite,
 )
 
+if TYPE_CHECKING:  # migrations are read only when a project has some
+    from conformance.analysis.sqlfunctions import MigrationFile
+
 
 @dataclass(frozen=True)
 class Resolution:
     """The ingest functions (sorted by file, line, name), and what the next run may reuse:
-    the modules each record was resolved from, each ingest module's Modal functions, and what
-    the entry point deploys."""
+    the modules each record was resolved from, each ingest module's Modal functions, and the
+    entry points deployment was read from."""
 
     functions: tuple[IngestFunction, ...]
     depends: tuple[FunctionDepends, ...]
@@ -66,11 +70,15 @@ class Resolution:
 def resolve_functions(
     summaries: Summaries,
     config: Config,
-    entry: str | None,
+    entries: Sequence[str] = (),
     reuse: Reuse | None = None,
+    migrations: tuple[MigrationFile, ...] = (),
 ) -> Resolution:
-    """Resolves every Modal function of the ingest modules: what it writes, calls, invokes."""
-    resolver = Resolver(summaries.without_errors())
+    """Resolves every Modal function of the ingest modules: what it writes, calls, invokes,
+    and whether an entry point deploys it (``entries``: the configured entry points' modules);
+    a database function a ``migrations`` file defines is read for what it writes."""
+    database = Database(migrations) if migrations else None
+    resolver = Resolver(summaries.without_errors(), database=database)
     by_module: list[ModuleFunctions] = []
     for name in sorted(resolver.modules):
         if not is_ingest(summaries.facts[name].rel, config):
@@ -82,23 +90,16 @@ def resolve_functions(
         for found in by_module
         for qualname, info in found.functions
     ]
-    modal_refs = frozenset(ref for ref, _, _ in candidates)
-    resolver.modal_functions = modal_refs
-    modal_modules = frozenset(ref.module for ref in modal_refs)
-    known_imports = reuse.deployed_imports(modal_modules) if reuse is not None else {}
-    imports = _deployed(resolver, entry, modal_modules, known_imports)
-    deployed: tuple[set[FuncRef], set[str]] | None = None
-    if imports is not None and entry is not None:
-        deployed = (set(), {entry})
-        for part in imports:
-            deployed[0].update(part.functions)
-            deployed[1].update(part.modules)
+    resolver.modal_functions = frozenset(ref for ref, _, _ in candidates)
+    deployment = _deployment(resolver, summaries, entries, by_module, reuse)
+    deployed_by = deploys(deployment, summaries.facts, [(ref, info) for ref, info, _ in candidates])
     out: list[IngestFunction] = []
     depends: list[FunctionDepends] = []
     for ref, info, found_deps in candidates:
         key = (ref.module, ref.qualname)
-        is_deployed = deployed is None or ref in deployed[0] or ref.module in deployed[1]
-        reused = reuse.record(key, is_deployed) if reuse is not None else None
+        by = deployed_by.get(ref, ()) if deployed_by is not None else ()
+        is_deployed = deployed_by is None or bool(by)
+        reused = reuse.record(key, is_deployed, by) if reuse is not None else None
         if reuse is not None and reused is not None:
             out.append(reused)
             depends.append(FunctionDepends(*key, reuse.depends[key]))
@@ -106,10 +107,10 @@ def resolve_functions(
         resolver.forget()
         with resolver.collect() as deps:
             deps.update(found_deps)
-            out.append(_record(resolver, summaries, config, ref, info, is_deployed))
+            out.append(_record(resolver, summaries, config, ref, info, by if is_deployed else None))
         depends.append(FunctionDepends(*key, frozenset(deps)))
     records = tuple(sorted(out, key=lambda f: (f.file, f.line, f.name)))
-    return Resolution(records, tuple(depends), tuple(by_module), Deployment(imports, modal_modules))
+    return Resolution(records, tuple(depends), tuple(by_module), deployment)
 
 
 def _record(
@@ -118,9 +119,10 @@ def _record(
     config: Config,
     ref: FuncRef,
     info: ModalInfo,
-    deployed: bool,
+    deployed_by: tuple[str, ...] | None,
 ) -> IngestFunction:
-    """Returns the record of one ingest function, resolving everything it reaches."""
+    """Returns the record of one ingest function, resolving everything it reaches;
+    ``deployed_by`` the entry points that deploy it (None: not deployed)."""
     func = resolver.function(ref.module, ref.qualname)
     if func is None:
         raise KeyError(f"{ref.module}.{ref.qualname}")
@@ -132,7 +134,8 @@ def _record(
         file=module.file,
         line=func.line,
         kind=info.kind,
-        deployed=deployed,
+        deployed=deployed_by is not None,
+        deployed_by=deployed_by or (),
         modal_name=info.modal_name,
         app_name=info.app_name or config.app_name,
         writes=_unique(reach.writes, key=lambda w: (w.schema, w.table, w.operation, w.location)),
@@ -220,58 +223,109 @@ def _modal_functions_of(
         elif not is_function:
             continue
         kind = "web" if web else "scheduled" if scheduled else "worker"
-        out.append(
-            (
-                FuncRef(module, func.qualname),
-                func,
-                ModalInfo(modal_name or func.qualname, kind, app.name if app is not None else None),
-            )
+        info = ModalInfo(
+            modal_name or func.qualname,
+            kind,
+            app.name if app is not None else None,
+            app.module if app is not None else None,
         )
+        out.append((FuncRef(module, func.qualname), func, info))
     return out
 
 
-def _deployed(
+def _deployment(
     resolver: Resolver,
-    entry: str | None,
-    modal_modules: frozenset[str],
-    known: dict[str, DeployedImport],
-) -> tuple[DeployedImport, ...] | None:
-    """Returns, for each import of the entry point, the functions and whole modules it deploys
-    (None: no entry point); ``known`` holds the imports whose result is still good."""
-    if entry is None or entry not in resolver.modules:
-        return None
-    out = []
-    for name, value in resolver.modules[entry].bindings:
-        if isinstance(value, v.ImportRef):
-            part = known.get(name)
-            out.append(
-                part if part is not None else _deploys(resolver, entry, name, value, modal_modules)
-            )
-    return tuple(out)
+    summaries: Summaries,
+    entries: Sequence[str],
+    by_module: Sequence[ModuleFunctions],
+    reuse: Reuse | None,
+) -> Deployment:
+    """The entry points: the configured ones (with the Apps each names), and every ingest
+    module that creates the App its own functions use: such a file is deployed on its own
+    (``modal deploy ingest/file.py``)."""
+    points: list[EntryPoint] = []
+    for entry in entries:
+        if entry not in resolver.modules:
+            continue
+        known = reuse.entry_point(entry) if reuse is not None else None
+        points.append(known or _entry_point(resolver, summaries.facts, entry))
+    configured = {p.module for p in points}
+    for found in by_module:
+        own = sorted({a for _, info in found.functions if (a := info.app) and a[0] == found.module})
+        if own and found.module not in configured:
+            file = summaries.facts[found.module].rel
+            points.append(EntryPoint(found.module, file, False, tuple(own), found.depends))
+    return Deployment(tuple(points))
 
 
-def _deploys(
-    resolver: Resolver, entry: str, name: str, value: v.ImportRef, modal_modules: frozenset[str]
-) -> DeployedImport:
-    functions: set[FuncRef] = set()
-    modules: set[str] = set()
+def _entry_point(resolver: Resolver, facts: Mapping[str, ModuleFacts], entry: str) -> EntryPoint:
+    """A configured entry point and the Apps it names at module level (Modal deploys the App
+    objects a module holds): None when it names none. Only names made here or imported from a
+    module that makes an App are resolved: the others (the functions it imports) would load
+    every ingest module's summary for nothing."""
+    apps: set[tuple[str, str]] = set()
+    summary = resolver.modules[entry]
     with resolver.collect() as deps:
         deps.add(entry)
-        target = resolver.resolve(value, Frame(entry))
-        if isinstance(target, FuncRef):
-            functions.add(target)
-        elif isinstance(target, ClassRef):
-            cls = resolver.class_summary(target.module, target.name)
-            functions.update(
-                FuncRef(target.module, f"{target.name}.{m}") for m in (cls.methods if cls else ())
-            )
-        elif isinstance(target, ModuleRef):
-            if value.name is None and target.module != value.module:
-                return DeployedImport(name, frozenset(), frozenset(), frozenset(deps))
-            modules.add(target.module)
-        if value.name is None and value.module in modal_modules:
-            modules.add(value.module)
-    return DeployedImport(name, frozenset(functions), frozenset(modules), frozenset(deps))
+        for _name, value in summary.bindings:
+            if isinstance(value, v.ImportRef):
+                source = facts.get(value.module)
+                if value.name is None or source is None or not source.creates_app:
+                    continue
+            elif not isinstance(value, v.CallResult):
+                continue
+            for option in _options(resolver.resolve(value, Frame(entry))):
+                if isinstance(option, AppRef):
+                    apps.add((option.module, option.name or ""))
+    return EntryPoint(
+        entry, summary.file, True, tuple(sorted(apps)) if apps else None, frozenset(deps)
+    )
+
+
+def deploys(
+    deployment: Deployment,
+    facts: Mapping[str, ModuleFacts],
+    functions: Sequence[tuple[FuncRef, ModalInfo]],
+) -> dict[FuncRef, tuple[str, ...]] | None:
+    """Which entry points deploy each function (None: no entry point, deployment unknown).
+
+    Modal registers every function of a module with its App when the module is imported: an
+    entry point deploys the functions of the modules it imports, directly or through other
+    modules (at module level: an import inside a function runs only when it is called), that
+    are on an App it deploys."""
+    if not deployment.entries:
+        return None
+    out: dict[FuncRef, list[str]] = {}
+    for entry in deployment.entries:
+        loaded = _loaded(entry.module, facts)
+        apps = set(entry.apps) if entry.apps is not None else None
+        for ref, info in functions:
+            if ref.module in loaded and (apps is None or info.app is None or info.app in apps):
+                out.setdefault(ref, []).append(entry.file)
+    return {ref: tuple(sorted(set(files))) for ref, files in out.items()}
+
+
+def _loaded(entry: str, facts: Mapping[str, ModuleFacts]) -> set[str]:
+    """The project modules importing ``entry`` loads: itself, and what its module-level imports
+    load, transitively (``import a.b`` loads ``a`` and ``a.b``)."""
+    tops = {name.partition(".")[0] for name in facts}
+    seen = {entry}
+    todo = [entry]
+    while todo:
+        found = facts.get(todo.pop())
+        if found is None:
+            continue
+        # most imports are of libraries: only the project's own are followed
+        ours = [d for d in found.module_imports if d.partition(".")[0] in tops]
+        for name in reached_modules(ours):
+            if name in facts and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return seen
+
+
+def _options(value: Resolved) -> tuple[Resolved, ...]:
+    return value.options if isinstance(value, v.Choice) else (value,)
 
 
 def _request_model(resolver: Resolver, ref: FuncRef, func: v.FunctionSummary) -> dict[str, Any]:

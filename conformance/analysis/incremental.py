@@ -5,20 +5,16 @@ the files it read; a run that finds them all unchanged returns it and stops), an
 so that run never loads it, :class:`Increments`: what a run after a partial change reuses — per
 file its imports (:class:`ModuleFacts`), per ingest module its Modal functions
 (:class:`ModuleFunctions`), per function the modules its record was resolved from
-(:class:`FunctionDepends`), and per import of the entry point what it deploys
-(:class:`Deployment`). :class:`Reuse` answers, for each of those, whether it still holds:
-whether none of the modules it was computed from changed.
+(:class:`FunctionDepends`), and per entry point the Apps it deploys (:class:`Deployment`).
+:class:`Reuse` answers, for each of those, whether it still holds: whether none of the modules
+it was computed from changed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from conformance.model import Analysis, IngestFunction
-
-if TYPE_CHECKING:  # the warm path reads a ProjectEntry without loading the symbolic values
-    from conformance.analysis.values import FuncRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +27,34 @@ class ModuleFacts:
     digest: str
     imports: tuple[str, ...]
     has_error: bool
+    # the imports made only inside function bodies (see ModuleSummary.local_imports)
+    local_imports: tuple[str, ...] = ()
+    # whether it binds the result of a call of something named App or Stub at module level:
+    # the modules worth resolving when an entry point's Apps are looked for
+    creates_app: bool = False
+
+    @property
+    def module_imports(self) -> tuple[str, ...]:
+        """The imports that run when the module is imported: what a deploy loads with it."""
+        if not self.local_imports:
+            return self.imports
+        local = set(self.local_imports)
+        return tuple(i for i in self.imports if i not in local)
 
 
 @dataclass(frozen=True, slots=True)
 class ModalInfo:
-    """What a Modal decorator says of a function: deployed name, kind, App name."""
+    """What a Modal decorator says of a function: deployed name, kind, and its App: the name
+    and the module that creates it (together, which App it is)."""
 
     modal_name: str
     kind: str
     app_name: str | None
+    app_module: str | None = None
+
+    @property
+    def app(self) -> tuple[str, str] | None:
+        return (self.app_module, self.app_name or "") if self.app_module is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,23 +68,24 @@ class ModuleFunctions:
 
 
 @dataclass(frozen=True, slots=True)
-class DeployedImport:
-    """One import of the entry point: its name, the functions and whole modules it deploys,
-    and the modules that was resolved from."""
+class EntryPoint:
+    """A module Modal deploys from: a configured entry point, or an ingest module that creates
+    the App its own functions use (deployed on its own, ``modal deploy file.py``). ``apps`` are
+    the Apps it deploys, each as (module that creates it, name); None when it names no App (then
+    whatever the modules it imports register). ``depends``: the modules that was read from."""
 
-    name: str
-    functions: frozenset[FuncRef]
-    modules: frozenset[str]
+    module: str
+    file: str
+    configured: bool
+    apps: tuple[tuple[str, str], ...] | None
     depends: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    """What the entry point deploys, import by import (``imports`` is None without an entry
-    point), and the modules holding Modal functions it was computed for."""
+    """The entry points deployment was read from; none: deployment is not known."""
 
-    imports: tuple[DeployedImport, ...] | None
-    modal_modules: frozenset[str]
+    entries: tuple[EntryPoint, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,20 +153,25 @@ class Reuse:
             increments.deployment,
         )
 
-    def record(self, key: tuple[str, str], deployed: bool) -> IngestFunction | None:
+    def record(
+        self, key: tuple[str, str], deployed: bool, deployed_by: tuple[str, ...]
+    ) -> IngestFunction | None:
         """The function's last record, when nothing it was resolved from changed."""
         depends = self.depends.get(key)
         record = self.records.get(key)
         if depends is None or record is None or depends & self.changed:
             return None
-        return record if record.deployed == deployed else replace(record, deployed=deployed)
+        if (record.deployed, record.deployed_by) == (deployed, deployed_by):
+            return record
+        return replace(record, deployed=deployed, deployed_by=deployed_by)
 
     def module_functions(self, module: str) -> ModuleFunctions | None:
         found = self.functions.get(module)
         return found if found is not None and not found.depends & self.changed else None
 
-    def deployed_imports(self, modal_modules: frozenset[str]) -> dict[str, DeployedImport]:
-        imports = self.deployment.imports
-        if imports is None or self.deployment.modal_modules != modal_modules:
-            return {}
-        return {part.name: part for part in imports if not part.depends & self.changed}
+    def entry_point(self, module: str) -> EntryPoint | None:
+        """The configured entry point's last reading, when nothing it was read from changed."""
+        for entry in self.deployment.entries:
+            if entry.module == module and entry.configured and not entry.depends & self.changed:
+                return entry
+        return None

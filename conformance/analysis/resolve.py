@@ -3,19 +3,29 @@
 A cheap pass over cached summaries: names are resolved across modules (imports, re-exports,
 aliases, cycles), helpers are followed with each call site's arguments bound to their parameters
 (so ``_upsert(client, "core", "company_tags", row)`` resolves inside ``_upsert``), and every write
-keeps the call path that reaches it. Nothing here touches a syntax tree.
+keeps the call path that reaches it. Nothing here touches a syntax tree. What a resolved effect
+writes is ``writes.py``'s; how much of a value is known, ``known.py``'s.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from conformance.analysis import sqltemplate
+from conformance.analysis import orm, postgrest, sqltemplate
 from conformance.analysis import values as v
+from conformance.analysis.known import (
+    DEFAULT_SCHEMA,
+    MAX_CHOICES,
+    as_argument,
+    as_constant,
+    concat,
+    options,
+    with_via,
+)
+from conformance.analysis.migrations import Database
 from conformance.analysis.values import (
     AppMethod,
     AppRef,
@@ -27,15 +37,8 @@ from conformance.analysis.values import (
     ModuleRef,
     RemoteFunction,
 )
-from conformance.model import (
-    VIA,
-    CallStep,
-    Invocation,
-    Location,
-    RpcCall,
-    TableWrite,
-    UnresolvedWrite,
-)
+from conformance.analysis.writes import Reach, WriteRecorder, is_sql_copy
+from conformance.model import CallStep, Invocation, Location
 
 if TYPE_CHECKING:
     from conformance.analysis.sqltext import SqlAnalysis
@@ -67,6 +70,7 @@ _NEVER_A_FUNCTION = frozenset(
         v.Unknown,
         v.Concat,
         v.Dict,
+        v.Merged,
         v.Seq,
         v.SqlTemplate,
         v.SqlIdentifier,
@@ -74,10 +78,13 @@ _NEVER_A_FUNCTION = frozenset(
         v.ClientOptions,
         v.SchemaScope,
         v.TableRef,
+        v.Bucket,
+        v.Each,
+        v.OrmTable,
+        v.OrmStatement,
         v.LocalClass,
     }
 )
-_MAX_CHOICES = 64
 
 Resolved = v.Value
 
@@ -97,17 +104,6 @@ class Frame:
         return self.parent.lookup(name) if self.parent is not None else None
 
 
-@dataclass
-class Reach:
-    """What one function reaches; call paths relative to that function."""
-
-    writes: list[TableWrite] = field(default_factory=list)
-    unresolved: list[UnresolvedWrite] = field(default_factory=list)
-    rpc: list[RpcCall] = field(default_factory=list)
-    invokes: list[Invocation] = field(default_factory=list)
-    slugs: list[tuple[str, Location]] = field(default_factory=list)
-
-
 class Resolver:
     """Resolves names and follows calls over a set of module summaries."""
 
@@ -115,6 +111,7 @@ class Resolver:
         self,
         modules: Mapping[str, v.ModuleSummary],
         modal_functions: frozenset[FuncRef] = frozenset(),
+        database: Database | None = None,
     ) -> None:
         # ``modules`` may load each summary only when it is first asked for (summaries.Summaries
         # after a partial change): the indexes below are built module by module, on first use
@@ -137,6 +134,9 @@ class Resolver:
         self._stack: set[object] = set()
         self._returns_stack: set[object] = set()
         self.analyze_sql = _analyze_sql
+        # the database functions the migrations define (``.rpc()`` targets), when there are any
+        # what reached effects write (and the database functions the migrations define)
+        self.writes = WriteRecorder(self, database)
         self._memo: dict[tuple[int, int], tuple[object, Frame, Resolved]] = {}
         self.known = _FuncIndex(self)
 
@@ -170,7 +170,7 @@ class Resolver:
         try:
             with self.collect() as deps:
                 deps.add(module)
-                result = _as_constant(self._global_value(module, name))
+                result = as_constant(self._global_value(module, name))
         finally:
             self._resolving.discard(key)
         self._globals[key] = (result, frozenset(deps))
@@ -194,7 +194,8 @@ class Resolver:
         if self._deps:
             self._deps[-1].update(deps)
 
-    def _touch(self, module: str) -> None:
+    def touch(self, module: str) -> None:
+        """Records that what is being resolved read ``module`` (see :meth:`collect`)."""
         if self._deps:
             self._deps[-1].add(module)
 
@@ -281,23 +282,43 @@ class Resolver:
         return self._attr(self.resolve(value.base, frame, d), value.attr, value)
 
     def _r_concat(self, value: v.Concat, frame: Frame, d: int) -> Resolved:
-        return _concat([self.resolve(p, frame, d) for p in value.parts])
+        return concat([self.resolve(p, frame, d) for p in value.parts])
 
     def _r_choice(self, value: v.Choice, frame: Frame, d: int) -> Resolved:
-        options: list[Resolved] = []
+        found: list[Resolved] = []
         for option in value.options:
             resolved = self.resolve(option, frame, d)
             flat = resolved.options if isinstance(resolved, v.Choice) else (resolved,)
-            options.extend(o for o in flat if o not in options)
+            found.extend(o for o in flat if o not in found)
         if value.via is not None:
-            options = [_with_via(o, value.via) for o in options]
-        return options[0] if len(options) == 1 else v.Choice(tuple(options[:_MAX_CHOICES]))
+            found = [with_via(o, value.via) for o in found]
+        return found[0] if len(found) == 1 else v.Choice(tuple(found[:MAX_CHOICES]))
 
     def _r_seq(self, value: v.Seq, frame: Frame, d: int) -> Resolved:
         return v.Seq(tuple(self.resolve(i, frame, d) for i in value.items))
 
     def _r_dict(self, value: v.Dict, frame: Frame, d: int) -> Resolved:
         return v.Dict(tuple((k, self.resolve(i, frame, d)) for k, i in value.items))
+
+    def _r_merged(self, value: v.Merged, frame: Frame, d: int) -> Resolved:
+        merged: dict[str, Resolved] = {}
+        unread: list[Resolved] = []
+        for spread in value.spreads:
+            resolved = self.resolve(spread, frame, d)
+            if isinstance(resolved, v.Dict):
+                merged.update(resolved.items)
+            elif isinstance(resolved, v.Merged):
+                merged.update(resolved.base.items)
+                unread.extend(resolved.spreads)
+            else:
+                unread.append(resolved)
+        base = self.resolve(value.base, frame, d)
+        merged.update(base.items if isinstance(base, v.Dict) else ())
+        folded = v.Dict(tuple(merged.items()))
+        return v.Merged(folded, tuple(unread)) if unread else folded
+
+    def _r_each(self, value: v.Each, frame: Frame, d: int) -> Resolved:
+        return v.Each(self.resolve(value.item, frame, d))
 
     def _r_elem(self, value: v.Elem, frame: Frame, d: int) -> Resolved:
         return self._element(self.resolve(value.seq, frame, d), value.index)
@@ -324,6 +345,9 @@ class Resolver:
 
     def _r_table(self, value: v.TableRef, frame: Frame, d: int) -> Resolved:
         return v.TableRef(self.resolve(value.base, frame, d), self.resolve(value.table, frame, d))
+
+    def _r_bucket(self, value: v.Bucket, frame: Frame, d: int) -> Resolved:
+        return v.Bucket(self.resolve(value.name, frame, d))
 
     def _r_sql(self, value: v.SqlTemplate, frame: Frame, d: int) -> Resolved:
         r = self.resolve
@@ -362,10 +386,12 @@ class Resolver:
                 if "runtime value" in base.reason
                 else f"runtime value {_describe(original)}"
             )
-        return v.Unknown(f"runtime value {_describe(original)}")
+        library = _LIBRARY_ATTRS.get(type(base))  # an HTTP client's or SQLAlchemy's
+        found = library(base, attr) if library is not None else None
+        return found if found is not None else v.Unknown(f"runtime value {_describe(original)}")
 
     def _class_attr(self, cls: ClassRef, attr: str, instance: Instance | None) -> Resolved:
-        self._touch(cls.module)
+        self.touch(cls.module)
         summary = self.class_summary(cls.module, cls.name)
         if summary is None:
             return v.Unknown(f"attribute {attr} of an unknown class")
@@ -392,6 +418,26 @@ class Resolver:
                 if not isinstance(found, v.Unknown):
                     return found
         return v.Unknown(f"attribute {attr} of {cls.name} set at runtime")
+
+    def class_field(self, cls: ClassRef, attr: str, depth: int = 0) -> Resolved | None:
+        """A class attribute (or method) of ``cls`` or its bases in the project, resolved;
+        None when none of them defines it."""
+        self.touch(cls.module)
+        summary = self.class_summary(cls.module, cls.name)
+        if summary is None or depth > _MAX_DEPTH:
+            return None
+        if attr in summary.methods:
+            return FuncRef(cls.module, f"{cls.name}.{attr}")
+        for name, value in summary.fields:
+            if name == attr:
+                return self.resolve(value, Frame(cls.module))
+        for base in summary.bases:
+            base_ref = self.resolve(base, Frame(cls.module))
+            if isinstance(base_ref, ClassRef) and base_ref != cls:
+                found = self.class_field(base_ref, attr, depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     def _element(self, seq: Resolved, index: int | None) -> Resolved:
         if isinstance(seq, v.Seq) and seq.items:
@@ -426,6 +472,13 @@ class Resolver:
                 return AppRef(frame.module, name.value if isinstance(name, v.Str) else None)
             if func.dotted in SQL_TEXT_WRAPPERS and call.args:
                 return self.resolve(call.args[0], frame, depth)
+            if func.dotted.startswith(orm.LIBRARIES):
+                made = self._orm_call(func.dotted, call, frame, depth)
+                if made is not None:
+                    return made
+            if func.dotted in postgrest.CLIENT_CLASSES:
+                kwargs = {k: self.resolve(a, frame, depth) for k, a in call.kwargs}
+                return v.HttpClient(kwargs.get("base_url"), kwargs.get("headers"))
             if func.dotted.endswith(("Function.from_name", "Function.lookup")):
                 args = [self.resolve(a, frame, depth) for a in call.args]
                 if len(args) >= 2 and isinstance(args[1], v.Str):
@@ -444,13 +497,19 @@ class Resolver:
         elif isinstance(func, BoundMethod):
             target, instance = func.func, func.instance
         if target is None or target not in self.known:
+            if isinstance(func, v.OrmStatement) and func.operation == "query":
+                return orm.query(
+                    func, self.resolve(call.args[0], frame, depth) if call.args else None
+                )
+            if isinstance(func, (v.OrmStatement, v.OrmSession)):  # a statement's refining
+                return func  # method (see orm.refined), or a session factory, called
             if isinstance(call.func, v.Attr) and call.func.attr == "format":
                 return _str_format(
                     self.resolve(call.func.base, frame, depth),
                     [self.resolve(a, frame, depth) for a in call.args],
                 )
             return v.Unknown(f"the result of {_describe(call.func)}()")
-        self._touch(target.module)
+        self.touch(target.module)
         key = (target, call)
         if key in self._returns_stack:
             return v.Unknown("a recursive call")
@@ -466,6 +525,23 @@ class Resolver:
             self._returns_stack.discard(key)
         return results[0] if len(results) == 1 else self.resolve(v.Choice(tuple(results)), inner)
 
+    def _orm_call(
+        self, dotted: str, call: v.CallResult, frame: Frame, depth: int
+    ) -> Resolved | None:
+        """What a call of SQLAlchemy's ``dotted`` makes: a statement, a session (or factory),
+        a ``Table``; None for anything else."""
+        operation = orm.statement(dotted)
+        if operation is not None:
+            on = self.resolve(call.args[0], frame, depth) if call.args else None
+            return v.OrmStatement(on or v.Unknown("no table given"), operation)
+        if orm.is_session(dotted):
+            return v.OrmSession()
+        if orm.is_table(dotted) and call.args:
+            kwargs = {k: self.resolve(a, frame, depth) for k, a in call.kwargs}
+            name = self.resolve(call.args[0], frame, depth)
+            return v.OrmTable(kwargs.get("schema", DEFAULT_SCHEMA), name)
+        return None
+
     def bind(
         self,
         target: FuncRef,
@@ -475,7 +551,7 @@ class Resolver:
         instance: Instance | None = None,
     ) -> tuple[tuple[str, Resolved], ...]:
         """Returns the callee's parameters bound to the call site's resolved arguments."""
-        self._touch(target.module)
+        self.touch(target.module)
         summary = self._function(target)
         params = list(summary.params)
         bound: dict[str, Resolved] = {}
@@ -484,10 +560,10 @@ class Resolver:
                 bound[params[0]] = instance
             params = params[1:]
         for name, arg in zip(params, call.args, strict=False):
-            bound[name] = _as_argument(self.resolve(arg, frame, depth + 1))
+            bound[name] = as_argument(self.resolve(arg, frame, depth + 1))
         for name, arg in call.kwargs:
             if name in summary.params:
-                bound[name] = _as_argument(self.resolve(arg, frame, depth + 1))
+                bound[name] = as_argument(self.resolve(arg, frame, depth + 1))
         for name, default in summary.defaults:
             if name not in bound:
                 bound[name] = self.resolve(default, Frame(target.module), depth + 1)
@@ -533,14 +609,25 @@ class Resolver:
         for effect in summary.effects:
             loc = Location(module.file, effect.line)
             if isinstance(effect, v.WriteSite):
-                self._write(self.resolve(effect.target, frame), effect.operation, loc, out)
+                receiver = self.resolve(effect.target, frame)
+                self.writes.table(receiver, effect.operation, loc, out)
+                if effect.method:
+                    self._verb_helper(effect, frame, CallStep(here, loc), out)
+                if effect.method in orm.SESSION_METHODS and effect.args:
+                    first = self.resolve(effect.args[0], frame)
+                    self.writes.session(effect, receiver, first, loc, out)
+                elif isinstance(receiver, v.OrmStatement) and effect.method in orm.QUERY_WRITES:
+                    query = v.OrmStatement(receiver.target, effect.method)  # query(M)...delete()
+                    self.writes.statement(query, loc, out)
             elif isinstance(effect, v.SqlSite):
-                self._sql(
-                    self.resolve(effect.sql, frame), loc, out, effect.parsed, effect.text_line
-                )
+                sql = self.resolve(effect.sql, frame)
+                if effect.receiver is not None and not is_sql_copy(
+                    self.resolve(effect.receiver, frame), sql
+                ):
+                    continue
+                self.writes.sql(sql, CallStep(here, loc), out, effect.parsed, effect.text_line)
             elif isinstance(effect, v.RpcSite):
-                name = self.resolve(effect.name, frame)
-                out.rpc.append(RpcCall(name.value if isinstance(name, v.Str) else None, loc))
+                self.writes.rpc(self.resolve(effect.name, frame), CallStep(here, loc), out)
             elif isinstance(effect, v.InvokeSite):
                 target = self.resolve(effect.func, frame)
                 if isinstance(target, RemoteFunction):
@@ -567,6 +654,17 @@ class Resolver:
         for target in resolved.options if isinstance(resolved, v.Choice) else (resolved,):
             followed |= self._follow_one(target, call, frame, step, out)
         if not followed:
+            self._follow_callbacks(call, frame, step, out)
+
+    def _verb_helper(self, site: v.WriteSite, frame: Frame, step: CallStep, out: Reach) -> None:
+        """A call named like a write verb on a receiver the file could not tell: when the
+        receiver is the project's own (``self.sessions.update(state)``, ``audit.insert(row)``),
+        the call runs the project's method or function, which is followed like any helper."""
+        call = v.CallSite(v.Attr(site.target, site.method), site.args, site.kwargs, site.line)
+        followed = False
+        for target in options(self.resolve(call.func, frame)):
+            followed |= self._follow_one(target, call, frame, step, out)
+        if not followed:  # as for any call outside the project: a function handed to it runs
             self._follow_callbacks(call, frame, step, out)
 
     def _follow_callbacks(
@@ -604,7 +702,15 @@ class Resolver:
         step: CallStep,
         out: Reach,
     ) -> bool:
-        """Follows one call target; returns whether it was a project function."""
+        """Follows one call target; returns whether it was a project function (or a request
+        sent with requests/httpx, which is read for what it writes)."""
+        if isinstance(target, External) and target.dotted.startswith(postgrest.HTTP_LIBRARIES):
+            target = postgrest.sender(target.dotted) or target
+        if isinstance(target, v.HttpCall):
+            args = [self.resolve(a, frame) for a in call.args]
+            kwargs = {k: self.resolve(a, frame) for k, a in call.kwargs}
+            self.writes.http(target, args, kwargs, step, out)
+            return True
         instance: Instance | None = None
         if isinstance(target, ClassRef):
             instance = Instance(target)
@@ -617,71 +723,8 @@ class Resolver:
         callee = target
         bindings = self.bind(callee, call, frame, 0, instance)
         inner = self.reach(callee, bindings)
-        out.writes.extend(_prefixed(w, step) for w in inner.writes)
-        out.unresolved.extend(_prefixed(u, step) for u in inner.unresolved)
-        out.rpc.extend(_prefixed(r, step) for r in inner.rpc)
-        out.invokes.extend(_prefixed(i, step) for i in inner.invokes)
-        out.slugs.extend(inner.slugs)
+        out.add(inner, step)
         return True
-
-    def _write(self, target: Resolved, operation: str, loc: Location, out: Reach) -> None:
-        if not isinstance(target, v.TableRef):
-            if isinstance(target, v.Choice):
-                for option in target.options:
-                    self._write(option, operation, loc, out)
-            return
-        base = target.base
-        if isinstance(base, v.SchemaScope):
-            schema: Resolved = base.schema
-        elif isinstance(base, v.Client) and base.schema is not None:
-            schema = _with_via(base.schema, "default-schema")
-        else:
-            schema = v.Str("public", "default-schema")
-        for s, t in itertools.product(_options(schema), _options(target.table)):
-            if isinstance(s, v.Str) and isinstance(t, v.Str):
-                out.writes.append(TableWrite(s.value, t.value, operation, loc, _via(s, t)))
-            else:
-                what = "table" if not isinstance(t, v.Str) else "schema"
-                reason = _reason(t if what == "table" else s)
-                known = f" (table {t.value})" if isinstance(t, v.Str) else ""
-                out.unresolved.append(
-                    UnresolvedWrite(
-                        loc, f"{operation} into a {what} not known statically{known}: {reason}"
-                    )
-                )
-
-    def _sql(
-        self,
-        sql: Resolved,
-        loc: Location,
-        out: Reach,
-        parsed: SqlAnalysis | None = None,
-        text_line: int | None = None,
-    ) -> None:
-        """Records the writes (and database functions) of SQL text handed to a driver at
-        ``loc``; a write sits on its target's line when the text is a literal written there
-        (``text_line``), else on the call."""
-        for text in _options(sql):
-            if not isinstance(text, v.Str):
-                out.unresolved.append(
-                    UnresolvedWrite(loc, f"SQL text not known statically: {_reason(text)}")
-                )
-                continue
-            result = parsed if parsed is not None else self.analyze_sql(text.value)
-            if result.error is not None:
-                out.unresolved.append(UnresolvedWrite(loc, f"SQL not parseable: {result.error}"))
-                continue
-            for w in result.writes:
-                line = loc if text_line is None else Location(loc.file, text_line + w.line_offset)
-                # named in SQL text, written here or in a constant; an argument's or a loop's
-                # text says so
-                via = "sql" if text.via in ("literal", "constant") else text.via
-                schema = w.schema
-                if schema is None:
-                    schema, via = "public", "default-schema"
-                out.writes.append(TableWrite(schema, w.table, w.operation, line, via))
-            for name in result.functions:
-                out.rpc.append(RpcCall(name, loc))
 
 
 _RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
@@ -695,15 +738,26 @@ _RESOLVERS: dict[type, Callable[[Resolver, Any, Frame, int], Resolved]] = {
     v.Choice: Resolver._r_choice,
     v.Seq: Resolver._r_seq,
     v.Dict: Resolver._r_dict,
+    v.Merged: Resolver._r_merged,
     v.Elem: Resolver._r_elem,
+    v.Each: Resolver._r_each,
     v.Sub: Resolver._r_sub,
     v.CallResult: Resolver._r_call,
     v.Client: Resolver._r_client,
     v.ClientOptions: Resolver._r_client_options,
     v.SchemaScope: Resolver._r_scope,
     v.TableRef: Resolver._r_table,
+    v.Bucket: Resolver._r_bucket,
     v.SqlTemplate: Resolver._r_sql,
     v.SqlIdentifier: Resolver._r_identifier,
+}
+
+# what an attribute of a library's value is (``client.post``, ``stmt.values``, ...)
+_LIBRARY_ATTRS: dict[type, Callable[[Any, str], Resolved | None]] = {
+    v.HttpClient: postgrest.client_method,
+    v.OrmStatement: orm.refined,
+    v.OrmTable: orm.table_statement,
+    v.OrmSession: lambda _session, attr: orm.session_scope(attr),
 }
 
 _T = TypeVar("_T")
@@ -753,84 +807,16 @@ def _closure(func: FuncRef) -> Frame | None:
     return None
 
 
-_R = TypeVar("_R", TableWrite, UnresolvedWrite, RpcCall, Invocation)
-
-
-def _prefixed(record: _R, step: CallStep) -> _R:
-    return replace(record, call_path=(step, *record.call_path))
-
-
-def _options(value: Resolved) -> Iterator[Resolved]:
-    if isinstance(value, v.Choice):
-        yield from value.options
-    else:
-        yield value
-
-
-def _with_via(value: Resolved, via: str) -> Resolved:
-    if isinstance(value, v.Str):
-        return v.Str(value.value, via)
-    if isinstance(value, v.Choice):
-        return v.Choice(tuple(_with_via(o, via) for o in value.options))
-    if isinstance(value, v.Seq):
-        return v.Seq(tuple(_with_via(o, via) for o in value.items))
-    return value
-
-
-def _as_constant(value: Resolved) -> Resolved:
-    """A literal reached through a module-level name is known 'via constant'."""
-    if isinstance(value, v.Str) and value.via == "literal":
-        return v.Str(value.value, "constant")
-    if isinstance(value, (v.Choice, v.Seq)):
-        items = value.options if isinstance(value, v.Choice) else value.items
-        mapped = tuple(_as_constant(i) for i in items)
-        if mapped == items:
-            return value
-        return v.Choice(mapped, value.via) if isinstance(value, v.Choice) else v.Seq(mapped)
-    return value
-
-
-def _as_argument(value: Resolved) -> Resolved:
-    """A literal crossing a call boundary is known 'via argument'."""
-    if isinstance(value, v.Str) and value.via in ("literal", "constant"):
-        return v.Str(value.value, "argument")
-    if isinstance(value, (v.Choice, v.Seq)):
-        items = value.options if isinstance(value, v.Choice) else value.items
-        mapped = tuple(_as_argument(i) for i in items)
-        return v.Choice(mapped) if isinstance(value, v.Choice) else v.Seq(mapped)
-    return value
-
-
-def _via(*values: v.Str) -> str:
-    return max((val.via for val in values), key=lambda x: VIA.index(x) if x in VIA else 0)
-
-
-def _reason(value: Resolved) -> str:
-    if isinstance(value, v.Unknown):
-        return value.reason
-    return f"a {type(value).__name__} value"
-
-
-def _concat(parts: list[Resolved]) -> Resolved:
-    if all(isinstance(p, v.Str) for p in parts):
-        strs = [p for p in parts if isinstance(p, v.Str)]
-        return v.Str("".join(s.value for s in strs), _via(*strs) if strs else "literal")
-    if any(isinstance(p, v.Choice) for p in parts):
-        combos = list(
-            itertools.islice(itertools.product(*(list(_options(p)) for p in parts)), _MAX_CHOICES)
-        )
-        results = [_concat(list(c)) for c in combos]
-        return results[0] if len(results) == 1 else v.Choice(tuple(results))
-    unknown = next((p for p in parts if isinstance(p, v.Unknown)), None)
-    return unknown or v.Unknown("a string built at runtime")
-
-
 def _subscript(base: Resolved, index: Resolved, original: v.Sub) -> Resolved:
+    if isinstance(base, v.Merged) and isinstance(index, v.Str):
+        for key, item in base.base.items:  # a key written out; else it may be a runtime one
+            if key == index.value:
+                return with_via(item, "constant")
     if isinstance(base, v.Dict):
         if isinstance(index, v.Str):
             for key, item in base.items:
                 if key == index.value:
-                    return _with_via(item, "constant")
+                    return with_via(item, "constant")
         callables = [item for _, item in base.items]
         if callables and all(isinstance(c, (FuncRef, ClassRef, BoundMethod)) for c in callables):
             return v.Choice(tuple(dict.fromkeys(callables)))

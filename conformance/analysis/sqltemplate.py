@@ -18,7 +18,13 @@ def render(text: v.Value, args: list[v.Value], kwargs: dict[str, v.Value]) -> v.
     piece is known (a string, or an identifier of strings); an :class:`values.Unknown` saying
     why not otherwise."""
     if not isinstance(text, v.Str):
-        reason = text.reason if isinstance(text, v.Unknown) else f"a {type(text).__name__} value"
+        if isinstance(text, v.Concat):  # partly known: why its first runtime part is unknown
+            hole = next((p for p in text.parts if isinstance(p, v.Unknown)), None)
+            reason = hole.reason if hole is not None else "a string built at runtime"
+        else:
+            reason = (
+                text.reason if isinstance(text, v.Unknown) else f"a {type(text).__name__} value"
+            )
         return v.Unknown(f"sql.SQL() of {reason}")
 
     def piece(value: v.Value) -> str | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from conformance import cache, records
 from conformance.analysis.incremental import ModuleFacts
-from conformance.analysis.values import ModuleSummary
+from conformance.analysis.values import Attr, CallResult, ModuleSummary
 from conformance.config import Config
 from conformance.discovery import SourceFile, read_regular
 
@@ -40,7 +40,13 @@ class Summaries(Mapping[str, ModuleSummary]):
     def add(self, summary: ModuleSummary, digest: str) -> None:
         self._loaded[summary.module] = summary
         self.facts[summary.module] = ModuleFacts(
-            summary.module, summary.file, digest, summary.imports, summary.error is not None
+            summary.module,
+            summary.file,
+            digest,
+            summary.imports,
+            summary.error is not None,
+            summary.local_imports,
+            creates_app(summary),
         )
 
     def defer(self, facts: ModuleFacts, load: Callable[[], ModuleSummary]) -> None:
@@ -254,6 +260,18 @@ def _parse_misses(
                 if root is not None:
                     cache.store_payload(root, key, payload)
                 accept(summary, None)
+
+
+def creates_app(summary: ModuleSummary) -> bool:
+    """Whether a module-level name is bound to a call of something named ``App`` or ``Stub``
+    (``app = modal.App(...)``): read from the file alone, so a cheap filter, not the answer."""
+    for _name, value in summary.bindings:
+        if isinstance(value, CallResult):
+            func = value.func
+            name = func.attr if isinstance(func, Attr) else getattr(func, "name", None)
+            if name in ("App", "Stub"):
+                return True
+    return False
 
 
 def reached_modules(imports: Iterable[str]) -> Iterator[str]:

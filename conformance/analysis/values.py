@@ -98,12 +98,29 @@ class Dict:
 
 
 @dataclass(frozen=True, slots=True)
+class Merged:
+    """A dict display with ``**mapping`` in it: the mappings merged into ``base`` (its keys
+    win). The resolver folds those it can read into a :class:`Dict`; the rest stay here."""
+
+    base: Dict
+    spreads: tuple[Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Elem:
     """An element of ``seq`` (a loop variable over a sequence not known in this file)."""
 
     seq: Value
     index: int | None = None
     label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Each:
+    """A list, set or generator comprehension: its elements, each like ``item``
+    (``[Event(**row) for row in rows]``)."""
+
+    item: Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +160,14 @@ class TableRef:
 
     base: Value
     table: Value
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """``client.storage.from_(name)``: a storage bucket. Its methods (``upload``, ``copy``,
+    ``move``, ``remove``, ``update``) move files, never table rows."""
+
+    name: Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +257,47 @@ class RemoteFunction:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class OrmTable:
+    """SQLAlchemy's ``Table(name, metadata, ..., schema=...)``."""
+
+    schema: Value
+    name: Value
+
+
+@dataclass(frozen=True, slots=True)
+class OrmStatement:
+    """A SQLAlchemy statement on ``target`` (a model class or an :class:`OrmTable`):
+    ``insert(Model)``, ``update(table)``, ``delete(...)``, their ``.values()``/``.where()``/...
+    (``on_conflict_do_update`` makes an upsert), or ``select(...)`` (``operation`` ``select``)."""
+
+    target: Value
+    operation: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrmSession:
+    """A SQLAlchemy (or SQLModel) session, or a factory of sessions (``sessionmaker(...)``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpClient:
+    """``requests.Session()``, ``httpx.Client(...)`` or ``httpx.AsyncClient(...)``: the
+    ``base_url`` and ``headers`` it adds to each request (httpx's keyword arguments)."""
+
+    base_url: Value | None = None
+    headers: Value | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    """A function or client method that sends an HTTP request (``requests.post``,
+    ``client.patch``); ``verb`` is ``request`` when the call names the method itself."""
+
+    verb: str
+    client: HttpClient | None = None
+
+
 Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references would not evaluate)
     Str,
     Unknown,
@@ -244,12 +310,15 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
     Choice,
     Seq,
     Dict,
+    Merged,
     Elem,
+    Each,
     CallResult,
     Client,
     ClientOptions,
     SchemaScope,
     TableRef,
+    Bucket,
     SqlTemplate,
     SqlIdentifier,
     LocalFunction,
@@ -263,6 +332,11 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
     Instance,
     BoundMethod,
     RemoteFunction,
+    OrmTable,
+    OrmStatement,
+    OrmSession,
+    HttpClient,
+    HttpCall,
 ]
 
 # -- effects --------------------------------------------------------------------------------------
@@ -270,11 +344,17 @@ Value = Union[  # noqa: UP007  (a runtime alias: X | Y of forward references wou
 
 @dataclass(frozen=True, slots=True)
 class WriteSite:
-    """``target.insert/upsert/update/delete(...)``; a write only if ``target`` is a table."""
+    """``target.insert/upsert/update/delete(...)``: a write when ``target`` resolves to a table
+    builder. When the file alone cannot tell what ``target`` is, ``method`` and the arguments
+    are kept: if it resolves to the project's own class, instance or module, the call is a
+    helper call (``self.sessions.update(state)``) and the resolver follows it instead."""
 
     target: Value
     operation: str
     line: int
+    method: str = ""
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +371,9 @@ class SqlSite:
     line: int
     parsed: SqlAnalysis | None = None
     text_line: int | None = None
+    # for ``x.copy(...)`` only, a name many non-SQL objects share: the receiver, so that the
+    # resolver can tell a cursor from a storage bucket or a module (``shutil.copy``)
+    receiver: Value | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,3 +450,6 @@ class ModuleSummary:
     suppressions: tuple[tuple[int, tuple[str, ...], str], ...] = ()
     secrets: tuple[tuple[int, str, str], ...] = ()
     error: tuple[int, str] | None = None
+    # the imports made only inside function bodies: they run when the function is called, not
+    # when the module is imported (which is what Modal deploys); usually few
+    local_imports: tuple[str, ...] = ()

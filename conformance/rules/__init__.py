@@ -1,11 +1,12 @@
 """The rules: one module per family, each rule's documentation right next to its check.
 
 ==========  ==========================================================================
-functions   an ingest function against the rows naming it (CONF001, 008, 009, 012, 013)
+functions   an ingest function against the rows naming it (CONF001, 008, 009, 012, 013, 019)
 layers      a (function, row) pair's layer tables (CONF003, 004, 005)
 contract    a pair's ``writes`` contract and what code cannot show (CONF006, 007, 014, 018)
-rows        the registry's own rows, and the database against the file (CONF002, 010, 011, 019)
-files       analysed files: suppressions, errors, secrets (CONF015, 016, 017)
+rows        the registry's own rows, and the database against the file (CONF002, 010, 011,
+            020, 021)
+files       analysed files and what was searched (CONF015, 016, 017, 022)
 ==========  ==========================================================================
 
 ``base`` holds what they are made of, ``facts`` what a (function, row) pair's rules share,

@@ -168,6 +168,17 @@ class Context:
     def error_count(self) -> int:
         return len(self.analysis.errors)
 
+    def settings_location(self, *keys: str) -> Location:
+        """Where the first of ``keys`` is set in the project's pyproject.toml (line 1 when none
+        is), as a source-root-relative place like every finding's."""
+        import os
+
+        config = self.config
+        lines = dict(config.setting_lines)
+        line = next((lines[k] for k in keys if k in lines), 1)
+        pyproject = os.path.relpath(config.project_dir / "pyproject.toml", config.source_root)
+        return Location(pyproject.replace(os.sep, "/"), line)
+
     def row_location(self, line: int | None) -> Location | None:
         return Location(self.registry_file, line or 1) if self.registry_file else None
 

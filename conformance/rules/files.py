@@ -1,5 +1,5 @@
 """Rules about the analysed files themselves: files that could not be analysed, secrets written
-in code, and suppression comments that suppress nothing.
+in code, suppression comments that suppress nothing, and settings that find nothing to check.
 """
 
 from __future__ import annotations
@@ -114,4 +114,71 @@ def literal_secret(ctx: Context) -> Iterator[Hit]:
             f"literal {s.kind} in code: {s.masked}; read it from a modal.Secret instead",
             s.location,
             evidence=(f"{s.kind} at {s.location}: {s.masked}",),
+        )
+
+
+CONF022 = Rule(
+    code="CONF022",
+    name="nothing-found",
+    severity="warning",
+    scope="file",
+    summary="Settings that find nothing: no ingest function, or an entry that matches no file.",
+    what=(
+        "Reports, with what was searched, when the analysis finds no ingest function at all "
+        "(the source root, the `ingest` entries and how many Python files they matched), and "
+        "each `ingest` entry or configured entry point that matches no Python file under the "
+        "source root. When no ingest function is found, `check` also exits 2: an empty "
+        "project cannot be clean."
+    ),
+    why=(
+        "A check that finds nothing passes: a typo in `ingest`, a moved directory or a wrong "
+        "`source_root` would make every rule silently vouch for code it never read."
+    ),
+    example='ingest = ["ingest"]   # the functions moved to pipelines/ last quarter',
+    fix=(
+        "point `source_root`, `ingest` and `entrypoints` at where the code is (`ingest = "
+        '["."]` searches the whole source root), or remove the stale entry.'
+    ),
+    failing="the ingest entries match no file, so no ingest function is found.",
+    passing="every entry matches files, and ingest functions are found.",
+)
+
+
+@run_check(CONF022)
+def nothing_found(ctx: Context) -> Iterator[Hit]:
+    searched = ctx.analysis.searched
+    if searched is None:  # an analysis built by hand: nothing was searched
+        return
+    config = ctx.config
+    try:
+        root = config.source_root.relative_to(config.project_dir).as_posix()
+    except ValueError:
+        root = config.source_root.as_posix()
+    where = f"under the source root {root}" if root != "." else "in the project"
+    ingest = ", ".join(config.ingest)
+    if not ctx.analysis.functions:
+        yield CONF022.hit(
+            f"no ingest function found: the ingest entries ({ingest}) match "
+            f"{searched.ingest_files} of the {searched.python_files} Python files {where}, "
+            "and none of them defines a function decorated with a modal.App's .function() "
+            "or .cls()",
+            ctx.settings_location("ingest"),
+            evidence=(
+                f"source root: {root} ({searched.python_files} Python files)",
+                f"ingest: {ingest} ({searched.ingest_files} files)",
+                "entry points: " + (", ".join(searched.entry_points) or "none found"),
+            ),
+        )
+    for entry in searched.unmatched_ingest:
+        yield CONF022.hit(
+            f"the ingest entry {entry!r} matches no Python file {where}",
+            ctx.settings_location("ingest"),
+            evidence=(f"ingest: {ingest}", f"source root: {root}"),
+        )
+    for entry in searched.unmatched_entry_points:
+        yield CONF022.hit(
+            f"the entry point {entry!r} matches no Python file {where}: nothing is deployed "
+            "from it",
+            ctx.settings_location("entrypoints", "entrypoint"),
+            evidence=("entry points: " + ", ".join(config.entry_points()), f"source root: {root}"),
         )

@@ -82,7 +82,7 @@ CONF008 = Rule(
     scope="function",
     summary="A deployed function whose registry rows are all inactive.",
     what=(
-        "Reports a function the entry point imports (so it is deployed) when every row "
+        "Reports a deployed function (see CONF009 for what Modal deploys) when every row "
         "naming it has `is_active: false`."
     ),
     why=(
@@ -93,7 +93,10 @@ CONF008 = Rule(
         "from ingest.company import ingest_company   # app.py: deployed\n"
         "is_active: false                            # its only row"
     ),
-    fix="reactivate the row, or stop importing the function from the entry point.",
+    fix=(
+        "reactivate the row, or stop deploying the function: no entry point of its App may "
+        "import its module, directly or through another module."
+    ),
     failing="the function is deployed and its only row is inactive.",
     passing="the function is no longer deployed (it still gets CONF009 if left in ingest/).",
 )
@@ -110,6 +113,7 @@ def deployed_but_inactive(
             fn,
             evidence=(
                 function_evidence(fn),
+                *(f"deployed by {entry}" for entry in fn.deployed_by),
                 *(ctx.row_evidence(r, "is_active = false") for r in rows),
             ),
         )
@@ -120,11 +124,15 @@ CONF009 = Rule(
     name="not-deployed",
     severity="warning",
     scope="function",
-    summary="An ingest function the deploy entry point does not import.",
+    summary="An ingest function no deploy entry point of its App imports.",
     what=(
-        "Reports an ingest function that the configured entry point (`entrypoint`, "
-        "`app.py` by default) does not import, so `modal deploy` never ships it. Skipped "
-        "when no entry point is configured."
+        "Reports an ingest function that no entry point deploys, by Modal's rule: `modal "
+        "deploy` imports the entry point, and every function of every module that import "
+        "loads (directly, or through the modules it imports at module level) is registered "
+        "with its App; an entry point deploys the Apps it names. The entry points are "
+        "`entrypoint` (`app.py` by default) and `entrypoints`, and any ingest file that "
+        "creates the App its own functions use (deployed on its own, `modal deploy "
+        "file.py`). Skipped when there is no entry point."
     ),
     why=(
         "Code that is never deployed rots silently, and its registry row describes a "
@@ -132,9 +140,10 @@ CONF009 = Rule(
     ),
     example=(
         "# ingest/backfill.py defines @app.function() def backfill_companies(): ...\n"
-        "# app.py imports every ingest module except ingest.backfill"
+        "# app.py imports every ingest module except ingest.backfill, and none of them "
+        "imports it"
     ),
-    fix="import the function from the entry point, or delete it.",
+    fix=("import the function (or its module) from an entry point of its App, or delete it."),
     failing="backfill_companies is registered but not deployed.",
     passing="it is deployed.",
 )
@@ -142,14 +151,18 @@ CONF009 = Rule(
 
 @function_check(CONF009)
 def not_deployed(fn: IngestFunction, rows: list[RegistryEntry], ctx: Context) -> Iterator[Hit]:
-    if not fn.deployed and ctx.config.entrypoint:
-        yield CONF009.hit(
-            f"{fn.name} is not imported by the entry point {ctx.config.entrypoint}, so it is "
-            "not deployed",
-            fn.location,
-            fn,
-            evidence=(function_evidence(fn),),
-        )
+    searched = ctx.analysis.searched
+    entries = searched.entry_points if searched is not None else ctx.config.entry_points()
+    if fn.deployed or not entries:
+        return
+    app = f" {fn.app_name}" if fn.app_name else ""
+    yield CONF009.hit(
+        f"{fn.name} is not deployed: no entry point of its App{app} imports {fn.file}, "
+        "directly or through the modules it imports",
+        fn.location,
+        fn,
+        evidence=(function_evidence(fn), "entry points: " + ", ".join(entries)),
+    )
 
 
 CONF012 = Rule(

@@ -6,6 +6,13 @@ does (a write, SQL handed to a driver, an invocation) through :meth:`Call.effect
 the call is not its library's. Recognisers are registered by the name they answer to, one
 module per library under ``parse/clients/``; supporting a new client library is adding one
 such module. A call nobody recognises is a plain call the resolver may follow.
+
+What a file alone cannot tell stays for the resolver, which knows what names resolve to: a
+write verb on a receiver that may be the project's own (``self.sessions.update(state)``) is
+recorded with its arguments, and the resolver follows the project's method or reads the
+library call (a supabase builder's write, a SQLAlchemy session's ``add``: ``analysis/orm.py``).
+Calls whose meaning is only in the name they resolve to need no recogniser at all: requests/
+httpx requests (``analysis/postgrest.py``), SQLAlchemy statements (``analysis/orm.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ DATA_VALUES: tuple[type, ...] = (
     v.Str,
     v.Seq,
     v.Dict,
+    v.Merged,
     v.Concat,
     v.Client,
     v.ClientOptions,
@@ -34,6 +42,8 @@ DATA_VALUES: tuple[type, ...] = (
     v.Unknown,
     v.SchemaScope,
     v.TableRef,
+    v.Bucket,
+    v.Each,
 )
 # what a query builder's or a cursor's call returns: nothing the analysis follows
 QUERY_RESULT = v.Unknown("a supabase query result")

@@ -59,6 +59,8 @@ class Reader:
         self.classes: list[v.ClassSummary] = []
         self.bindings: dict[str, v.Value] = {}
         self.imports: set[str] = set()
+        # those that run when the module is imported (not inside a function): what Modal deploys
+        self.module_imports: set[str] = set()
 
     # -- entry ------------------------------------------------------------------------------------
 
@@ -228,6 +230,8 @@ class Reader:
             for alias in small.names:
                 dotted = _dotted(alias.name)
                 self.imports.add(dotted)
+                if frame.module_level:
+                    self.module_imports.add(dotted)
                 if alias.asname is not None and type(alias.asname.name) is cst.Name:
                     frame.env[alias.asname.name.value] = v.ImportRef(dotted)
                 else:
@@ -250,17 +254,20 @@ class Reader:
             module = f"{base}.{name}".strip(".") if name else base
         else:
             module = name
-        self.imports.add(module)
+        loaded = {module}
         if isinstance(node.names, cst.ImportStar):
             frame.env[f"<star {module}>"] = v.ImportRef(module)
-            return
-        for alias in node.names:
-            imported = _dotted(alias.name)
-            local = imported
-            if alias.asname is not None and type(alias.asname.name) is cst.Name:
-                local = alias.asname.name.value
-            frame.env[local] = v.ImportRef(module, imported)
-            self.imports.add(f"{module}.{imported}")
+        else:
+            for alias in node.names:
+                imported = _dotted(alias.name)
+                local = imported
+                if alias.asname is not None and type(alias.asname.name) is cst.Name:
+                    local = alias.asname.name.value
+                frame.env[local] = v.ImportRef(module, imported)
+                loaded.add(f"{module}.{imported}")
+        self.imports.update(loaded)
+        if frame.module_level:
+            self.module_imports.update(loaded)
 
     # -- definitions ------------------------------------------------------------------------------
 
@@ -463,9 +470,10 @@ class Reader:
 
     def _dict(self, node: cst.Dict, frame: Scope) -> v.Value:
         items: list[tuple[str, v.Value]] = []
+        spreads: list[v.Value] = []
         for element in node.elements:
             if type(element) is not cst.DictElement:
-                self._ev(element.value, frame)
+                spreads.append(self._ev(element.value, frame))
                 continue
             key = element.key
             value = self._ev(element.value, frame)
@@ -477,7 +485,8 @@ class Reader:
                         frame.slugs.append((value.value, self.mark(element.value)))
             else:
                 self._ev(key, frame)
-        return v.Dict(tuple(items))
+        found = v.Dict(tuple(items))
+        return v.Merged(found, tuple(spreads)) if spreads else found
 
     def _comprehension(self, node: cst.CSTNode, frame: Scope) -> v.Value:
         child = frame.fork()
@@ -491,9 +500,8 @@ class Reader:
         if type(node) is cst.DictComp:
             self._ev(node.key, child)
             self._ev(node.value, child)
-        else:
-            self._ev(node.elt, child)  # type: ignore[attr-defined]
-        return v.Unknown("a comprehension")
+            return v.Unknown("a comprehension")
+        return v.Each(self._ev(node.elt, child))  # type: ignore[attr-defined]
 
     def _call(self, node: cst.Call, frame: Scope) -> v.Value:
         func = node.func
@@ -545,6 +553,7 @@ class Reader:
             functions=tuple(fix(f) for f in self.functions),
             classes=tuple(fix(c) for c in self.classes),
             imports=tuple(sorted(self.imports)),
+            local_imports=tuple(sorted(self.imports - self.module_imports)),
             suppressions=suppressions,
             secrets=secrets,
         )

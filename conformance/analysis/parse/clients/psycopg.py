@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from conformance.analysis import sqltemplate
 from conformance.analysis import values as v
 from conformance.analysis.parse.calls import QUERY_RESULT, Call, on_function, on_method
@@ -35,11 +37,18 @@ def sql_site(call: Call, position: int | None, sql: v.Value | None = None) -> v.
     return v.SqlSite(sql, line, None, text_line)
 
 
+# receivers that are not a cursor or a connection whatever the rest of the project says
+_NOT_A_CURSOR = (v.Bucket, v.Str, v.Concat, v.Seq, v.Dict)
+
+
 @on_method(*SQL_METHODS)
 def execute(call: Call) -> v.Value | None:
-    if not call.args:
+    if not call.args or isinstance(call.base, _NOT_A_CURSOR):
         return None
-    call.effect(sql_site(call, 0))
+    site = sql_site(call, 0)
+    if call.method == "copy":
+        site = dataclasses.replace(site, receiver=call.base)
+    call.effect(site)
     return QUERY_RESULT
 
 

@@ -1,6 +1,7 @@
 """supabase-py: clients (``create_client``, ``ClientOptions(schema=...)``), builders
 (``.schema()``, ``.table()``/``.from_()``), writes (``.insert``, ``.upsert``,
-``.insert(..., upsert=True)``, ``.update``, ``.delete``) and ``.rpc()``."""
+``.insert(..., upsert=True)``, ``.update``, ``.delete``), ``.rpc()``, and storage buckets
+(``.storage.from_()``: files, not tables)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ WRITE_METHODS = {"insert": "insert", "upsert": "upsert", "update": "update", "de
 CLIENT_FACTORIES = ("create_client", "acreate_client", "create_async_client")
 # a builder or a client may take a write; a string, a container or a SQL template cannot
 _NOT_WRITABLE = tuple(t for t in DATA_VALUES if t not in (v.SchemaScope, v.TableRef))
+# receivers that are supabase builders whatever the rest of the project says
+_BUILDERS = (v.SchemaScope, v.TableRef)
 
 
 @on_method("table", "from_")
 def table(call: Call) -> v.Value | None:
     if len(call.args) != 1:
         return None
-    if type(call.base) is v.Attr and call.base.attr == "storage":  # a storage bucket
-        return v.Unknown("a storage bucket")
+    if type(call.base) is v.Attr and call.base.attr == "storage":
+        return v.Bucket(call.args[0])
     assert call.base is not None
     return v.TableRef(call.base, call.args[0])
 
@@ -48,8 +51,14 @@ def write(call: Call) -> v.Value | None:
     upsert = call.keyword_node("upsert")
     if operation == "insert" and type(upsert) is cst.Name and upsert.value == "True":
         operation = "upsert"
-    call.effect(v.WriteSite(call.base, operation, call.line()))
-    return QUERY_RESULT
+    if isinstance(call.base, _BUILDERS):
+        call.effect(v.WriteSite(call.base, operation, call.line()))
+        return QUERY_RESULT
+    # a parameter, a helper's result, ``self.x``: perhaps the project's own ``update`` (or a
+    # SQLAlchemy session's ``delete``): the resolver decides, and follows the result if it can
+    site = v.WriteSite(call.base, operation, call.line(), call.method, call.args, call.kwargs)
+    call.effect(site)
+    return v.CallResult(v.Attr(call.base, call.method), call.args, call.kwargs)
 
 
 @on_method("rpc")
