@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from conformance.model import LAYER_COLUMNS, LAYERS
+from conformance.model import LAYER_COLUMNS, LAYERS, TableWrite
 from conformance.rules.base import Context, Hit, Rule, function_evidence, pair_check
 from conformance.rules.facts import Pair, also, write_evidence
 
@@ -46,18 +46,13 @@ def layer_table_not_written(pair: Pair, ctx: Context) -> Iterator[Hit]:
             continue  # a `writes` table (CONF007), or not provable (CONF018)
         layer = declared.proof_schema
         in_layer = pair.first_writes(layer)
-        yield CONF003.hit(
+        yield _layer_hit(
+            CONF003,
             f"row {row.workflow_slug} declares {declared.column} {declared.table}, but {fn.name} "
             f"writes {', '.join(w.qualified_name for w in in_layer)} in {layer}",
-            in_layer[0].location,
-            fn,
-            row.workflow_slug,
-            (
-                function_evidence(fn),
-                *write_evidence(in_layer[0]),
-                *also(in_layer),
-                ctx.row_evidence(row, f"{declared.column} = {declared.given}"),
-            ),
+            pair,
+            in_layer,
+            ctx.row_evidence(row, f"{declared.column} = {declared.given}"),
         )
 
 
@@ -94,19 +89,28 @@ def undeclared_layer_write(pair: Pair, ctx: Context) -> Iterator[Hit]:
         in_layer = pair.first_writes(layer)
         if row.layer_table(layer) or not in_layer:
             continue
-        yield CONF004.hit(
+        yield _layer_hit(
+            CONF004,
             f"{fn.name} writes {in_layer[0].qualified_name} in {layer}, but row "
             f"{row.workflow_slug} leaves {column} empty",
-            in_layer[0].location,
-            fn,
-            row.workflow_slug,
-            (
-                function_evidence(fn),
-                *write_evidence(in_layer[0]),
-                *also(in_layer),
-                ctx.row_evidence(row, f"{column} is empty"),
-            ),
+            pair,
+            in_layer,
+            ctx.row_evidence(row, f"{column} is empty"),
         )
+
+
+def _layer_hit(
+    rule: Rule, message: str, pair: Pair, in_layer: Sequence[TableWrite], row_fact: str
+) -> Hit:
+    """A finding about the tables ``pair``'s function writes in a layer (the first of
+    ``in_layer`` is where it points), with the row's ``row_fact`` as the last evidence."""
+    return rule.hit(
+        message,
+        in_layer[0].location,
+        pair.fn,
+        pair.row.workflow_slug,
+        (function_evidence(pair.fn), *write_evidence(in_layer[0]), *also(in_layer), row_fact),
+    )
 
 
 CONF005 = Rule(
