@@ -7,6 +7,7 @@ import difflib
 import shutil
 import subprocess
 import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,6 +41,18 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     copy = tmp_path / "warehouse"
     shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns(".conformance_cache"))
     return copy
+
+
+def ingest_project(tmp_path: Path, module: str, names: str, body: str) -> Path:
+    """Returns a project whose ingest module ``module`` holds ``body`` (Modal functions on
+    ``app``), every one of ``names`` deployed by app.py."""
+    files = {
+        "config.py": "import modal\napp = modal.App('wh')\n",
+        "app.py": f"from ingest.{module} import {names}\n",
+        f"ingest/{module}.py": "from config import app\n" + textwrap.dedent(body),
+    }
+    (tmp_path / "p").mkdir()
+    return make_project(tmp_path / "p", files)
 
 
 def codes(result: api.CheckResult) -> set[str]:
@@ -152,12 +165,11 @@ def test_the_codes_slug_links_an_entry_instead_of_duplicating_it(
 
 
 def test_a_row_without_a_function_whose_slug_the_name_gives_is_linked(tmp_path: Path) -> None:
-    files = {
-        "config.py": "import modal\napp = modal.App('wh')\n",
-        "app.py": "from ingest.tags import ingest_company_tags, sync_company_tags\n",
-        "ingest/tags.py": """
-            from config import app
-
+    project = ingest_project(
+        tmp_path,
+        "tags",
+        "ingest_company_tags, sync_news",
+        """
             @app.function()
             def ingest_company_tags(client):
                 client.schema("raw").table("tags").insert({}).execute()
@@ -166,9 +178,7 @@ def test_a_row_without_a_function_whose_slug_the_name_gives_is_linked(tmp_path: 
             def sync_news(client):
                 client.schema("raw").table("news").insert({}).execute()
         """,
-    }
-    (tmp_path / "p").mkdir()
-    project = make_project(tmp_path / "p", files)
+    )
     registry = project / "workflow_registry.yaml"
     # a migration's rows: no modal_function_name. company-tags is what ingest_company_tags'
     # name gives; news-feed is no function's name-derived slug (sync_news gives news)
@@ -205,21 +215,18 @@ def test_a_new_entry_gets_marked_suggestions(tmp_path: Path) -> None:
 def test_several_tables_in_a_layer_keep_the_entrys_choice_or_take_the_first_called(
     tmp_path: Path,
 ) -> None:
-    files = {
-        "config.py": "import modal\napp = modal.App('wh')\n",
-        "app.py": "from ingest.a import ingest_a\n",
-        "ingest/a.py": """
-            from config import app
-
+    project = ingest_project(
+        tmp_path,
+        "a",
+        "ingest_a",
+        """
             @app.function()
             def ingest_a(client):
                 client.schema("raw").table("second").insert({}).execute()
                 client.schema("raw").table("first").insert({}).execute()
                 client.schema("core").table("companies").upsert({}).execute()
         """,
-    }
-    (tmp_path / "p").mkdir()
-    project = make_project(tmp_path / "p", files)
+    )
     registry = project / "workflow_registry.yaml"
     entry = "  - workflow_slug: a\n    modal_function_name: ingest_a\n    raw_table: {raw}\n"
     for raw, expected in (("raw.first", "raw.first"), ("raw.elsewhere", "raw.second")):
@@ -234,19 +241,16 @@ def test_several_tables_in_a_layer_keep_the_entrys_choice_or_take_the_first_call
 def test_what_a_trigger_may_write_is_kept_and_what_is_proven_gone_is_dropped(
     tmp_path: Path,
 ) -> None:
-    files = {
-        "config.py": "import modal\napp = modal.App('wh')\n",
-        "app.py": "from ingest.a import ingest_a\n",
-        "ingest/a.py": """
-            from config import app
-
+    project = ingest_project(
+        tmp_path,
+        "a",
+        "ingest_a",
+        """
             @app.function()
             def ingest_a(client):
                 client.schema("extracted").table("rows").insert({}).execute()
         """,
-    }
-    (tmp_path / "p").mkdir()
-    project = make_project(tmp_path / "p", files)
+    )
     registry = project / "workflow_registry.yaml"
     registry.write_text(
         "version: 1\nworkflows:\n  - workflow_slug: a\n    modal_function_name: ingest_a\n"
