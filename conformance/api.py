@@ -892,13 +892,14 @@ def columns(config: Config, findings: Sequence[Finding]) -> dict[Location, int]:
             wanted.setdefault(f.location.file, set()).add(f.location.line)
     out: dict[Location, int] = {}
     for file, lines in wanted.items():
+        last = max(lines)
         try:
             with open(config.source_root / file, encoding="utf-8", errors="replace") as fh:
                 for number, text in enumerate(fh, 1):
                     if number in lines:
                         stripped = text.lstrip(" \t")
                         out[Location(file, number)] = len(text) - len(stripped) + 1
-                    if number >= max(lines):
+                    if number >= last:
                         break
         except OSError:
             continue

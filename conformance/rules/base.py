@@ -15,8 +15,10 @@ A finding is made from the ``Rule`` object (``CONF009.hit(...)``), never from a 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, TypeVar
 
@@ -122,6 +124,16 @@ class Context:
     # functions the registry names that are defined outside the ingest directories
     elsewhere: Mapping[str, Location] = field(default_factory=dict)
 
+    @cached_property
+    def active_slugs(self) -> frozenset[str]:
+        """The slugs of the registry's active rows."""
+        return frozenset(r.workflow_slug for r in self.registry.entries if r.is_active)
+
+    @cached_property
+    def functions_per_module(self) -> Counter[str]:
+        """How many ingest functions each module defines."""
+        return Counter(fn.module for fn in self.analysis.functions)
+
     @classmethod
     def of(
         cls,
@@ -171,8 +183,6 @@ class Context:
     def settings_location(self, *keys: str) -> Location:
         """Where the first of ``keys`` is set in the project's pyproject.toml (line 1 when none
         is), as a source-root-relative place like every finding's."""
-        import os
-
         config = self.config
         lines = dict(config.setting_lines)
         line = next((lines[k] for k in keys if k in lines), 1)

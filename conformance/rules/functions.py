@@ -309,8 +309,8 @@ def unknown_workflow_slug(
 ) -> Iterator[Hit]:
     if not rows:
         return  # CONF001 names the function, and the slug its code suggests
-    active = {r.workflow_slug for r in ctx.registry.entries if r.is_active}
-    alone = sum(1 for other in ctx.analysis.functions if other.module == fn.module) == 1
+    active = ctx.active_slugs
+    alone = ctx.functions_per_module[fn.module] == 1
     reported: set[str] = set()
     for hint in sorted(fn.slug_hints):
         if hint.slug in active or hint.slug in reported:
