@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import subprocess
 import textwrap
+from collections.abc import Iterable, Mapping
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from conformance import cli
 from conformance.model import Analysis
 
 
@@ -88,3 +95,27 @@ from config import app, image
 def ingest_{name}(client, row: dict) -> None:
     client.schema("raw").from_("{name}_payloads").insert(row).execute()
 """
+
+
+def run_cli(
+    args: Iterable[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    unset: Iterable[str] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Runs the command line in this process from ``cwd``, with ``env`` on top of the
+    environment and ``unset`` removed from it; the result as a finished process's."""
+    args = list(args)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+        patch.chdir(cwd)
+        for name in unset:
+            patch.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        try:
+            cli.main(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())

@@ -6,7 +6,6 @@ unless --force."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
@@ -15,13 +14,10 @@ import select
 import subprocess
 import sys
 import time
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from analysis_helpers import ONE_FUNCTION, make_project
-
-from conformance import cli
+from analysis_helpers import ONE_FUNCTION, make_project, run_cli
 
 pytestmark = pytest.mark.postgres
 
@@ -68,16 +64,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def conformance(*args: str, cwd: Path, dsn: str) -> subprocess.CompletedProcess[str]:
     """Runs the command line in this process (a terminal is the one thing it then lacks: the
     prompt test runs a process of its own), from ``cwd``, with $CONFORMANCE_DSN set."""
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
-        patch.chdir(cwd)
-        patch.setenv("CONFORMANCE_DSN", dsn)
-        try:
-            cli.main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+    return run_cli(args, cwd, {"CONFORMANCE_DSN": dsn})
 
 
 def rows(dsn: str) -> dict[str, tuple[object, ...]]:

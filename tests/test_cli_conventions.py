@@ -11,13 +11,12 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from analysis_helpers import make_project
+from analysis_helpers import make_project, run_cli
 
-from conformance import cli, terminal
+from conformance import terminal
 
 REGISTERED = """\
 version: 1
@@ -55,19 +54,7 @@ def conformance(
 ) -> subprocess.CompletedProcess[str]:
     """Runs the command line in this process, from ``cwd``, with ``env`` on top of the
     environment (without NO_COLOR and GITHUB_WORKSPACE)."""
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
-        patch.chdir(cwd)
-        for name in ("NO_COLOR", "GITHUB_WORKSPACE"):
-            patch.delenv(name, raising=False)
-        for name, value in (env or {}).items():
-            patch.setenv(name, value)
-        try:
-            cli.main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+    return run_cli(args, cwd, env, unset=("NO_COLOR", "GITHUB_WORKSPACE"))
 
 
 @pytest.fixture()
