@@ -28,6 +28,8 @@ from conformance.model import (
     TableWrite,
     UnresolvedWrite,
 )
+from conformance.registry.plan import plan
+from conformance.report.registry import render_plan, render_plan_markdown
 from conformance.rules import PROJECT_GROUP, REGISTRY_GROUP, group_findings, has_errors
 from conformance.rules import evaluate as compare
 from conformance.rules.functions import host_label
@@ -270,6 +272,22 @@ def test_registry_from_a_database_has_no_file_location() -> None:
     (finding,) = compare(Analysis(()), reg, config())
     assert finding.location is None and finding.slug == "company"
     assert finding.to_dict()["file"] is None
+
+
+def test_an_extra_column_that_differs_is_shown_by_apply_pending_and_the_plan() -> None:
+    """An extra column (one the tool does not model) that differs between the database and the
+    file is a CONF021 finding and a plan line, as a modelled one is."""
+    fn = function(writes=(RAW_WRITE,))
+    live = row(raw_table="raw.company_payloads", extra=(("workflow_type", "lookup"),))
+    filed = replace(live, extra=(("workflow_type", "ingest"),), line=1)
+    database = registry(live, source="postgresql://app@db/warehouse")
+    (finding,) = compare(Analysis((fn,)), database, config(), file_registry=registry(filed))
+    assert finding.code == "CONF021"
+    assert "workflow_type: database 'lookup', file 'ingest'" in finding.evidence
+    planned = plan(database, registry(filed))
+    assert "    workflow_type: database 'lookup' -> file 'ingest'" in render_plan(planned)
+    markdown = render_plan_markdown(planned, "reference.registry", None)
+    assert r"workflow\_type: lookup → ingest" in markdown
 
 
 def test_evidence_chain_runs_from_function_to_row() -> None:

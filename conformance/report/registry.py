@@ -26,7 +26,7 @@ def render_plan(planned: Plan, *, for_diff: bool = False) -> str:
     for change in planned.updates:
         lines.append(f"~ {change.slug}: {', '.join(change.columns)} differ")
         for column in change.columns:
-            before, after = getattr(change.before, column), getattr(change.after, column)
+            before, after = change.before.column(column), change.after.column(column)
             lines.append(f"    {column}: database {before!r} -> file {after!r}")
     for entry in planned.deactivations:
         lines.append(
@@ -73,8 +73,8 @@ def render_plan_markdown(planned: Plan, table: str, registry_file: str | None) -
             out.append(f"| + | {cell(entry.workflow_slug)} | insert ({cell(fn)}) |")
         for change in planned.updates:
             parts = [
-                f"{cell(c)}: {cell(_value(getattr(change.before, c)))} → "
-                f"{cell(_value(getattr(change.after, c)))}"
+                f"{cell(c)}: {cell(_value(change.before.column(c)))} → "
+                f"{cell(_value(change.after.column(c)))}"
                 for c in change.columns
             ]
             out.append(f"| ~ | {cell(change.slug)} | {'; '.join(parts)} |")

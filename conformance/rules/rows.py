@@ -229,8 +229,8 @@ def apply_pending(ctx: Context) -> Iterator[Hit]:
     for change in planned.updates:
         evidence = [ctx.file_ref(change.after) + ": in the registry file"]
         evidence += [
-            f"{column}: database {_shown(getattr(change.before, column))}, file "
-            f"{_shown(getattr(change.after, column))}"
+            f"{column}: database {_shown(change.before.column(column))}, file "
+            f"{_shown(change.after.column(column))}"
             for column in change.columns
         ]
         yield CONF021.hit(
