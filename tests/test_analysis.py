@@ -252,6 +252,33 @@ def test_dynamic_names_are_unresolved_with_a_reason(tmp_path: Path) -> None:
     assert reasons[1][0] == 6 and "SQL text not known" in reasons[1][1]
 
 
+def test_classes_whose_bases_form_a_cycle_leave_their_attributes_unresolved(
+    tmp_path: Path,
+) -> None:
+    result = scan(
+        tmp_path,
+        {
+            "ingest/a.py": """
+        from config import app
+
+        class A(B):
+            pass
+
+        class B(A):
+            pass
+
+        @app.function()
+        def f(client):
+            client.schema("raw").table(A().table).insert({}).execute()
+            client.schema("raw").table("a_payloads").insert({}).execute()
+    """,
+        },
+    )
+    fn = only(result)
+    assert fn["writes"] == [["raw", "a_payloads", "insert"]]
+    assert fn["unresolved"] == 1  # A().table, at line 11
+
+
 def test_sql_text_writes_and_reads(tmp_path: Path) -> None:
     result = scan(
         tmp_path,

@@ -390,11 +390,15 @@ class Resolver:
         found = library(base, attr) if library is not None else None
         return found if found is not None else v.Unknown(f"runtime value {_describe(original)}")
 
-    def _class_attr(self, cls: ClassRef, attr: str, instance: Instance | None) -> Resolved:
+    def _class_attr(
+        self, cls: ClassRef, attr: str, instance: Instance | None, depth: int = 0
+    ) -> Resolved:
         self.touch(cls.module)
         summary = self.class_summary(cls.module, cls.name)
         if summary is None:
             return v.Unknown(f"attribute {attr} of an unknown class")
+        if depth > _MAX_DEPTH:  # bases that form a cycle, or a very deep hierarchy
+            return v.Unknown(f"attribute {attr} of {cls.name}: its bases nest too deeply")
         if attr in summary.methods:
             func = FuncRef(cls.module, f"{cls.name}.{attr}")
             return BoundMethod(instance, func) if instance is not None else func
@@ -414,7 +418,7 @@ class Resolver:
         for base in summary.bases:
             base_ref = self.resolve(base, Frame(cls.module))
             if isinstance(base_ref, ClassRef) and base_ref != cls:
-                found = self._class_attr(base_ref, attr, instance)
+                found = self._class_attr(base_ref, attr, instance, depth + 1)
                 if not isinstance(found, v.Unknown):
                     return found
         return v.Unknown(f"attribute {attr} of {cls.name} set at runtime")
