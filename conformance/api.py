@@ -1022,7 +1022,8 @@ def _committed_file(config: Config, use_cache: bool) -> Registry | None:
 
 def _load_registry_file(config: Config, path: Path, use_cache: bool) -> Registry:
     """Loads a registry file, through the cache: an unchanged file is one decoding, with no
-    YAML parser or JSON Schema validator loaded."""
+    YAML parser or JSON Schema validator loaded. The entry is keyed by the file's place in
+    the project, as the analysis's are, so a staged check's temporary copy finds it too."""
     from conformance import cache
     from conformance.fileio import MAX_REGISTRY_BYTES, read_regular
 
@@ -1035,12 +1036,16 @@ def _load_registry_file(config: Config, path: Path, use_cache: bool) -> Registry
         except OSError:
             data = b""  # the loader says why
         if data:
+            try:
+                place = path.absolute().relative_to(config.project_dir.absolute()).as_posix()
+            except ValueError:  # a file outside the project, named on the command line
+                place = str(path.absolute())
             key = cache.digest(
-                b"registry", str(path).encode(), "\0".join(config.entity_types).encode(), data
+                b"registry", place.encode(), "\0".join(config.entity_types).encode(), data
             )
             cached = cache.load(root, key, Registry)
             if cached is not None:
-                return cached
+                return replace(cached, source=str(path))
     from conformance.registry.file import load_registry_file
 
     registry = load_registry_file(path, entity_types=config.entity_types)

@@ -156,6 +156,42 @@ def test_warm_path_imports_no_parser_no_validator_and_no_database_driver(project
     assert heavy_modules_loaded() == []  # warm: settings and files unchanged
 
 
+def test_a_copy_of_the_project_elsewhere_reads_its_registry_file_from_the_cache(
+    project: Path, tmp_path: Path
+) -> None:
+    """What `check --staged` does on every commit: the staged files are a copy in a new
+    temporary directory each time, and an unchanged registry file is not parsed again."""
+    import shutil
+
+    (project / "workflow_registry.yaml").write_text(
+        "version: 1\nworkflows:\n  - workflow_slug: first\n    modal_function_name: first\n"
+    )
+    script = (
+        "import sys, json\n"
+        "from conformance.api import check\n"
+        "result = check(sys.argv[1], offline=True)\n"
+        "print(json.dumps([result.registry.source, 'yaml' in sys.modules]))\n"
+    )
+    env = {**os.environ, "CONFORMANCE_CACHE_DIR": str(tmp_path / "cache")}
+
+    def check_in_a_new_process(where: Path) -> list[object]:
+        run = subprocess.run(
+            [sys.executable, "-c", script, str(where)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        return list(json.loads(run.stdout))
+
+    check_in_a_new_process(project)
+    copy = tmp_path / "snapshot"
+    shutil.copytree(project, copy)
+    source, parsed = check_in_a_new_process(copy)
+    assert source == str(copy / "workflow_registry.yaml")  # the copy's path, not the original's
+    assert parsed is False
+
+
 def test_a_copy_of_the_project_elsewhere_hits_the_cache(project: Path, tmp_path: Path) -> None:
     import shutil
 
