@@ -32,6 +32,7 @@ from conformance.model import (
 )
 from conformance.sources import (
     ALLOW_SETTINGS_DSN_ENV,
+    ENV_SOURCE,
     RegistrySource,
     check_project_path,
     looks_like_dsn,
@@ -279,33 +280,15 @@ def check(
     those in the git index (what the next commit holds; see :mod:`conformance.staged`), and
     the result names them by their work-tree paths."""
     if not staged:
-        scanned = scan(project, options)
-        return check_scanned(
-            scanned,
-            registry=registry,
-            offline=offline,
-            use_cache=options.use_cache,
-            register_hint=options.register_hint,
-        )
+        return _check_scanned_with(scan(project, options), registry, offline, options)
     from conformance.staged import staged as staged_copy
 
     with staged_copy(Path(find_project(project))) as snapshot:
         given = registry
-        if given is not None and given.strip() != "env" and not looks_like_dsn(given):
+        if given is not None and given.strip() != ENV_SOURCE and not looks_like_dsn(given):
             given = str(snapshot.copied(Path(given).absolute()))  # its staged version
-        scanned = scan(snapshot.copy, options)
-        result = check_scanned(
-            scanned,
-            registry=given,
-            offline=offline,
-            use_cache=options.use_cache,
-            register_hint=options.register_hint,
-        )
-    config = replace(
-        result.config,
-        project_dir=snapshot.project,
-        source_root=snapshot.real(result.config.source_root),
-    )
+        result = _check_scanned_with(scan(snapshot.copy, options), given, offline, options)
+    config = snapshot.real_config(result.config)
     if result.source.is_dsn:
         return replace(result, config=config)
     real = str(snapshot.real(Path(result.source.value)))
@@ -314,6 +297,18 @@ def check(
         config=config,
         source=replace(result.source, value=real, label=real),
         registry=replace(result.registry, source=real),
+    )
+
+
+def _check_scanned_with(
+    scanned: ScanResult, registry: str | None, offline: bool, options: Options
+) -> CheckResult:
+    return check_scanned(
+        scanned,
+        registry=registry,
+        offline=offline,
+        use_cache=options.use_cache,
+        register_hint=options.register_hint,
     )
 
 
@@ -444,12 +439,7 @@ def _scan_staged(project: Path | str | None, options: Options) -> ScanResult:
 
     with staged_copy(Path(find_project(project))) as snapshot:
         scanned = scan(snapshot.copy, options)
-    config = replace(
-        scanned.config,
-        project_dir=snapshot.project,
-        source_root=snapshot.real(scanned.config.source_root),
-    )
-    return replace(scanned, config=config)
+    return replace(scanned, config=snapshot.real_config(scanned.config))
 
 
 def _defined_elsewhere(
@@ -651,14 +641,13 @@ def apply(
     )
 
 
-def read_plan(project: Path | str | None, path: Path | str) -> tuple[Config, Plan]:
-    """Returns the project's settings and the plan in the plan file at ``path`` (written by
-    ``plan --out``); raises ConformanceError for anything else (see
+def read_plan(project: Path | str | None, path: Path | str) -> Plan:
+    """Returns the plan in the plan file at ``path`` (written by ``plan --out``) for the
+    project's registry table; raises ConformanceError for anything else (see
     :func:`conformance.registry.planfile.read_plan`)."""
     from conformance.registry.planfile import read_plan as read
 
-    config = configure(project)
-    return config, read(Path(path), config.table)
+    return read(Path(path), configure(project).table)
 
 
 def entry_issues(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 import click
 
 from conformance import __version__, terminal
-from conformance.errors import EXIT_CLEAN, EXIT_ERROR, ConformanceError
+from conformance.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, ConformanceError
 from conformance.sources import redact_text
 
 if TYPE_CHECKING:  # the API loads on first use, not at start-up
@@ -337,7 +337,6 @@ def check(
     the exit code is that of what remains.
     """
     from conformance import api, report
-    from conformance.report.registry import display_path, render_fix
 
     if statistics and fmt != "text":
         raise click.UsageError("--statistics is a text report: leave out --format or use text")
@@ -355,6 +354,8 @@ def check(
     if staged:
         _staged_cache(project)
     if fix or show_diff:
+        from conformance.report.registry import display_path, render_fix
+
         fixed = api.fix(
             project, options, registry_file=registry_source, write=not show_diff, staged=staged
         )
@@ -382,12 +383,12 @@ def check(
     prefix = _prefix(config, base)
     registry_file = _registry_place(result, base)
     painted = terminal.use_color(color, output)
-    columns = api.columns(config, result.findings)
     if statistics:
         text = report.render_statistics(
             result.analysis, result.findings, color=painted, quiet=quiet
         )
     else:
+        columns = api.columns(config, result.findings)
         text = report.render_check(
             fmt,
             result.analysis,
@@ -635,10 +636,10 @@ def apply(
     if plan_file is not None:
         if registry_file or force:
             raise click.UsageError("a PLAN_FILE is applied as reviewed: no --registry or --force")
-        _config, reviewed = api.read_plan(target, plan_file)
+        reviewed = api.read_plan(target, plan_file)
         click.echo(render_plan(reviewed))
         if dry_run:
-            return EXIT_CLEAN if not reviewed.has_changes else 1
+            return EXIT_FINDINGS if reviewed.has_changes else EXIT_CLEAN
         done = api.apply(
             target,
             dsn=dsn,

@@ -44,7 +44,6 @@ COLUMN_TYPES: dict[str, str] = {
     "updated_at": "timestamptz NOT NULL DEFAULT now()",
 }
 TABLE_COLUMNS: tuple[str, ...] = (*REGISTRY_COLUMNS, "created_at", "updated_at")
-_UPDATED_COLUMNS = tuple(c for c in REGISTRY_COLUMNS if c != "workflow_slug")
 
 Value = str | bool | None | Sequence[str]
 

@@ -15,9 +15,10 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from conformance.config import Config
 from conformance.errors import ConformanceError
 
 
@@ -37,6 +38,10 @@ class Snapshot:
             return self.top / Path(path).relative_to(self.copy_top)
         except ValueError:
             return Path(path)
+
+    def real_config(self, config: Config) -> Config:
+        """Returns settings read in the copy with their paths the work tree's."""
+        return replace(config, project_dir=self.project, source_root=self.real(config.source_root))
 
     def copied(self, path: Path) -> Path:
         """Returns where a work-tree path under the repository is in the copy (others

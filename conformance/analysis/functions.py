@@ -22,6 +22,7 @@ from conformance.analysis.incremental import (
     ModuleFunctions,
     Reuse,
 )
+from conformance.analysis.known import options
 from conformance.analysis.migrations import Database
 from conformance.analysis.resolve import (
     METHOD_DECORATORS,
@@ -274,7 +275,7 @@ def _entry_point(resolver: Resolver, facts: Mapping[str, ModuleFacts], entry: st
                     continue
             elif not isinstance(value, v.CallResult):
                 continue
-            for option in _options(resolver.resolve(value, Frame(entry))):
+            for option in options(resolver.resolve(value, Frame(entry))):
                 if isinstance(option, AppRef):
                     apps.add((option.module, option.name or ""))
     return EntryPoint(
@@ -322,10 +323,6 @@ def _loaded(entry: str, facts: Mapping[str, ModuleFacts]) -> set[str]:
                 seen.add(name)
                 todo.append(name)
     return seen
-
-
-def _options(value: Resolved) -> tuple[Resolved, ...]:
-    return value.options if isinstance(value, v.Choice) else (value,)
 
 
 def _request_model(resolver: Resolver, ref: FuncRef, func: v.FunctionSummary) -> dict[str, Any]:

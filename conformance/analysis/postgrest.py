@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from conformance.analysis import values as v
-from conformance.analysis.known import mapping
+from conformance.analysis.known import DEFAULT_SCHEMA, mapping
 from conformance.model import VIA
 
 # the requests/httpx functions and client classes that send requests
@@ -88,7 +88,7 @@ def request(
     if target is None:
         return None
     headers = _headers(client.headers if client is not None else None, kwargs.get("headers"))
-    schema = _header(headers, "content-profile") or v.Str("public", "default-schema")
+    schema = _header(headers, "content-profile") or DEFAULT_SCHEMA
     first, second = target
     if isinstance(first, v.Str) and first.value == "rpc" and second is not None:
         return Request("rpc", schema, first, rpc=second)

@@ -133,12 +133,21 @@ class Resolver:
         ] = {}
         self._stack: set[object] = set()
         self._returns_stack: set[object] = set()
-        self.analyze_sql = _analyze_sql
-        # the database functions the migrations define (``.rpc()`` targets), when there are any
+        self._sql: dict[str, SqlAnalysis] = {}
         # what reached effects write (and the database functions the migrations define)
         self.writes = WriteRecorder(self, database)
         self._memo: dict[tuple[int, int], tuple[object, Frame, Resolved]] = {}
         self.known = _FuncIndex(self)
+
+    def analyze_sql(self, text: str) -> SqlAnalysis:
+        """SQL text that was not parsed with its file (a constant's, a helper's): parsed once
+        per text, however many callers reach it. The SQL parser loads only here."""
+        found = self._sql.get(text)
+        if found is None:
+            from conformance.analysis.sqltext import analyze_sql
+
+            found = self._sql[text] = analyze_sql(text)
+        return found
 
     def function(self, module: str, qualname: str) -> v.FunctionSummary | None:
         """Returns the summary of a project function (None when there is none)."""
@@ -655,7 +664,7 @@ class Resolver:
         resolved = self.resolve(call.func, frame)
         # a dispatch table (``HANDLERS[kind](...)``): every handler it holds can run
         followed = False
-        for target in resolved.options if isinstance(resolved, v.Choice) else (resolved,):
+        for target in options(resolved):
             followed |= self._follow_one(target, call, frame, step, out)
         if not followed:
             self._follow_callbacks(call, frame, step, out)
@@ -796,13 +805,6 @@ class _FuncIndex:
             isinstance(ref, FuncRef)
             and self.resolver.function(ref.module, ref.qualname) is not None
         )
-
-
-def _analyze_sql(text: str) -> SqlAnalysis:
-    """The SQL parser is loaded only when SQL text was not already parsed with its file."""
-    from conformance.analysis.sqltext import analyze_sql
-
-    return analyze_sql(text)
 
 
 def _closure(func: FuncRef) -> Frame | None:

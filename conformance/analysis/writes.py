@@ -38,7 +38,7 @@ from conformance.model import (
 if TYPE_CHECKING:
     from conformance.analysis.resolve import Resolver
     from conformance.analysis.sqlfunctions import DatabaseFunction
-    from conformance.analysis.sqltext import SqlAnalysis
+    from conformance.analysis.sqltext import SqlAnalysis, SqlWrite
 
 
 @dataclass
@@ -71,6 +71,22 @@ _COPY_STATEMENT = re.compile(r"(?:\s+|--[^\n]*\n|/\*.*?\*/)*\(?\s*COPY\b", re.I 
 # a runtime part of SQL text, read as a name: it cannot clash with a real one
 _HOLE_MARK = "conformance_hole_"
 _HOLE = _HOLE_MARK + "{}_"
+
+
+def _line(call: Location, text_line: int | None, w: SqlWrite) -> Location:
+    """Where a write in SQL text sits: on its target's line when the text is a literal written
+    at ``text_line``, else on the call."""
+    return call if text_line is None else Location(call.file, text_line + w.line_offset)
+
+
+def _sql_write(w: SqlWrite, text_via: str, line: Location) -> TableWrite:
+    """A write named in SQL text: ``sql`` when the text was written here or in a constant (an
+    argument's or a loop's text says so), ``default-schema`` when it names no schema."""
+    via = "sql" if text_via in ("literal", "constant") else text_via
+    schema = w.schema
+    if schema is None:
+        schema, via = DEFAULT_SCHEMA.value, DEFAULT_SCHEMA.via
+    return TableWrite(schema, w.table, w.operation, line, via)
 
 
 def is_sql_copy(receiver: v.Value, text: v.Value) -> bool:
@@ -152,14 +168,7 @@ class WriteRecorder:
                 out.unresolved.append(UnresolvedWrite(loc, f"SQL not parseable: {result.error}"))
                 continue
             for w in result.writes:
-                line = loc if text_line is None else Location(loc.file, text_line + w.line_offset)
-                # named in SQL text, written here or in a constant; an argument's or a loop's
-                # text says so
-                via = "sql" if text.via in ("literal", "constant") else text.via
-                schema = w.schema
-                if schema is None:
-                    schema, via = "public", "default-schema"
-                out.writes.append(TableWrite(schema, w.table, w.operation, line, via))
+                out.writes.append(_sql_write(w, text.via, _line(loc, text_line, w)))
             for name in result.functions:
                 self.rpc(v.Str(name), step, out)
 
@@ -186,7 +195,7 @@ class WriteRecorder:
         strs = [p for p in text.parts if isinstance(p, v.Str)]
         known_via = via_of(*strs) if strs else "literal"
         for w in result.writes:
-            line = loc if text_line is None else Location(loc.file, text_line + w.line_offset)
+            line = _line(loc, text_line, w)
             named = f"{w.schema}.{w.table}" if w.schema else w.table
             if _HOLE_MARK in named:
                 index = int(named.split(_HOLE_MARK, 1)[1].split("_", 1)[0])
@@ -195,11 +204,7 @@ class WriteRecorder:
                 why = f"{w.operation} into a {what} not known statically{known}"
                 out.unresolved.append(UnresolvedWrite(line, f"{why}: {reason(holes[index])}"))
                 continue
-            via = "sql" if known_via in ("literal", "constant") else known_via
-            schema = w.schema
-            if schema is None:
-                schema, via = "public", "default-schema"
-            out.writes.append(TableWrite(schema, w.table, w.operation, line, via))
+            out.writes.append(_sql_write(w, known_via, line))
         for name in result.functions:
             if _HOLE_MARK not in name:
                 self.rpc(v.Str(name), step, out)

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from conformance.registry.fix import FixPlan
-from conformance.registry.plan import Plan
 from conformance.report.common import out_path, printable
+
+if TYPE_CHECKING:
+    from conformance.registry.fix import FixPlan
+    from conformance.registry.plan import Plan
 
 
 def render_plan(planned: Plan, *, for_diff: bool = False) -> str:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from conformance.analysis import values as v
+from conformance.analysis.known import DEFAULT_SCHEMA
 
 if TYPE_CHECKING:
     from conformance.analysis.parse.reader import Reader, Scope
@@ -52,9 +53,7 @@ QUERY_RESULT = v.Unknown("a supabase query result")
 def connection_table(schema: v.Value | None, table: v.Value) -> v.TableRef:
     """A table a database connection writes by name (not through SQL text): ``schema`` as
     given, else the default ``public``."""
-    scope = v.SchemaScope(
-        v.Unknown("a SQL connection"), schema or v.Str("public", "default-schema")
-    )
+    scope = v.SchemaScope(v.Unknown("a SQL connection"), schema or DEFAULT_SCHEMA)
     return v.TableRef(scope, table)
 
 
