@@ -661,7 +661,7 @@ def entry_issues(
         (p.slug, p.line, p.message) for p in registry.problems
     ]
     for entry in registry.entries:
-        empty = [c for c in required if entry.column(c) in (None, "")]
+        empty = entry.empty_columns(required)
         if entry.is_active and empty:
             issues.append(
                 (
@@ -1059,19 +1059,13 @@ def _registry_file(config: Config, given: str | None) -> Registry:
     return registry
 
 
-def _free_slug(slug: str, taken: set[str]) -> str:
-    """Returns ``slug``, or ``slug-2``, ``slug-3``, ... whichever is not taken."""
-    candidate, n = slug, 2
-    while candidate in taken:
-        candidate, n = f"{slug}-{n}", n + 1
-    return candidate
-
-
 def _unique_slugs(entries: list[RegistryEntry]) -> list[RegistryEntry]:
+    from conformance.registry.draft import free_slug
+
     seen: set[str] = set()
     out = []
     for entry in entries:
-        slug = _free_slug(entry.workflow_slug, seen)
+        slug = free_slug(entry.workflow_slug, seen)
         seen.add(slug)
         out.append(replace(entry, workflow_slug=slug))
     return out

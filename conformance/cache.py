@@ -216,43 +216,37 @@ def digest(*parts: bytes) -> str:
 def load(root: Path, key: str, cls: type[_T]) -> _T | None:
     """Returns the record of class ``cls`` stored under ``key``, or None when absent or not to
     be trusted."""
+    payload = _read_payload(root, key, MAX_ENTRY)
+    return records.decode(payload, cls) if payload is not None else None
+
+
+def marked(root: Path, key: str) -> bool:
+    """Returns whether :func:`mark` recorded ``key`` (an entry that holds no record: a fact
+    such as "these settings were validated")."""
+    return _read_payload(root, key, 4096) == b""
+
+
+def _read_payload(root: Path, key: str, limit: int) -> bytes | None:
+    """Returns the payload of the entry ``key``: None when it is absent, not a regular file
+    (a symbolic link is not followed), larger than ``limit`` bytes or not sealed under its
+    key."""
     try:
         fd = os.open(root / key, _READ_FLAGS)
     except OSError:  # absent, or a symbolic link (O_NOFOLLOW)
         return None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY:
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return None
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            blob = fh.read(MAX_ENTRY + 1)
+            blob = fh.read(limit + 1)
     except OSError:
         return None
     finally:
         os.close(fd)
-    if len(blob) > MAX_ENTRY:
+    if len(blob) > limit:
         return None
-    payload = unseal(blob, key.encode() + b"\n")
-    if payload is None:
-        return None
-    return records.decode(payload, cls)
-
-
-def marked(root: Path, key: str) -> bool:
-    """Returns whether :func:`mark` recorded ``key`` (an entry that holds no record: a fact
-    such as "these settings were validated")."""
-    try:
-        fd = os.open(root / key, _READ_FLAGS)
-    except OSError:
-        return False
-    try:
-        info = os.fstat(fd)
-        blob = os.read(fd, 4096) if stat.S_ISREG(info.st_mode) and info.st_size < 4096 else b""
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return unseal(blob, key.encode() + b"\n") == b""
+    return unseal(blob, key.encode() + b"\n")
 
 
 def mark(root: Path, key: str) -> None:

@@ -6,10 +6,13 @@ compare them with a :class:`Registry`, and the reports render them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 LAYERS: tuple[str, ...] = ("raw", "extracted", "core")
+# the layers, then the tables of every other schema
+LAYER_GROUPS: tuple[str, ...] = (*LAYERS, "other")
 WRITE_OPERATIONS: tuple[str, ...] = ("insert", "upsert", "update", "delete", "merge", "truncate")
 FUNCTION_KINDS: tuple[str, ...] = ("web", "scheduled", "worker")
 # How the schema and table of a write were known, from the most direct to the least.
@@ -364,6 +367,14 @@ class RegistryEntry:
         if name in REGISTRY_COLUMNS:
             return getattr(self, name)
         return dict(self.extra).get(name)
+
+    def empty_columns(self, names: Iterable[str]) -> list[str]:
+        """Returns those of ``names`` the entry leaves empty (None or ``""``), in order."""
+        return [c for c in names if self.column(c) in (None, "")]
+
+    def names_function(self, fn: IngestFunction) -> bool:
+        """Whether ``modal_function_name`` is the function's deployed or Python name."""
+        return self.modal_function_name in (fn.modal_name, fn.name)
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the registry columns as plain values (``writes`` as a list), then the extra

@@ -119,3 +119,11 @@ def run_cli(
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 0
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def execute(dsn: str, text: str) -> None:
+    """Runs SQL text in its own autocommitted connection to ``dsn``."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(text)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from analysis_helpers import ONE_FUNCTION, make_project, run_cli
+from analysis_helpers import ONE_FUNCTION, execute, make_project, run_cli
 
 pytestmark = pytest.mark.postgres
 
@@ -83,13 +83,6 @@ def rows(dsn: str) -> dict[str, tuple[object, ...]]:
                 "FROM reference.enrichment_workflow_registry"
             )
         }
-
-
-def execute(dsn: str, text: str) -> None:
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(text)
 
 
 def test_the_plan_shows_ddl_and_rows_and_a_dry_run_exits_1_on_changes(

@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-import pytest
+from analysis_helpers import run_cli
 
-from conformance import cli
 from conformance.model import IngestFunction, Location, TableWrite
 from conformance.report import lineage
 
@@ -36,15 +33,7 @@ TAGS = _fn("tag_companies", "core.companies", "core.tags")
 
 def scan(*args: str) -> subprocess.CompletedProcess[str]:
     """``conformance scan ARGS`` in this process, from the example project."""
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
-        patch.chdir(EXAMPLE)
-        try:
-            cli.main(["scan", *args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return run_cli(["scan", *args], EXAMPLE)
 
 
 def test_edges_follow_each_functions_layers_and_others_hang_off_dashed() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from analysis_helpers import execute
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,13 +47,6 @@ ENTRIES = (
     ),
 )
 FILE = Registry(ENTRIES, "workflow_registry.yaml")
-
-
-def _execute(dsn: str, text: str) -> None:
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(text)
 
 
 def _snapshot_rows(dsn: str) -> tuple[list[str], list[tuple[object, ...]]]:
@@ -157,21 +151,21 @@ def test_plan_inserts_updates_deactivates_and_leaves_the_rest() -> None:
 def test_missing_table_and_schema_are_clear_errors(pg_db: str) -> None:
     with pytest.raises(ConformanceError, match="schema reference .* does not exist"):
         load_registry_db(pg_db)
-    _execute(pg_db, "CREATE SCHEMA reference")
+    execute(pg_db, "CREATE SCHEMA reference")
     with pytest.raises(ConformanceError, match="registry table .* does not exist"):
         load_registry_db(pg_db)
 
 
 @pytest.mark.postgres
 def test_missing_required_column_is_an_error(pg_db: str) -> None:
-    _execute(pg_db, f"CREATE SCHEMA reference; CREATE TABLE {TABLE} (workflow_slug text)")
+    execute(pg_db, f"CREATE SCHEMA reference; CREATE TABLE {TABLE} (workflow_slug text)")
     with pytest.raises(ConformanceError, match="lacks column.* modal_function_name"):
         load_registry_db(pg_db)
 
 
 @pytest.mark.postgres
 def test_narrow_table_loads_with_defaults_and_names_missing_columns(pg_db: str) -> None:
-    _execute(
+    execute(
         pg_db,
         f"""
         CREATE SCHEMA reference;
@@ -196,7 +190,7 @@ def test_narrow_table_loads_with_defaults_and_names_missing_columns(pg_db: str) 
 
 @pytest.mark.postgres
 def test_invalid_rows_are_kept_and_reported(pg_db: str) -> None:
-    _execute(pg_db, sqlgen.script([RegistryEntry("Bad Slug", "f", entity_type="robot")]))
+    execute(pg_db, sqlgen.script([RegistryEntry("Bad Slug", "f", entity_type="robot")]))
     registry = load_registry_db(pg_db)
     assert [e.workflow_slug for e in registry.entries] == ["Bad Slug"]
     assert {p.field for p in registry.problems} == {"workflow_slug", "entity_type"}
@@ -222,7 +216,7 @@ def password_role(pg_server: object, pg_db: str) -> Iterator[str]:
     import psycopg
 
     role = f"conformance_pw_{uuid.uuid4().hex[:8]}"
-    _execute(pg_db, f"CREATE ROLE {role} LOGIN PASSWORD {sqlgen.quote_literal(PASSWORD)}")
+    execute(pg_db, f"CREATE ROLE {role} LOGIN PASSWORD {sqlgen.quote_literal(PASSWORD)}")
     data_dir = getattr(pg_server, "data_dir", None)
     if data_dir is not None:
         _require_passwords(Path(data_dir), pg_db)
@@ -234,7 +228,7 @@ def password_role(pg_server: object, pg_db: str) -> Iterator[str]:
     try:
         yield role
     finally:
-        _execute(pg_db, f"DROP ROLE IF EXISTS {role}")
+        execute(pg_db, f"DROP ROLE IF EXISTS {role}")
 
 
 def _require_passwords(data_dir: Path, dsn: str) -> None:
@@ -245,7 +239,7 @@ def _require_passwords(data_dir: Path, dsn: str) -> None:
     text = hba.read_text()
     if rule not in text:
         hba.write_text(rule + text)
-        _execute(dsn, "SELECT pg_reload_conf()")
+        execute(dsn, "SELECT pg_reload_conf()")
         time.sleep(0.2)
 
 
@@ -291,7 +285,7 @@ def test_missing_privilege_is_a_clear_error(pg_db: str, password_role: str) -> N
     apply(pg_db, FILE)
     dsn = _as_role(pg_db, password_role, PASSWORD)
     assert load_registry_db(pg_db).entries == ENTRIES  # the table is there for its owner
-    _execute(pg_db, "REVOKE ALL ON SCHEMA reference FROM PUBLIC")
+    execute(pg_db, "REVOKE ALL ON SCHEMA reference FROM PUBLIC")
     for action in (
         lambda: load_registry_db(dsn),
         lambda: apply(dsn, FILE),
@@ -300,7 +294,7 @@ def test_missing_privilege_is_a_clear_error(pg_db: str, password_role: str) -> N
         with pytest.raises(ConformanceError, match="permission denied") as info:
             action()
         _assert_clean_error(info.value)
-    _execute(
+    execute(
         pg_db,
         f"GRANT USAGE ON SCHEMA reference TO {password_role}; "
         f"GRANT SELECT ON {TABLE} TO {password_role}",
@@ -309,7 +303,7 @@ def test_missing_privilege_is_a_clear_error(pg_db: str, password_role: str) -> N
     with pytest.raises(ConformanceError, match="permission denied"):
         apply(dsn, Registry(ENTRIES[:1]))
     assert load_registry_db(pg_db).entries == ENTRIES
-    _execute(
+    execute(
         pg_db,
         f"REVOKE ALL ON ALL TABLES IN SCHEMA reference FROM {password_role}; "
         f"REVOKE ALL ON SCHEMA reference FROM {password_role}",
@@ -353,7 +347,7 @@ def test_apply_creates_then_is_idempotent(pg_db: str) -> None:
 
 @pytest.mark.postgres
 def test_apply_upgrades_a_narrow_table_updates_and_deactivates(pg_db: str) -> None:
-    _execute(
+    execute(
         pg_db,
         f"""
         CREATE SCHEMA reference;
@@ -381,7 +375,7 @@ def test_apply_upgrades_a_narrow_table_updates_and_deactivates(pg_db: str) -> No
 
 @pytest.mark.postgres
 def test_failed_apply_rolls_back_everything(pg_db: str) -> None:
-    _execute(
+    execute(
         pg_db,
         f"""
         CREATE SCHEMA reference;
@@ -423,7 +417,7 @@ def test_connection_terminated_mid_apply_changes_nothing(pg_db: str) -> None:
     import psycopg
 
     apply(pg_db, Registry(ENTRIES[:1]))
-    _execute(
+    execute(
         pg_db,
         f"""
         CREATE FUNCTION reference.slow() RETURNS trigger LANGUAGE plpgsql AS $f$
@@ -518,7 +512,7 @@ def test_snapshot_round_trips_through_the_file(pg_db: str, tmp_path: Path) -> No
 
 @pytest.mark.postgres
 def test_snapshot_of_rows_a_file_cannot_hold_writes_nothing(pg_db: str, tmp_path: Path) -> None:
-    _execute(pg_db, sqlgen.script([*ENTRIES, RegistryEntry("Not Kebab", "f")]))
+    execute(pg_db, sqlgen.script([*ENTRIES, RegistryEntry("Not Kebab", "f")]))
     path = tmp_path / "workflow_registry.yaml"
     path.write_text("# mine\n")
     with pytest.raises(ConformanceError, match="kebab-case"):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from analysis_helpers import execute
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -71,13 +72,6 @@ ENTRIES = (
 
 def _statements(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("--"))
-
-
-def _execute(dsn: str, text: str) -> None:
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(text)
 
 
 def _rows(dsn: str, table: str = TABLE) -> list[tuple[object, ...]]:
@@ -175,11 +169,11 @@ def test_table_name_must_be_schema_qualified_identifiers(table: str) -> None:
 @pytest.mark.parametrize("start", ["empty", "narrow", "narrow-without-unique"])
 def test_script_creates_or_upgrades_then_reads_back_equal(pg_db: str, start: str) -> None:
     if start != "empty":
-        _execute(pg_db, NARROW_TABLE.format(unique="" if "without" in start else "UNIQUE"))
+        execute(pg_db, NARROW_TABLE.format(unique="" if "without" in start else "UNIQUE"))
     text = sqlgen.script(ENTRIES)
-    _execute(pg_db, text)
+    execute(pg_db, text)
     first = _rows(pg_db)
-    _execute(pg_db, text)  # idempotent: a second run changes nothing, not even updated_at
+    execute(pg_db, text)  # idempotent: a second run changes nothing, not even updated_at
     assert _rows(pg_db) == first
     loaded = load_registry_db(pg_db)
     assert loaded.entries == tuple(sorted(ENTRIES, key=lambda e: e.workflow_slug))
@@ -191,13 +185,13 @@ def test_script_creates_or_upgrades_then_reads_back_equal(pg_db: str, start: str
 def test_ddl_alone_is_idempotent_and_enforces_unique_slugs(pg_db: str) -> None:
     import psycopg
 
-    _execute(pg_db, sqlgen.ddl())
-    _execute(pg_db, sqlgen.ddl())
-    _execute(
+    execute(pg_db, sqlgen.ddl())
+    execute(pg_db, sqlgen.ddl())
+    execute(
         pg_db, "INSERT INTO reference.enrichment_workflow_registry (workflow_slug) VALUES ('a')"
     )
     with pytest.raises(psycopg.errors.UniqueViolation):
-        _execute(
+        execute(
             pg_db, "INSERT INTO reference.enrichment_workflow_registry (workflow_slug) VALUES ('a')"
         )
     row = load_registry_db(pg_db).entries[0]
@@ -206,7 +200,7 @@ def test_ddl_alone_is_idempotent_and_enforces_unique_slugs(pg_db: str) -> None:
 
 @pytest.mark.postgres
 def test_upsert_touches_only_changed_rows(pg_db: str) -> None:
-    _execute(pg_db, sqlgen.ddl() + sqlgen.upserts(ENTRIES))
+    execute(pg_db, sqlgen.ddl() + sqlgen.upserts(ENTRIES))
     before = {r[0]: r for r in _rows_with_updated(pg_db)}
     changed = RegistryEntry(
         "person-enrich",
@@ -216,7 +210,7 @@ def test_upsert_touches_only_changed_rows(pg_db: str) -> None:
         description="now described",
         writes=("raw.person_payloads",),
     )
-    _execute(pg_db, sqlgen.upserts([*ENTRIES[:1], changed, *ENTRIES[2:]]))
+    execute(pg_db, sqlgen.upserts([*ENTRIES[:1], changed, *ENTRIES[2:]]))
     after = {r[0]: r for r in _rows_with_updated(pg_db)}
     assert after["company-signals"] == before["company-signals"]
     assert after["legacy-signals"] == before["legacy-signals"]
@@ -236,10 +230,10 @@ def _rows_with_updated(dsn: str) -> list[tuple[Any, ...]]:
 
 @pytest.mark.postgres
 def test_deactivations_never_delete(pg_db: str) -> None:
-    _execute(pg_db, sqlgen.script(ENTRIES))
+    execute(pg_db, sqlgen.script(ENTRIES))
     text = sqlgen.deactivations(["company-signals", "person-enrich", "not-there"])
     assert "DELETE" not in _statements(text).upper()
-    _execute(pg_db, text)
+    execute(pg_db, text)
     entries = {e.workflow_slug: e for e in load_registry_db(pg_db).entries}
     assert set(entries) == {e.workflow_slug for e in ENTRIES}
     assert not any(e.is_active for e in entries.values())
@@ -356,9 +350,9 @@ def hostile_entries(draw: st.DrawFn) -> list[RegistryEntry]:
 )
 @given(entries=hostile_entries())
 def test_hostile_values_round_trip(pg_db: str, entries: list[RegistryEntry]) -> None:
-    _execute(pg_db, "DROP SCHEMA IF EXISTS reference CASCADE")
+    execute(pg_db, "DROP SCHEMA IF EXISTS reference CASCADE")
     gone = entries[0].workflow_slug
-    _execute(pg_db, sqlgen.script(entries, deactivate=[gone]))
+    execute(pg_db, sqlgen.script(entries, deactivate=[gone]))
     loaded = load_registry_db(pg_db, entity_types=None)
     expected = {e.workflow_slug: e for e in entries}
     expected[gone] = replace(expected[gone], is_active=False)

@@ -32,6 +32,14 @@ class Draft:
     todo: tuple[str, ...]
 
 
+def free_slug(slug: str, taken: set[str]) -> str:
+    """Returns ``slug``, or ``slug-2``, ``slug-3``, ... whichever is not taken."""
+    candidate, n = slug, 2
+    while candidate in taken:
+        candidate, n = f"{slug}-{n}", n + 1
+    return candidate
+
+
 def slug_for(fn: IngestFunction) -> str:
     """Returns the workflow slug the code states, else one derived from the function's name."""
     for source in _SLUG_SOURCES:

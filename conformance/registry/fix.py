@@ -34,7 +34,7 @@ from conformance.model import (
     RegistryEntry,
     TableWrite,
 )
-from conformance.registry.draft import draft_entry, slug_for
+from conformance.registry.draft import draft_entry, free_slug, slug_for
 from conformance.registry.suggest import Suggestion, suggestions
 
 # the slug sources that say which workflow a function serves, strongest first
@@ -105,12 +105,12 @@ def plan_fix(
     linked: dict[str, IngestFunction] = {}  # slug → the function the fix links it to
 
     def naming(fn: IngestFunction) -> list[RegistryEntry]:
-        found = [e for e in entries if e.modal_function_name in (fn.modal_name, fn.name)]
+        found = [e for e in entries if e.names_function(fn)]
         found += [by_slug[s] for s, f in linked.items() if f is fn and by_slug[s] not in found]
         return found
 
     for fn in chosen:
-        registered = any(e.modal_function_name in (fn.modal_name, fn.name) for e in entries)
+        registered = any(e.names_function(fn) for e in entries)
         for slug in code_slugs(fn):
             entry = by_slug.get(slug)
             if entry is None:
@@ -186,10 +186,7 @@ def _new_slug(fn: IngestFunction, taken: set[str]) -> str | None:
     slug = slug_for(fn)
     if slug in code_slugs(fn):
         return None if slug in taken else slug
-    candidate, n = slug, 2
-    while candidate in taken:
-        candidate, n = f"{slug}-{n}", n + 1
-    return candidate
+    return free_slug(slug, taken)
 
 
 def _entry_fix(

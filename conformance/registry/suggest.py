@@ -126,8 +126,7 @@ def _entity_type(
     # a function serving several workflows (one slug per partner, say) may serve several
     # entities: its code cannot tell which one this entry is for
     if any(
-        e.workflow_slug != entry.workflow_slug and e.modal_function_name in (fn.name, fn.modal_name)
-        for e in registry.entries
+        e.workflow_slug != entry.workflow_slug and e.names_function(fn) for e in registry.entries
     ):
         return []
     where = f" ({fn.request_model})" if fn.request_model and fn.request_fields else ""

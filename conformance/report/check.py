@@ -14,9 +14,9 @@ from conformance.report.common import (
     paint,
     place_text,
     printable,
+    rule_name,
     summary_line,
 )
-from conformance.rules import RULES_BY_CODE
 
 SEVERITY_STYLE = {"error": ("bold", "red"), "warning": ("bold", "yellow")}
 
@@ -54,7 +54,7 @@ def finding_text(
 ) -> str:
     """Returns one finding as text: a headline and (unless ``brief``) its evidence, one item
     per indented line."""
-    name = RULES_BY_CODE[f.code].name if f.code in RULES_BY_CODE else "unknown"
+    name = rule_name(f.code, "unknown")
     place = printable(place_text(f, path_prefix, registry_file, columns))
     head = (
         f"{paint(place, 'bold', color=color)}: "
@@ -77,7 +77,7 @@ def render_statistics(
     width = max((len(str(n)) for n in counts.values()), default=1)
     lines = []
     for (code, severity), count in rows:
-        name = RULES_BY_CODE[code].name if code in RULES_BY_CODE else "unknown"
+        name = rule_name(code, "unknown")
         level = paint(f"{severity:<7}", *SEVERITY_STYLE.get(severity, ()), color=color)
         lines.append(f"{count:>{width}}  {paint(code, 'bold', color=color)}  {level}  {name}")
     if not quiet:

@@ -132,13 +132,19 @@ def paint(text: str, *styles: str, color: bool) -> str:
     return f"\x1b[{codes}m{text}\x1b[0m"
 
 
+def rule_name(code: str, default: str | None = None) -> str | None:
+    """Returns the name of the rule ``code`` names, ``default`` for a code no rule has."""
+    rule = RULES_BY_CODE.get(code)
+    return rule.name if rule is not None else default
+
+
 def finding_dict(
     f: Finding, path_prefix: str = "", registry_file: str | None = None
 ) -> dict[str, Any]:
     """Returns ``Finding.to_dict()`` with the file as output shows it, plus the rule name."""
     out = f.to_dict()
     out["file"], out["line"] = finding_place(f, path_prefix, registry_file)
-    out["name"] = RULES_BY_CODE[f.code].name if f.code in RULES_BY_CODE else None
+    out["name"] = rule_name(f.code)
     return out
 
 

@@ -14,10 +14,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from conformance.model import LAYERS, Analysis, IngestFunction, TableWrite, layer_of
+from conformance.model import LAYER_GROUPS, LAYERS, Analysis, IngestFunction, TableWrite, layer_of
 from conformance.report.common import VERSION, out_path, plural, printable
-
-GROUPS = (*LAYERS, "other")
 
 
 def select_functions(analysis: Analysis, names: Sequence[str]) -> list[IngestFunction]:
@@ -35,7 +33,7 @@ def select_functions(analysis: Analysis, names: Sequence[str]) -> list[IngestFun
 
 
 def _table_order(table: str) -> tuple[int, str]:
-    return GROUPS.index(layer_of(table.split(".", 1)[0])), table
+    return LAYER_GROUPS.index(layer_of(table.split(".", 1)[0])), table
 
 
 def by_table(
@@ -103,24 +101,24 @@ def edges(
     the edges ``(source, target, dashed)``: functions and tables by name, deduplicated, in a
     stable order."""
     names: list[str] = []
-    groups: dict[str, set[str]] = {g: set() for g in GROUPS}
+    groups: dict[str, set[str]] = {g: set() for g in LAYER_GROUPS}
     found: dict[tuple[str, str, bool], None] = {}
     for fn in sorted(functions, key=lambda f: (f.name, f.file)):
         if fn.name not in names:
             names.append(fn.name)
         layered = [sorted(fn.written_tables(layer)) for layer in LAYERS]
         layered = [tables for tables in layered if tables]
-        for group in GROUPS:
-            groups[group] |= {w.qualified_name for w in fn.writes if layer_of(w.schema) == group}
+        for group in LAYER_GROUPS:
+            groups[group] |= fn.written_tables(group)
         previous = [fn.name]
         for tables in layered:
             for source in previous:
                 for target in tables:
                     found[(source, target, False)] = None
             previous = tables
-        for target in sorted({w.qualified_name for w in fn.writes if w.layer == "other"}):
+        for target in sorted(fn.written_tables("other")):
             found[(fn.name, target, True)] = None
-    ordered = {g: sorted(groups[g]) for g in GROUPS if groups[g]}
+    ordered = {g: sorted(groups[g]) for g in LAYER_GROUPS if groups[g]}
     return names, ordered, list(found)
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from conformance.model import LAYERS, Analysis, IngestFunction, Location, layer_of
+from conformance.model import LAYER_GROUPS, Analysis, IngestFunction, Location
 from conformance.report.common import VERSION, dump_json, out_path, plural, printable
-
-GROUPS = (*LAYERS, "other")
 
 
 def render_scan_text(analysis: Analysis, *, path_prefix: str = "") -> str:
@@ -42,9 +40,9 @@ def _function_block(fn: IngestFunction, prefix: str) -> Iterator[str]:
     yield "  " + " · ".join(facts)
     if not fn.writes:
         yield "  writes: none visible in code"
-    for group in GROUPS:
+    for group in LAYER_GROUPS:
         writes = sorted(
-            (w for w in fn.writes if layer_of(w.schema) == group),
+            (w for w in fn.writes if w.layer == group),
             key=lambda w: (w.qualified_name, w.location),
         )
         if not writes:

@@ -61,7 +61,7 @@ def unregistered(fn: IngestFunction, rows: list[RegistryEntry], ctx: Context) ->
     evidence += [
         f"code suggests slug {h.slug!r} ({h.source} at {h.location})" for h in sorted(fn.slug_hints)
     ]
-    tables = sorted({w.qualified_name for w in fn.writes})
+    tables = sorted(fn.written_tables())
     evidence.append("code writes " + (", ".join(tables) if tables else "no table it can name"))
     yield CONF001.hit(
         f"{fn.name} is not registered: no registry row names it; run `{ctx.register_command(fn)}`",
@@ -72,7 +72,7 @@ def unregistered(fn: IngestFunction, rows: list[RegistryEntry], ctx: Context) ->
 
 
 def _named_in(fn: IngestFunction, registry: Registry) -> bool:
-    return any(e.modal_function_name in (fn.name, fn.modal_name) for e in registry.entries)
+    return any(e.names_function(fn) for e in registry.entries)
 
 
 CONF008 = Rule(

@@ -318,7 +318,7 @@ def incomplete_row(ctx: Context) -> Iterator[Hit]:
     for row in ctx.registry.entries:
         if not row.is_active:
             continue
-        empty = [c for c in required if row.column(c) in (None, "")]
+        empty = row.empty_columns(required)
         if empty:
             yield CONF020.hit(
                 f"row {row.workflow_slug} leaves {', '.join(empty)} empty "
