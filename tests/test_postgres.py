@@ -413,6 +413,46 @@ def test_apply_refuses_a_registry_with_problems(pg_db: str) -> None:
 
 
 @pytest.mark.postgres
+def test_apply_names_each_row_the_table_would_reject_and_writes_nothing(pg_db: str) -> None:
+    """The preflight evaluates every row in one statement; when a value does not read as its
+    column's type it tries each row alone, so that the message names exactly those rows."""
+    from dataclasses import replace
+
+    apply(pg_db, FILE)
+    execute(
+        pg_db,
+        f"ALTER TABLE {TABLE} ADD COLUMN priority integer, "
+        "ADD COLUMN tier text CHECK (tier IN ('gold', 'silver'))",
+    )
+    before = _snapshot_rows(pg_db)
+    company, person = ENTRIES
+    checked = Registry(
+        (
+            replace(company, extra=(("priority", "3"), ("tier", "bronze"))),
+            replace(person, extra=(("priority", "1"), ("tier", "gold"))),
+        )
+    )
+    with pytest.raises(ConformanceError) as refused:
+        apply(pg_db, checked)
+    message = str(refused.value)
+    assert "refusing to write 1 entry" in message
+    assert "company-signals (CHECK " in message and "tier_check fails" in message
+    typed = Registry(
+        (
+            replace(company, extra=(("priority", "high"), ("tier", "bronze"))),
+            replace(person, extra=(("priority", "1"), ("tier", "gold"))),
+        )
+    )
+    with pytest.raises(ConformanceError) as refused:
+        apply(pg_db, typed)
+    message = str(refused.value)
+    assert "refusing to write 1 entry" in message
+    assert "company-signals (a value the table cannot read: " in message
+    assert "tier_check fails" not in message  # a row that cannot be read is not evaluated
+    assert _snapshot_rows(pg_db) == before
+
+
+@pytest.mark.postgres
 def test_connection_terminated_mid_apply_changes_nothing(pg_db: str) -> None:
     import psycopg
 

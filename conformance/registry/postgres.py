@@ -457,23 +457,44 @@ def _evaluate_checks(
         sql.SQL("({}) IS NOT FALSE").format(sql.SQL(expr))
         for _, expr in checks
     )
-    query = sql.SQL(
+    target = sql.Identifier(schema, name)
+    tested = tests if checks else sql.SQL("")
+    every = sql.SQL(
+        "SELECT ARRAY[{}]::boolean[] FROM jsonb_populate_recordset(NULL::{}, %s)"
+        " WITH ORDINALITY AS r ORDER BY r.ordinality"
+    ).format(tested, target)
+    one = sql.SQL(
         "SELECT ARRAY[{}]::boolean[] FROM jsonb_populate_record(NULL::{}, %s) AS r"
-    ).format(tests if checks else sql.SQL(""), sql.Identifier(schema, name))
+    ).format(tested, target)
+    data = [
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in row.items() if k in known}
+        for row in rows
+    ]
     out: dict[str, list[str]] = {}
-    for row in rows:
-        slug = str(row["workflow_slug"])
-        data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in row.items() if k in known}
-        try:
-            with session.conn.transaction():
-                (passed,) = session.execute(query, [Jsonb(data)])[0]
-        except psycopg.DataError as exc:
-            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-            out.setdefault(slug, []).append(f"a value the table cannot read: {reason}")
-            continue
+    # every row in one statement; only when a value does not read as its column's type is
+    # each row tried alone, so that the message names the rows that fail
+    try:
+        with session.conn.transaction():
+            results: list[list[bool] | None] = [
+                passed for (passed,) in session.execute(every, [Jsonb(data)])
+            ]
+    except psycopg.DataError:
+        results = []
+        for row, values in zip(rows, data, strict=True):
+            try:
+                with session.conn.transaction():
+                    (passed,) = session.execute(one, [Jsonb(values)])[0]
+            except psycopg.DataError as exc:
+                reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+                out.setdefault(str(row["workflow_slug"]), []).append(
+                    f"a value the table cannot read: {reason}"
+                )
+                passed = None
+            results.append(passed)
+    for row, passed in zip(rows, results, strict=True):
         for (constraint, _), ok in zip(checks, passed or (), strict=False):
             if not ok:
-                out.setdefault(slug, []).append(f"CHECK {constraint} fails")
+                out.setdefault(str(row["workflow_slug"]), []).append(f"CHECK {constraint} fails")
     return out
 
 
