@@ -545,12 +545,38 @@ def plan_against(
     transaction; a missing schema or table is DDL to run, not an error. Never writes.
     """
     with _reading(dsn, timeouts, table) as session:
-        current, state = _read(session, table, entity_types, missing_ok=True)
-        read_only = tuple(sorted(state.read_only))
+        return _plan_in(
+            session, file_registry, table, entity_types, protect, allow_mass_deactivation
+        )
+
+
+def _plan_in(
+    session: _Session,
+    file_registry: Registry,
+    table: str,
+    entity_types: Iterable[str] | None,
+    protect: Iterable[str],
+    allow_mass_deactivation: bool,
+    expect: Plan | None = None,
+) -> Plan:
+    """Reads the table in ``session`` and returns the plan, stamped with the DDL the table
+    needs and the state's fingerprint: ``expect`` when given (refused when the database
+    moved since it was made), else the plan from the file. Refuses a mass deactivation
+    unless allowed, and rows the table would reject (:func:`_preflight`)."""
+    current, state = _read(session, table, entity_types, missing_ok=True)
+    read_only = tuple(sorted(state.read_only))
+    if expect is not None:
+        if expect.fingerprint != state.fingerprint:
+            raise ConformanceError(
+                "the database registry changed since the plan was made (its rows or its table "
+                "are not what the plan was reviewed against); nothing was changed: make a new "
+                "plan"
+            )
+        planned = expect
+    else:
         planned = plan(current, file_registry, protect=protect, read_only=read_only)
-        refuse_mass_deactivation(current, planned, allow_mass_deactivation)
-        rows = [proposed_row(e, read_only) for e in planned.upserted]
-        _preflight(session, state, table, rows)
+    refuse_mass_deactivation(current, planned, allow_mass_deactivation)
+    _preflight(session, state, table, [proposed_row(e, read_only) for e in planned.upserted])
     return replace(
         planned, ddl=state.ddl(table), fingerprint=state.fingerprint, read_only=read_only
     )
@@ -669,23 +695,10 @@ def _apply_in(
                 "(default_transaction_read_only is on); nothing was changed"
             )
         session.execute(sqlgen.lock(table))
-    current, state = _read(session, table, entity_types, missing_ok=True)
-    read_only = tuple(sorted(state.read_only))
-    if expect is not None:
-        if expect.fingerprint != state.fingerprint:
-            raise ConformanceError(
-                "the database registry changed since the plan was made (its rows or its table "
-                "are not what the plan was reviewed against); nothing was changed: make a new "
-                "plan"
-            )
-        result = expect
-    else:
-        result = plan(current, file_registry, protect=protect, read_only=read_only)
-    refuse_mass_deactivation(current, result, allow_mass_deactivation)
-    result = replace(
-        result, ddl=state.ddl(table), fingerprint=state.fingerprint, read_only=read_only
+    result = _plan_in(
+        session, file_registry, table, entity_types, protect, allow_mass_deactivation, expect
     )
-    _preflight(session, state, table, [proposed_row(e, read_only) for e in result.upserted])
+    read_only = result.read_only
     if dry_run:
         session.rollback()
         return result
