@@ -197,6 +197,30 @@ def test_a_row_without_a_function_whose_slug_the_name_gives_is_linked(tmp_path: 
     assert entries["news"].modal_function_name == "sync_news"
 
 
+def test_a_new_entrys_slug_is_the_one_linking_would_choose(tmp_path: Path) -> None:
+    """The slug the function records in its rows outranks a constant its module holds, for a
+    new entry as for linking one (and CONF019)."""
+    project = ingest_project(
+        tmp_path,
+        "reviews",
+        "ingest_reviews",
+        """
+            DEFAULT_SLUG = "review-sync"
+
+            @app.function()
+            def ingest_reviews(client):
+                client.schema("raw").table("review_payloads").insert(
+                    {"workflow_slug": "company-reviews"}
+                ).execute()
+        """,
+    )
+    fixed = api.fix(project)
+    (new,) = fixed.plan.fixes
+    assert new.is_new and new.slug == "company-reviews"
+    entries = load_registry_file(project / "workflow_registry.yaml").entries
+    assert [e.workflow_slug for e in entries] == ["company-reviews"]
+
+
 def test_a_new_entry_gets_marked_suggestions(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
     project = make_project(tmp_path / "p", SLUGGED)

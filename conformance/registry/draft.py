@@ -20,7 +20,9 @@ HUMAN_FIELDS: tuple[str, ...] = (
     "key_column",
     "key_type",
 )
-_SLUG_SOURCES = ("request-model default", "module constant", "inserted literal")
+# the slug sources that say which workflow a function serves, strongest first: what the
+# function records in its rows outranks a constant its module happens to hold
+SLUG_SOURCES = ("request-model default", "inserted literal", "module constant")
 _SLUG_OK = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -42,8 +44,8 @@ def free_slug(slug: str, taken: set[str]) -> str:
 
 def slug_for(fn: IngestFunction) -> str:
     """Returns the workflow slug the code states, else one derived from the function's name."""
-    for source in _SLUG_SOURCES:
-        for hint in fn.slug_hints:
+    for source in SLUG_SOURCES:
+        for hint in sorted(fn.slug_hints):
             if hint.source == source and _SLUG_OK.match(hint.slug):
                 return hint.slug
     name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", fn.modal_name).lower()  # CamelCase.method

@@ -34,11 +34,8 @@ from conformance.model import (
     RegistryEntry,
     TableWrite,
 )
-from conformance.registry.draft import draft_entry, free_slug, slug_for
+from conformance.registry.draft import SLUG_SOURCES, draft_entry, free_slug, slug_for
 from conformance.registry.suggest import Suggestion, suggestions
-
-# the slug sources that say which workflow a function serves, strongest first
-SLUG_SOURCES = ("request-model default", "inserted literal", "module constant")
 
 
 @dataclass(frozen=True)
