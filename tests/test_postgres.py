@@ -426,26 +426,22 @@ def test_apply_names_each_row_the_table_would_reject_and_writes_nothing(pg_db: s
     )
     before = _snapshot_rows(pg_db)
     company, person = ENTRIES
-    checked = Registry(
-        (
-            replace(company, extra=(("priority", "3"), ("tier", "bronze"))),
+
+    def refusal(company_priority: str) -> str:
+        """The message of applying company-signals with this priority and a tier its CHECK
+        refuses, and person-enrich with values the table takes."""
+        entries = (
+            replace(company, extra=(("priority", company_priority), ("tier", "bronze"))),
             replace(person, extra=(("priority", "1"), ("tier", "gold"))),
         )
-    )
-    with pytest.raises(ConformanceError) as refused:
-        apply(pg_db, checked)
-    message = str(refused.value)
+        with pytest.raises(ConformanceError) as refused:
+            apply(pg_db, Registry(entries))
+        return str(refused.value)
+
+    message = refusal("3")
     assert "refusing to write 1 entry" in message
     assert "company-signals (CHECK " in message and "tier_check fails" in message
-    typed = Registry(
-        (
-            replace(company, extra=(("priority", "high"), ("tier", "bronze"))),
-            replace(person, extra=(("priority", "1"), ("tier", "gold"))),
-        )
-    )
-    with pytest.raises(ConformanceError) as refused:
-        apply(pg_db, typed)
-    message = str(refused.value)
+    message = refusal("high")
     assert "refusing to write 1 entry" in message
     assert "company-signals (a value the table cannot read: " in message
     assert "tier_check fails" not in message  # a row that cannot be read is not evaluated
